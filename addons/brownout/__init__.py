@@ -1,0 +1,3 @@
+"""brownout: a chaos-engineering proxy for AI APIs."""
+
+__version__ = "0.1.0"

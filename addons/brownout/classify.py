@@ -1,0 +1,233 @@
+"""Tell what an AI-API request is: provider, endpoint, model, stream flag, client.
+
+Pure functions over plain data (method, host, path, headers, body) so they are tested
+without a proxy. The proxy-facing addon only translates a flow into these arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+PROVIDERS = ("openai", "anthropic", "gemini", "azure", "openai-compatible")
+
+ENDPOINTS = (
+    "chat",
+    "responses",
+    "completions",
+    "embeddings",
+    "messages",
+    "count_tokens",
+    "generate",
+    "stream-generate",
+    "models",
+    "images",
+    "audio",
+    "moderations",
+    "other",
+)
+
+_AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
+
+# Gemini and Vertex put the model in the path: .../models/{model}:{method}
+_GEMINI_METHOD = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)$")
+_AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)/")
+
+_GEMINI_ENDPOINTS = {
+    "generateContent": "generate",
+    "streamGenerateContent": "stream-generate",
+    "embedContent": "embeddings",
+    "batchEmbedContents": "embeddings",
+    "countTokens": "count_tokens",
+}
+
+# Path suffixes of the OpenAI family (OpenAI, Azure, vLLM, Ollama...), longest first.
+_OPENAI_SUFFIXES = (
+    ("/chat/completions", "chat"),
+    ("/completions", "completions"),
+    ("/embeddings", "embeddings"),
+    ("/moderations", "moderations"),
+    ("/models", "models"),
+)
+_OPENAI_SEGMENTS = (("/responses", "responses"), ("/images/", "images"), ("/audio/", "audio"))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What brownout knows about one request, in bounded, label-safe values."""
+
+    provider: str
+    endpoint: str
+    model: str
+    stream: bool
+    client: str = "other"
+    key_hash: str = ""
+
+
+def provider_for_host(host: str) -> str | None:
+    """The provider a hostname belongs to, or None when the host alone does not tell."""
+    host = host.lower().rstrip(".")
+    if host == "api.openai.com":
+        return "openai"
+    if host == "api.anthropic.com":
+        return "anthropic"
+    if host == "generativelanguage.googleapis.com" or host.endswith("aiplatform.googleapis.com"):
+        return "gemini"
+    if host.endswith(_AZURE_HOST_SUFFIXES):
+        return "azure"
+    return None
+
+
+def is_azure_host(host: str) -> bool:
+    return host.lower().rstrip(".").endswith(_AZURE_HOST_SUFFIXES)
+
+
+def _openai_endpoint(path: str) -> str | None:
+    for suffix, endpoint in _OPENAI_SUFFIXES:
+        if path.endswith(suffix):
+            return endpoint
+    for segment, endpoint in _OPENAI_SEGMENTS:
+        if segment in path or path.endswith(segment.rstrip("/")):
+            return endpoint
+    return None
+
+
+def _anthropic_endpoint(path: str) -> str | None:
+    if path.endswith("/messages/count_tokens"):
+        return "count_tokens"
+    if path.endswith("/messages"):
+        return "messages"
+    if path.endswith("/complete"):
+        return "completions"
+    if path.endswith("/models") or "/models/" in path:
+        return "models"
+    return None
+
+
+def guess_provider(path: str) -> str | None:
+    """Provider family from the path alone, for hosts that are not a known API."""
+    if _GEMINI_METHOD.search(path):
+        return "gemini"
+    if _AZURE_DEPLOYMENT.search(path + "/"):
+        return "azure"
+    if path.endswith(("/messages", "/messages/count_tokens")):
+        return "anthropic"
+    if _openai_endpoint(path):
+        return "openai-compatible"
+    return None
+
+
+def parse_json_body(body: bytes | None) -> Mapping[str, object]:
+    """The request body as a JSON object, or an empty mapping when it is not one."""
+    if not body or body[:1] not in (b"{", b" ", b"\n", b"\r", b"\t"):
+        return {}
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def client_family(headers: Mapping[str, str]) -> str:
+    """Which SDK sent the request, from its user agent and Stainless headers (bounded set)."""
+    agent = headers.get("user-agent", "").lower()
+    lang = headers.get("x-stainless-lang", "").lower()
+    if "langchain" in agent or "langchain" in headers.get("x-stainless-package-version", ""):
+        return "langchain"
+    if "google-genai-sdk" in agent or "google-genai-sdk" in headers.get("x-goog-api-client", ""):
+        return "google-genai"
+    if agent.startswith("openai/"):
+        return "openai-node" if lang == "js" or "openai/js" in agent else "openai-python"
+    if agent.startswith("anthropic/"):
+        return "anthropic-node" if lang == "js" or "anthropic/js" in agent else "anthropic-python"
+    if agent.startswith("python-httpx"):
+        return "httpx"
+    if agent.startswith("python-requests"):
+        return "requests"
+    if agent.startswith("curl/"):
+        return "curl"
+    return "other"
+
+
+CLIENT_FAMILIES = (
+    "openai-python",
+    "openai-node",
+    "anthropic-python",
+    "anthropic-node",
+    "google-genai",
+    "langchain",
+    "httpx",
+    "requests",
+    "curl",
+    "other",
+)
+
+_KEY_SALT = os.urandom(16)
+
+
+def api_key_hash(headers: Mapping[str, str], query: str = "") -> str:
+    """A salted, truncated hash of the caller's API key: tells clients apart, never reveals keys."""
+    key = (
+        headers.get("authorization", "").removeprefix("Bearer ").strip()
+        or headers.get("x-api-key", "")
+        or headers.get("api-key", "")
+        or headers.get("x-goog-api-key", "")
+    )
+    if not key and query:
+        key = (parse_qs(query).get("key") or [""])[0]
+    if not key:
+        return ""
+    return hashlib.sha256(_KEY_SALT + key.encode()).hexdigest()[:16]
+
+
+def classify(
+    *,
+    host: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    provider_hint: str | None = None,
+) -> RequestInfo | None:
+    """Classify a request; None when it is not an AI-API call brownout knows.
+
+    `path` may carry a query string. `provider_hint` is the provider a routing prefix named;
+    it wins over the host, because a prefix may point at a simulator on localhost.
+    """
+    path_only, _, query = path.partition("?")
+    provider = provider_hint or provider_for_host(host) or guess_provider(path_only)
+    if provider is None:
+        return None
+    parsed = parse_json_body(body)
+    model_value = parsed.get("model")
+    model = model_value if isinstance(model_value, str) else ""
+    stream = parsed.get("stream") is True
+
+    endpoint: str | None
+    if provider == "gemini":
+        match = _GEMINI_METHOD.search(path_only)
+        if match:
+            model = match.group("model")
+            endpoint = _GEMINI_ENDPOINTS.get(match.group("method"), "other")
+            stream = endpoint == "stream-generate"
+        else:
+            endpoint = "models" if "/models" in path_only else None
+    elif provider == "anthropic":
+        endpoint = _anthropic_endpoint(path_only)
+    else:
+        endpoint = _openai_endpoint(path_only)
+        deployment = _AZURE_DEPLOYMENT.search(path_only + "/")
+        if deployment and not model:
+            model = deployment.group("deployment")
+    return RequestInfo(
+        provider=provider,
+        endpoint=endpoint or "other",
+        model=model,
+        stream=stream,
+        client=client_family(headers),
+        key_hash=api_key_hash(headers, query),
+    )

@@ -1,0 +1,50 @@
+"""Durations as scenario files write them (`250ms`, `2s`, `1m`, `1m30s`) and as providers send them."""
+
+from __future__ import annotations
+
+import re
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+ALLOWED_FORM = "a duration such as 250ms, 2s, 1.5s, 1m or 1m30s (a bare number means seconds)"
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a scenario duration; raises ValueError naming the allowed form."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected {ALLOWED_FORM}, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            seconds = float(text)
+        except ValueError:
+            pos = 0
+            seconds = 0.0
+            for match in _PART.finditer(text):
+                if match.start() != pos:
+                    break
+                seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+                pos = match.end()
+            if pos != len(text) or not text:
+                raise ValueError(f"expected {ALLOWED_FORM}, got {value!r}") from None
+    else:
+        raise ValueError(f"expected {ALLOWED_FORM}, got {value!r}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative, got {value!r}")
+    return seconds
+
+
+def go_duration(seconds: float) -> str:
+    """OpenAI's `x-ratelimit-reset-*` form: `6ms`, `1s`, `6m0s`, `1h2m3.5s`."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    secs_text = f"{secs:.3f}".rstrip("0").rstrip(".")
+    if hours:
+        return f"{int(hours)}h{int(minutes)}m{secs_text}s"
+    if minutes:
+        return f"{int(minutes)}m{secs_text}s"
+    return f"{secs_text}s"

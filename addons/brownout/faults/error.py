@@ -1,0 +1,66 @@
+"""`error`: answer in the provider's place with its exact error body and headers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Self
+
+from pydantic import Field
+from pydantic import field_validator
+from pydantic import model_validator
+
+from brownout import providers
+from brownout.classify import RequestInfo
+from brownout.faults.base import Duration
+from brownout.faults.base import Fault
+from brownout.faults.base import FaultRun
+from brownout.providers.base import ErrorOptions
+from brownout.providers.base import Reply
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+
+class ErrorFault(Fault):
+    type_name = "error"
+    summary = "Answer with the provider's exact error body and headers for a status or kind."
+
+    status: int | None = Field(default=None, ge=400, le=599)
+    kind: str | None = None
+    message: str | None = None
+    retry_after: Duration | None = None
+    retry_after_ms: int | None = Field(default=None, ge=0)
+    should_retry: bool | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str | None) -> str | None:
+        if kind is not None and kind not in providers.all_kinds():
+            allowed = ", ".join(sorted(providers.all_kinds()))
+            raise ValueError(f"unknown error kind {kind!r}; allowed: {allowed}")
+        return kind
+
+    @model_validator(mode="after")
+    def _status_or_kind(self) -> Self:
+        if self.status is None and self.kind is None:
+            raise ValueError("an error fault needs `status` (400-599) or `kind`, or both")
+        return self
+
+    def reply(self, info: RequestInfo) -> Reply:
+        opts = ErrorOptions(
+            status=self.status,
+            kind=self.kind,
+            message=self.message,
+            retry_after=self.retry_after,
+            retry_after_ms=self.retry_after_ms,
+            should_retry=self.should_retry,
+            model=info.model,
+        )
+        return providers.error_reply(info.provider, opts)
+
+    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+        from brownout.mitm import answer
+
+        reply = self.reply(run.info)
+        answer(flow, reply)
+        run.outcome = str(reply.status)

@@ -1,0 +1,59 @@
+"""`malformed`: a 200 whose JSON body is broken, as a failing edge or a cut connection gives."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import ClassVar
+from typing import Literal
+
+from pydantic import Field
+
+from brownout.faults.base import Fault
+from brownout.faults.base import FaultRun
+from brownout.providers.base import Reply
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+# What a provider's success body looks like when it stops half-way: valid start, no end.
+_INVALID_BODIES = {
+    "anthropic": b'{"id":"msg_01Brownout","type":"message","role":"assistant","content":[{"type":"text","text":"The',
+    "gemini": b'{\n  "candidates": [\n    {\n      "content": {\n        "parts": [\n          {\n            "text": "The',
+}
+_INVALID_OPENAI = b'{\n  "id": "chatcmpl-brownout",\n  "object": "chat.completion",\n  "choices": [\n    {\n      "index": 0,\n      "message": {"role": "assistant", "content": "The'
+
+
+class MalformedFault(Fault):
+    type_name = "malformed"
+    summary = "Answer 200 with a broken JSON body: the upstream's own body cut short, invalid JSON, or empty."
+
+    mode: Literal["truncate", "invalid", "empty"] = "truncate"
+    keep: float = Field(default=0.5, gt=0, lt=1)
+
+    # Truncation needs the upstream's body; the other modes answer at once.
+    needs_upstream: ClassVar[bool] = True
+
+    def invalid_reply(self, provider: str) -> Reply:
+        body = b"" if self.mode == "empty" else _INVALID_BODIES.get(provider, _INVALID_OPENAI)
+        return Reply(200, [("content-type", "application/json")], body)
+
+    def truncated(self, body: bytes) -> bytes:
+        return body[: max(1, int(len(body) * self.keep))] if body else body
+
+    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+        # A streamed answer cannot be cut here without buffering it: answer invalid JSON instead.
+        if self.mode != "truncate" or run.info.stream:
+            from brownout.mitm import answer
+
+            answer(flow, self.invalid_reply(run.info.provider))
+            run.outcome = f"malformed_{'empty' if self.mode == 'empty' else 'invalid'}"
+
+    def on_response(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+        if self.mode == "truncate" and flow.response is not None and flow.response.raw_content is not None:
+            # Cut the bytes as they travelled; a length header follows the new body, so the
+            # client gets a complete HTTP answer whose JSON is broken.
+            cut = self.truncated(flow.response.raw_content)
+            flow.response.raw_content = cut
+            if "content-length" in flow.response.headers:
+                flow.response.headers["content-length"] = str(len(cut))
+            run.outcome = "malformed_truncate"

@@ -1,0 +1,128 @@
+"""Classify each AI-API request, ask the engine for a fault, and let the fault act on the flow."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from mitmproxy import connection
+from mitmproxy import http
+
+from brownout.classify import classify
+from brownout.engine import Decision
+from brownout.faults import FaultRun
+from brownout.mitm import reset_client
+from brownout.state import Brownout
+
+log = logging.getLogger(__name__)
+
+MARK = ":boom:"
+
+
+@dataclass
+class _Armed:
+    """A fault still acting on a flow after the request hook (it needs the upstream's answer)."""
+
+    decision: Decision
+    run: FaultRun
+
+
+def is_event_stream(response: http.Response) -> bool:
+    return response.headers.get("content-type", "").lower().startswith("text/event-stream")
+
+
+class Injector:
+    def __init__(self, state: Brownout) -> None:
+        self.state = state
+        self._armed: dict[str, _Armed] = {}
+        self._client_gone: dict[str, dict[str, asyncio.Event]] = {}  # client id -> flow id -> event
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        meta = flow.metadata.setdefault("brownout", {})
+        info = classify(
+            host=flow.request.host,
+            path=flow.request.path,
+            headers=flow.request.headers,
+            body=flow.request.raw_content,
+            provider_hint=meta.get("provider"),
+        )
+        if info is None:
+            return
+        meta.update(provider=info.provider, endpoint=info.endpoint, model=info.model, stream=info.stream,
+                    client=info.client)
+        decision = self.state.engine.choose(info)
+        if decision is None:
+            return
+        fault = decision.fault
+        meta.update(scenario=decision.scenario, rule=decision.rule, fault=fault.type_name)
+        flow.marked = MARK
+        flow.comment = f"brownout: {decision.scenario} / {decision.rule}: {fault.describe()}"
+        self.state.metrics.faults.labels(
+            scenario=decision.scenario, rule=decision.rule, fault=fault.type_name, provider=info.provider
+        ).inc()
+        run = FaultRun(
+            info=info,
+            rng=decision.rng,
+            client_gone=self._watch_client(flow),
+            reset_client=lambda: reset_client(flow),
+        )
+        try:
+            await fault.on_request(flow, run)
+        except Exception:
+            self._failed(flow, fault.type_name, "on_request")
+        finally:
+            self._forget_client(flow)
+        meta["outcome"] = run.outcome
+        if fault.needs_upstream and flow.response is None and not flow.error:
+            self._armed[flow.id] = _Armed(decision, run)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        # Streamed answers are relayed as they arrive; mitmproxy would otherwise buffer them whole.
+        if is_event_stream(flow.response) or flow.metadata.get("brownout", {}).get("stream"):
+            flow.response.stream = True
+        armed = self._armed.get(flow.id)
+        if armed is not None:
+            try:
+                armed.decision.fault.on_responseheaders(flow, armed.run)
+            except Exception:
+                self._failed(flow, armed.decision.fault.type_name, "on_responseheaders")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        armed = self._armed.pop(flow.id, None)
+        if armed is None:
+            return
+        try:
+            armed.decision.fault.on_response(flow, armed.run)
+        except Exception:
+            self._failed(flow, armed.decision.fault.type_name, "on_response")
+        flow.metadata["brownout"]["outcome"] = armed.run.outcome
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._armed.pop(flow.id, None)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        for event in self._client_gone.pop(client.id, {}).values():
+            event.set()
+
+    def _watch_client(self, flow: http.HTTPFlow) -> asyncio.Event:
+        event = asyncio.Event()
+        self._client_gone.setdefault(flow.client_conn.id, {})[flow.id] = event
+        return event
+
+    def _forget_client(self, flow: http.HTTPFlow) -> None:
+        flows = self._client_gone.get(flow.client_conn.id)
+        if flows is not None:
+            flows.pop(flow.id, None)
+            if not flows:
+                del self._client_gone[flow.client_conn.id]
+
+    def _failed(self, flow: http.HTTPFlow, fault: str, stage: str) -> None:
+        # A bug in a fault must never hang or break the client: relay the flow untouched.
+        log.exception("brownout: fault %s failed in %s; passing the flow through", fault, stage)
+        self.state.metrics.fault_errors.labels(fault=fault).inc()
+        self._armed.pop(flow.id, None)
+        flow.metadata.setdefault("brownout", {})["outcome"] = "fault_error"

@@ -1,0 +1,48 @@
+"""Small bridges from brownout's plain data to mitmproxy flows."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import socket
+import struct
+
+from mitmproxy import ctx
+from mitmproxy import http
+
+from brownout.providers.base import Reply
+
+log = logging.getLogger(__name__)
+
+
+def answer(flow: http.HTTPFlow, reply: Reply) -> None:
+    """Answer the flow in the upstream's place (no upstream connection is made)."""
+    headers = [(k.encode(), v.encode()) for k, v in reply.headers]
+    if not any(k.lower() == "date" for k, _ in reply.headers):
+        headers.insert(0, (b"date", email.utils.formatdate(usegmt=True).encode()))
+    response = http.Response.make(reply.status, reply.body, headers)
+    if reply.reason:
+        response.reason = reply.reason
+    flow.response = response
+
+
+def reset_client(flow: http.HTTPFlow) -> None:
+    """Reset the client side: TCP RST for HTTP/1, RST_STREAM (through kill) for HTTP/2.
+
+    mitmproxy has no public call for a TCP reset; this reaches the client's transport through
+    the proxyserver addon's connection table (stable from 10.x to 12.3) and aborts it with
+    SO_LINGER 0, which makes the kernel send RST instead of FIN. On any mismatch it falls back
+    to a kill, which the client sees as a closed connection.
+    """
+    if flow.request.http_version.startswith("HTTP/2"):
+        return  # kill() answers the stream with RST_STREAM and keeps its siblings alive
+    try:
+        proxyserver = ctx.master.addons.get("proxyserver")
+        handler = proxyserver.connections[flow.client_conn.id]
+        transport = handler.transports[handler.client].writer.transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    except (AttributeError, KeyError, OSError) as exc:
+        log.warning("brownout: TCP reset unavailable (%s); closing the connection instead", exc)

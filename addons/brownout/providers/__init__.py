@@ -1,0 +1,82 @@
+"""Provider wire formats, one module per family; the faults and the simulator speak through them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+from brownout.providers import anthropic
+from brownout.providers import azure
+from brownout.providers import gemini
+from brownout.providers import openai
+from brownout.providers.base import ErrorKind
+from brownout.providers.base import ErrorOptions
+from brownout.providers.base import Reply
+
+# OpenAI-compatible servers (vLLM, Ollama...) speak OpenAI's envelope; their own quirks are
+# minor, so they share OpenAI's catalogue.
+_MODULES: dict[str, ModuleType] = {
+    "openai": openai,
+    "openai-compatible": openai,
+    "anthropic": anthropic,
+    "gemini": gemini,
+    "azure": azure,
+}
+
+
+def catalogue(provider: str) -> dict[str, ErrorKind]:
+    return _MODULES[provider].KINDS  # type: ignore[no-any-return]
+
+
+def canonical_kind(provider: str, kind: str) -> str | None:
+    """The catalogue name for a kind or one of its aliases, for this provider."""
+    kinds = catalogue(provider)
+    if kind in kinds:
+        return kind
+    for name, spec in kinds.items():
+        if kind in spec.aliases:
+            return name
+    return None
+
+
+def all_kinds() -> dict[str, list[str]]:
+    """Every error kind any provider knows (aliases included), with the providers that know it."""
+    known: dict[str, list[str]] = {}
+    for provider in ("openai", "anthropic", "gemini", "azure"):
+        for name, spec in catalogue(provider).items():
+            for alias in (name, *spec.aliases):
+                known.setdefault(alias, []).append(provider)
+    return known
+
+
+def error_reply(provider: str, opts: ErrorOptions) -> Reply:
+    """The provider-exact answer for an `error` fault.
+
+    `kind` picks the variant; `status` alone picks the provider's usual variant for it; both
+    give that variant's body under the given status. A kind this provider does not have falls
+    back to the status (or the kind's usual status elsewhere) with the provider's generic body.
+    """
+    module = _MODULES[provider]
+    kinds: dict[str, ErrorKind] = module.KINDS
+    name = canonical_kind(provider, opts.kind) if opts.kind else None
+    status = opts.status
+    if name is None and opts.kind:
+        status = status or _status_elsewhere(opts.kind)
+    if name is None and status is not None:
+        name = module.STATUS_DEFAULTS.get(status)
+    if name is None:
+        generic: Callable[[ErrorOptions, int], Reply] = module.generic
+        return generic(opts, status or 500)
+    spec = kinds[name]
+    return spec.render(opts, status or spec.status)
+
+
+def _status_elsewhere(kind: str) -> int | None:
+    for provider in ("openai", "anthropic", "gemini", "azure"):
+        name = canonical_kind(provider, kind)
+        if name:
+            return catalogue(provider)[name].status
+    return None
+
+
+__all__ = ["ErrorKind", "ErrorOptions", "Reply", "all_kinds", "canonical_kind", "catalogue", "error_reply"]

@@ -1,0 +1,57 @@
+"""Route requests on brownout's listener by path prefix (`/openai`, `/anthropic`, ...)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from mitmproxy import http
+from mitmproxy.proxy.mode_specs import ReverseMode
+
+from brownout.classify import guess_provider
+from brownout.classify import provider_for_host
+from brownout.mitm import answer
+from brownout.providers.base import Reply
+from brownout.routing import RoutingError
+from brownout.state import UNROUTED
+from brownout.state import Brownout
+
+log = logging.getLogger(__name__)
+
+
+def _json_reply(status: int, message: str) -> Reply:
+    body = json.dumps({"error": {"message": message, "type": "brownout_routing_error"}}).encode()
+    return Reply(status, [("content-type", "application/json"), ("x-brownout", "routing")], body)
+
+
+class Router:
+    def __init__(self, state: Brownout) -> None:
+        self.state = state
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        meta = flow.metadata.setdefault("brownout", {})
+        mode = flow.client_conn.proxy_mode
+        if isinstance(mode, ReverseMode):
+            try:
+                target = self.state.routes.resolve(flow.request.path)
+            except RoutingError as exc:
+                answer(flow, _json_reply(400, str(exc)))
+                return
+            if target is not None:
+                flow.request.scheme = target.scheme
+                flow.request.host = target.host
+                flow.request.port = target.port
+                flow.request.path = target.path
+                meta["provider"] = target.provider
+                meta["route"] = target.route
+                return
+            if mode.data == UNROUTED:
+                prefixes = ", ".join(self.state.routes.prefixes())
+                answer(flow, _json_reply(404, f"brownout: no upstream for {flow.request.path!r}; "
+                                              f"path prefixes: {prefixes}"))
+                return
+        provider = provider_for_host(flow.request.host) or guess_provider(flow.request.path.partition("?")[0])
+        if provider:
+            meta["provider"] = provider

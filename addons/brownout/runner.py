@@ -1,0 +1,149 @@
+"""Run brownout's mitmproxy in this process: for `brownout run`, the demo and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from mitmproxy import options
+from mitmproxy.tools.dump import DumpMaster
+
+from brownout.admin import AdminServer
+from brownout.bundle import make_addons
+from brownout.state import UNROUTED
+from brownout.state import Brownout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProxySettings:
+    listen_host: str = "127.0.0.1"
+    port: int = 8080
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9180
+    forward_port: int | None = None
+    upstreams: list[str] = field(default_factory=list)
+    scenarios: list[str] = field(default_factory=list)
+    library: str = ""
+    termlog: bool = True
+    verbosity: str = "info"
+    extra_options: dict[str, Any] = field(default_factory=dict)
+
+    def modes(self) -> list[str]:
+        modes = [f"reverse:{UNROUTED}@{self.listen_host}:{self.port}"]
+        if self.forward_port is not None:
+            modes.append(f"regular@{self.listen_host}:{self.forward_port}")
+        return modes
+
+
+def build_master(settings: ProxySettings, state: Brownout | None = None) -> tuple[DumpMaster, Brownout]:
+    """A DumpMaster with brownout's addons and options set; raises OptionsError on bad input."""
+    state = state or Brownout()
+    opts = options.Options(mode=settings.modes())
+    master = DumpMaster(opts, with_termlog=settings.termlog, with_dumper=False)
+    master.addons.add(*make_addons(state))
+    # Addon options exist only once the addons are loaded, so they are set afterwards.
+    master.options.update(
+        connection_strategy="lazy",  # answered-in-place requests never open an upstream connection
+        termlog_verbosity=settings.verbosity,
+        brownout_upstreams=settings.upstreams,
+        brownout_library=settings.library,
+        brownout_admin_host=settings.admin_host,
+        brownout_admin_port=settings.admin_port,
+        brownout_scenarios=settings.scenarios,
+        **settings.extra_options,
+    )
+    return master, state
+
+
+def admin_of(master: DumpMaster) -> AdminServer | None:
+    for addon in master.addons.chain:
+        if isinstance(addon, AdminServer):
+            return addon
+    return None
+
+
+async def serve_forever(master: DumpMaster) -> int:
+    """Run until Ctrl-C / SIGTERM; the exit status for the CLI."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, master.shutdown)
+    try:
+        await master.run()
+    except SystemExit as exc:  # mitmproxy's errorcheck exits when startup logged an error
+        return int(exc.code or 1)
+    admin = admin_of(master)
+    return 1 if admin is not None and admin.failed else 0
+
+
+class RunningProxy:
+    """An in-process brownout proxy on loopback, started and stopped as an async context."""
+
+    def __init__(self, settings: ProxySettings, state: Brownout | None = None) -> None:
+        self.settings = settings
+        self.master, self.state = build_master(settings, state)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RunningProxy:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self, timeout: float = 10.0) -> None:
+        self._task = asyncio.create_task(self.master.run())
+        proxyserver = self.master.addons.get("proxyserver")
+        admin = admin_of(self.master)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            if self._task.done():
+                self._task.result()  # re-raises why it stopped
+                raise RuntimeError("brownout proxy stopped during start-up")
+            ready = bool(proxyserver.listen_addrs())
+            if admin is not None and self.settings.admin_port > 0:
+                ready = ready and (admin.address is not None or admin.failed is not None)
+            if ready:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("brownout proxy did not start listening in time")
+            await asyncio.sleep(0.01)
+        if admin is not None and admin.failed is not None:
+            await self.stop()
+            raise admin.failed
+
+    def _listen_port(self, index: int) -> int:
+        return int(self.master.addons.get("proxyserver").listen_addrs()[index][1])
+
+    @property
+    def port(self) -> int:
+        return self._listen_port(0)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.listen_host}:{self.port}"
+
+    @property
+    def forward_port(self) -> int:
+        return self._listen_port(1)
+
+    @property
+    def admin_url(self) -> str:
+        admin = admin_of(self.master)
+        assert admin is not None and admin.address is not None
+        return f"http://{admin.address[0]}:{admin.address[1]}"
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self.master.shutdown()
+        with contextlib.suppress(SystemExit, asyncio.CancelledError):
+            await asyncio.wait_for(self._task, timeout=10)
+        self._task = None

@@ -1,0 +1,94 @@
+"""What brownout's addons share in one process: routes, the engine, the metrics, the library."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+from brownout.engine import Engine
+from brownout.metrics import Metrics
+from brownout.routing import RouteTable
+from brownout.scenario import Scenario
+from brownout.scenario import ScenarioError
+from brownout.scenario import load_scenario
+
+log = logging.getLogger(__name__)
+
+# The reverse-mode target of brownout's own listener. Every request there is routed by its path
+# prefix; one that matches no prefix is answered 404 and never sent here.
+UNROUTED = "http://unrouted.brownout.invalid:9"
+
+
+def library_dir() -> Path:
+    """The built-in scenario library: `scenarios/` of a checkout, or the copy inside a wheel."""
+    override = os.environ.get("BROWNOUT_LIBRARY")
+    if override:
+        return Path(override)
+    packaged = Path(__file__).parent / "scenarios"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def library_files(directory: Path | None = None) -> list[Path]:
+    directory = directory or library_dir()
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]) if directory.is_dir() else []
+
+
+def resolve_scenario_ref(ref: str, directory: Path | None = None) -> Path:
+    """A `--scenario` value: a file path, or the name of a scenario in the library."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+        return path
+    for candidate in library_files(directory):
+        if candidate.stem == ref:
+            return candidate
+    names = ", ".join(p.stem for p in library_files(directory)) or "none"
+    raise ScenarioError.single(ref, f"no such file, and no library scenario of that name; library: {names}")
+
+
+def load_all(refs: Iterable[str], directory: Path | None = None) -> list[Scenario]:
+    """Load every reference, collecting all problems before failing (nothing half-loaded)."""
+    loaded: list[Scenario] = []
+    problems = []
+    for ref in refs:
+        try:
+            loaded.append(load_scenario(resolve_scenario_ref(ref, directory)))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return loaded
+
+
+@dataclass
+class Brownout:
+    """Shared state; each addon holds a reference and keeps its hooks thin."""
+
+    engine: Engine = field(default_factory=Engine)
+    metrics: Metrics = field(default_factory=Metrics)
+    routes: RouteTable = field(default_factory=RouteTable)
+
+    def sync_gauges(self) -> None:
+        self.metrics.set_scenarios(self.engine.scenarios, self.engine.active)
+
+    def activate(self, name: str) -> bool:
+        changed = self.engine.activate(name)
+        self.sync_gauges()
+        if changed:
+            log.info("brownout: scenario %s on", name)
+        return changed
+
+    def deactivate(self, name: str) -> bool:
+        changed = self.engine.deactivate(name)
+        self.sync_gauges()
+        if changed:
+            log.info("brownout: scenario %s off", name)
+        return changed
+
+    def clear(self) -> list[str]:
+        was = self.engine.clear()
+        self.sync_gauges()
+        return was
