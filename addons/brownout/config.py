@@ -30,22 +30,29 @@ class Config:
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
-            "brownout_scenarios", Sequence[str], [],
+            "brownout_scenarios",
+            Sequence[str],
+            [],
             "Scenario files or library names to load and switch on.",
         )
         loader.add_option(
-            "brownout_library", str, "",
+            "brownout_library",
+            str,
+            "",
             "Directory of scenarios loaded (switched off) at start; empty: the built-in library.",
         )
         loader.add_option(
-            "brownout_upstreams", Sequence[str], [],
+            "brownout_upstreams",
+            Sequence[str],
+            [],
             "Upstream overrides as NAME=URL, e.g. openai=http://127.0.0.1:9000/openai; "
             "a new NAME adds the prefix /NAME for an OpenAI-compatible server.",
         )
         loader.add_option(
-            "brownout_models", Sequence[str], [],
-            "Models reported by name in metric labels; others are 'other'. "
-            "Empty: the first 20 distinct models seen.",
+            "brownout_models",
+            Sequence[str],
+            [],
+            "Models reported by name in metric labels; others are 'other'. Empty: the first 20 distinct models seen.",
         )
 
     def configure(self, updated: set[str]) -> None:

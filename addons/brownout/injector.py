@@ -51,8 +51,9 @@ class Injector:
         )
         if info is None:
             return
-        meta.update(provider=info.provider, endpoint=info.endpoint, model=info.model, stream=info.stream,
-                    client=info.client)
+        meta.update(
+            provider=info.provider, endpoint=info.endpoint, model=info.model, stream=info.stream, client=info.client
+        )
         decision = self.state.engine.choose(info)
         if decision is None:
             return
@@ -73,6 +74,7 @@ class Injector:
             await fault.on_request(flow, run)
         except Exception:
             self._failed(flow, fault.type_name, "on_request")
+            return
         finally:
             self._forget_client(flow)
         meta["outcome"] = run.outcome

@@ -50,38 +50,59 @@ class Metrics:
         r = self.registry
         self.models = ModelLabels()
         self.requests = Counter(
-            "brownout_requests", "Requests the proxy answered or relayed.",
-            ["provider", "endpoint", "model", "code"], registry=r,
+            "brownout_requests",
+            "Requests the proxy answered or relayed.",
+            ["provider", "endpoint", "model", "code"],
+            registry=r,
         )
         self.faults = Counter(
-            "brownout_faults_injected", "Faults that fired.",
-            ["scenario", "rule", "fault", "provider"], registry=r,
+            "brownout_faults_injected",
+            "Faults that fired.",
+            ["scenario", "rule", "fault", "provider"],
+            registry=r,
         )
         self.fault_errors = Counter(
             "brownout_fault_errors",
             "Exceptions raised inside fault code; the flow fell back to pass-through.",
-            ["fault"], registry=r,
+            ["fault"],
+            registry=r,
         )
         self.duration = Histogram(
             "brownout_request_duration_seconds",
             "Request start to response end, as the client saw it.",
-            ["provider", "endpoint"], buckets=LLM_BUCKETS, registry=r,
+            ["provider", "endpoint"],
+            buckets=LLM_BUCKETS,
+            registry=r,
         )
         self.ttfb = Histogram(
-            "brownout_time_to_first_byte_seconds", "Request start to the first response byte.",
-            ["provider", "endpoint"], buckets=LLM_BUCKETS, registry=r,
+            "brownout_time_to_first_byte_seconds",
+            "Request start to the first response byte.",
+            ["provider", "endpoint"],
+            buckets=LLM_BUCKETS,
+            registry=r,
         )
         self.inflight = Gauge(
-            "brownout_inflight_requests", "Requests under way.", ["provider"], registry=r,
+            "brownout_inflight_requests",
+            "Requests under way.",
+            ["provider"],
+            registry=r,
         )
         self.scenario_active = Gauge(
-            "brownout_scenario_active", "1 while a scenario is on.", ["scenario"], registry=r,
+            "brownout_scenario_active",
+            "1 while a scenario is on.",
+            ["scenario"],
+            registry=r,
         )
         self.scenarios_loaded = Gauge(
-            "brownout_scenarios_loaded", "Scenarios in the library of the running proxy.", registry=r,
+            "brownout_scenarios_loaded",
+            "Scenarios in the library of the running proxy.",
+            registry=r,
         )
         self.build_info = Gauge(
-            "brownout_build_info", "Always 1; the version is in the label.", ["version"], registry=r,
+            "brownout_build_info",
+            "Always 1; the version is in the label.",
+            ["version"],
+            registry=r,
         )
         self.build_info.labels(version=__version__).set(1)
 

@@ -49,8 +49,10 @@ class Router:
                 return
             if mode.data == UNROUTED:
                 prefixes = ", ".join(self.state.routes.prefixes())
-                answer(flow, _json_reply(404, f"brownout: no upstream for {flow.request.path!r}; "
-                                              f"path prefixes: {prefixes}"))
+                answer(
+                    flow,
+                    _json_reply(404, f"brownout: no upstream for {flow.request.path!r}; path prefixes: {prefixes}"),
+                )
                 return
         provider = provider_for_host(flow.request.host) or guess_provider(flow.request.path.partition("?")[0])
         if provider:

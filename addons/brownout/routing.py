@@ -63,8 +63,7 @@ def parse_upstream(name: str, url: str) -> Upstream:
     name = name.strip().lower()
     if not _NAME.match(name):
         raise RoutingError(
-            f"upstream name {name!r}: use lower-case letters, digits, '-' or '_' "
-            "(it becomes the path prefix /NAME)"
+            f"upstream name {name!r}: use lower-case letters, digits, '-' or '_' (it becomes the path prefix /NAME)"
         )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:

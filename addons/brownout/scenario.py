@@ -216,7 +216,9 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _problems(exc: ValidationError, model: type[BaseModel], prefix: Key, lines: dict[Key, int], source: str) -> list[Problem]:
+def _problems(
+    exc: ValidationError, model: type[BaseModel], prefix: Key, lines: dict[Key, int], source: str
+) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -240,15 +242,28 @@ def _problems(exc: ValidationError, model: type[BaseModel], prefix: Key, lines: 
 def _compile_fault(raw: object, prefix: Key, lines: dict[Key, int], source: str) -> Fault | list[Problem]:
     key = _dotted(prefix)
     if not isinstance(raw, dict):
-        return [Problem(source, _line_for(lines, prefix), key, "expected a mapping with `type:` and the fault's attributes")]
+        return [
+            Problem(source, _line_for(lines, prefix), key, "expected a mapping with `type:` and the fault's attributes")
+        ]
     attrs = dict(raw)
     type_name = attrs.pop("type", None)
     allowed = ", ".join(sorted(Fault.registry))
     if type_name is None:
-        return [Problem(source, _line_for(lines, prefix), key + ".type", f"required key is missing; allowed types: {allowed}")]
+        return [
+            Problem(
+                source, _line_for(lines, prefix), key + ".type", f"required key is missing; allowed types: {allowed}"
+            )
+        ]
     cls = Fault.registry.get(str(type_name))
     if cls is None:
-        return [Problem(source, _line_for(lines, (*prefix, "type")), key + ".type", f"unknown fault type {type_name!r}; allowed: {allowed}")]
+        return [
+            Problem(
+                source,
+                _line_for(lines, (*prefix, "type")),
+                key + ".type",
+                f"unknown fault type {type_name!r}; allowed: {allowed}",
+            )
+        ]
     try:
         return cls.model_validate(attrs)
     except ValidationError as exc:
@@ -264,7 +279,9 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
     """Validate and compile one scenario; raises ScenarioError listing every problem found."""
     data, lines = _parse_yaml(text, source)
     if not isinstance(data, dict):
-        raise ScenarioError([Problem(source, 1, "", "a scenario is a mapping with `rules:` (and optional name, description, seed)")])
+        raise ScenarioError(
+            [Problem(source, 1, "", "a scenario is a mapping with `rules:` (and optional name, description, seed)")]
+        )
     try:
         doc = ScenarioDoc.model_validate(data)
     except ValidationError as exc:

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 # What a provider's success body looks like when it stops half-way: valid start, no end.
 _INVALID_BODIES = {
     "anthropic": b'{"id":"msg_01Brownout","type":"message","role":"assistant","content":[{"type":"text","text":"The',
-    "gemini": b'{\n  "candidates": [\n    {\n      "content": {\n        "parts": [\n          {\n            "text": "The',
+    "gemini": b'{\n  "candidates": [\n    {\n      "content": {\n        "parts": [\n          {\n'
+    b'            "text": "The',
 }
-_INVALID_OPENAI = b'{\n  "id": "chatcmpl-brownout",\n  "object": "chat.completion",\n  "choices": [\n    {\n      "index": 0,\n      "message": {"role": "assistant", "content": "The'
+_INVALID_OPENAI = (
+    b'{\n  "id": "chatcmpl-brownout",\n  "object": "chat.completion",\n  "choices": [\n    {\n'
+    b'      "index": 0,\n      "message": {"role": "assistant", "content": "The'
+)
 
 
 class MalformedFault(Fault):

@@ -25,7 +25,8 @@ _MODULES: dict[str, ModuleType] = {
 
 
 def catalogue(provider: str) -> dict[str, ErrorKind]:
-    return _MODULES[provider].KINDS  # type: ignore[no-any-return]
+    kinds: dict[str, ErrorKind] = _MODULES[provider].KINDS
+    return kinds
 
 
 def canonical_kind(provider: str, kind: str) -> str | None:

@@ -12,6 +12,7 @@ import uuid
 from brownout.providers import openai
 from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
+from brownout.providers.base import Render
 from brownout.providers.base import Reply
 from brownout.providers.base import retry_delay_seconds
 from brownout.providers.base import retry_headers
@@ -95,7 +96,7 @@ def _server_error(opts: ErrorOptions, status: int) -> Reply:
 _OPENAI_EDGE_HEADERS = {name for name, _ in openai.api_headers(200)}
 
 
-def _from_openai(kind: str):
+def _from_openai(kind: str) -> Render:
     render = openai.KINDS[kind].render
 
     def rendered(opts: ErrorOptions, status: int) -> Reply:
@@ -109,11 +110,12 @@ def _from_openai(kind: str):
 
 KINDS: dict[str, ErrorKind] = {
     "invalid_request": ErrorKind(400, _from_openai("invalid_request"), "400 invalid_request_error", retryable=False),
-    "content_filter": ErrorKind(400, _content_filter, "400 content_filter (ResponsibleAIPolicyViolation)",
-                                retryable=False),
+    "content_filter": ErrorKind(
+        400, _content_filter, "400 content_filter (ResponsibleAIPolicyViolation)", retryable=False
+    ),
     "authentication": ErrorKind(401, _from_openai("authentication"), "401 invalid key", retryable=False),
     "not_found": ErrorKind(404, _from_openai("not_found"), "404 DeploymentNotFound", retryable=False),
-    "rate_limit": ErrorKind(429, _rate_limit, "429 token rate limit, code \"429\", retry-after always set"),
+    "rate_limit": ErrorKind(429, _rate_limit, '429 token rate limit, code "429", retry-after always set'),
     "server_error": ErrorKind(500, _server_error, "500 server_error"),
     "overloaded": ErrorKind(503, _from_openai("overloaded"), "503 server_is_overloaded"),
 }

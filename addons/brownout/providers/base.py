@@ -31,6 +31,10 @@ class Reply:
     reason: str = ""
 
 
+Render = Callable[[ErrorOptions, int], Reply]
+"""Builds one error variant's reply from the fault's options and the status to send."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorKind:
     """One provider-exact error variant.
@@ -38,7 +42,7 @@ class ErrorKind:
     `render` builds the body from the options (message override, model, retry delay)."""
 
     status: int
-    render: Callable[[ErrorOptions, int], Reply]
+    render: Render
     description: str = ""
     retryable: bool = True
     aliases: tuple[str, ...] = field(default=())

@@ -10,6 +10,7 @@ import json
 
 from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
+from brownout.providers.base import Render
 from brownout.providers.base import Reply
 from brownout.providers.base import retry_delay_seconds
 
@@ -36,7 +37,7 @@ def error_body(status: int, rpc_status: str, message: str, details: list[dict[st
     return json.dumps({"error": error}, indent=2).encode()
 
 
-def _status(rpc_status: str, default_message: str):
+def _status(rpc_status: str, default_message: str) -> Render:
     def render(opts: ErrorOptions, status: int) -> Reply:
         return Reply(status, api_headers(), error_body(status, rpc_status, opts.message or default_message))
 
@@ -81,30 +82,59 @@ def _quota(opts: ErrorOptions, status: int) -> Reply:
 
 
 KINDS: dict[str, ErrorKind] = {
-    "invalid_request": ErrorKind(400, _status("INVALID_ARGUMENT", "Request contains an invalid argument."),
-                                 "400 INVALID_ARGUMENT", retryable=False),
-    "authentication": ErrorKind(400, _status("INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
-                                "400 INVALID_ARGUMENT (bad API key)", retryable=False),
-    "permission": ErrorKind(403, _status("PERMISSION_DENIED", "The caller does not have permission"),
-                            "403 PERMISSION_DENIED", retryable=False),
-    "not_found": ErrorKind(404, _status("NOT_FOUND", "models/unknown is not found for API version v1beta."),
-                           "404 NOT_FOUND", retryable=False),
-    "rate_limit": ErrorKind(429, _quota, "429 RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo",
-                            aliases=("resource_exhausted", "quota")),
-    "exhausted": ErrorKind(429, _status("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
-                           "429 RESOURCE_EXHAUSTED, short form without details"),
+    "invalid_request": ErrorKind(
+        400,
+        _status("INVALID_ARGUMENT", "Request contains an invalid argument."),
+        "400 INVALID_ARGUMENT",
+        retryable=False,
+    ),
+    "authentication": ErrorKind(
+        400,
+        _status("INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
+        "400 INVALID_ARGUMENT (bad API key)",
+        retryable=False,
+    ),
+    "permission": ErrorKind(
+        403,
+        _status("PERMISSION_DENIED", "The caller does not have permission"),
+        "403 PERMISSION_DENIED",
+        retryable=False,
+    ),
+    "not_found": ErrorKind(
+        404,
+        _status("NOT_FOUND", "models/unknown is not found for API version v1beta."),
+        "404 NOT_FOUND",
+        retryable=False,
+    ),
+    "rate_limit": ErrorKind(
+        429, _quota, "429 RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo", aliases=("resource_exhausted", "quota")
+    ),
+    "exhausted": ErrorKind(
+        429,
+        _status("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+        "429 RESOURCE_EXHAUSTED, short form without details",
+    ),
     "server_error": ErrorKind(
         500,
-        _status("INTERNAL", "An internal error has occurred. Please retry or report in "
-                            "https://developers.generativeai.google/guide/troubleshooting"),
+        _status(
+            "INTERNAL",
+            "An internal error has occurred. Please retry or report in "
+            "https://developers.generativeai.google/guide/troubleshooting",
+        ),
         "500 INTERNAL",
     ),
-    "overloaded": ErrorKind(503, _status("UNAVAILABLE", "The model is overloaded. Please try again later."),
-                            "503 UNAVAILABLE, model overloaded"),
+    "overloaded": ErrorKind(
+        503,
+        _status("UNAVAILABLE", "The model is overloaded. Please try again later."),
+        "503 UNAVAILABLE, model overloaded",
+    ),
     "high_demand": ErrorKind(
         503,
-        _status("UNAVAILABLE", "This model is currently experiencing high demand. Spikes in demand are "
-                               "usually temporary. Please try again later."),
+        _status(
+            "UNAVAILABLE",
+            "This model is currently experiencing high demand. Spikes in demand are "
+            "usually temporary. Please try again later.",
+        ),
         "503 UNAVAILABLE, high demand",
     ),
     "timeout": ErrorKind(504, _status("DEADLINE_EXCEEDED", "Deadline Exceeded"), "504 DEADLINE_EXCEEDED"),

@@ -10,6 +10,7 @@ import secrets
 
 from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
+from brownout.providers.base import Render
 from brownout.providers.base import Reply
 from brownout.providers.base import request_id
 from brownout.providers.base import retry_delay_seconds
@@ -31,12 +32,10 @@ def api_headers(status: int) -> list[tuple[str, str]]:
 
 
 def envelope(message: str, type_: str | None, code: str | int | None, param: str | None = None) -> bytes:
-    return json.dumps(
-        {"error": {"message": message, "type": type_, "param": param, "code": code}}
-    ).encode()
+    return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
 
 
-def _json_error(type_: str | None, code: str | None, default_message: str, param: str | None = None):
+def _json_error(type_: str | None, code: str | None, default_message: str, param: str | None = None) -> Render:
     def render(opts: ErrorOptions, status: int) -> Reply:
         message = opts.message or default_message.format(model=opts.model or "gpt-4o")
         headers = api_headers(status) + retry_headers(opts)
@@ -141,15 +140,19 @@ KINDS: dict[str, ErrorKind] = {
     ),
     "permission": ErrorKind(
         403,
-        _json_error("request_forbidden", "unsupported_country_region_territory",
-                    "Country, region, or territory not supported"),
+        _json_error(
+            "request_forbidden", "unsupported_country_region_territory", "Country, region, or territory not supported"
+        ),
         "403 unsupported_country_region_territory",
         retryable=False,
     ),
     "not_found": ErrorKind(
         404,
-        _json_error("invalid_request_error", "model_not_found",
-                    "The model `{model}` does not exist or you do not have access to it."),
+        _json_error(
+            "invalid_request_error",
+            "model_not_found",
+            "The model `{model}` does not exist or you do not have access to it.",
+        ),
         "404 model_not_found",
         retryable=False,
     ),
@@ -171,8 +174,11 @@ KINDS: dict[str, ErrorKind] = {
     "cloudflare_html": ErrorKind(502, _cloudflare_page, "Cloudflare's HTML error page (text/html)"),
     "overloaded": ErrorKind(
         503,
-        _json_error("service_unavailable_error", "server_is_overloaded",
-                    "Our servers are currently overloaded. Please try again later."),
+        _json_error(
+            "service_unavailable_error",
+            "server_is_overloaded",
+            "Our servers are currently overloaded. Please try again later.",
+        ),
         "503 server_is_overloaded",
         aliases=("server_is_overloaded",),
     ),

@@ -1,0 +1,159 @@
+import json
+
+import pytest
+
+from brownout.classify import RequestInfo
+from brownout.classify import api_key_hash
+from brownout.classify import classify
+from brownout.classify import client_family
+
+
+def body(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+CASES = [
+    # host, path, body, hint -> provider, endpoint, model, stream
+    (
+        "api.openai.com",
+        "/v1/chat/completions",
+        body(model="gpt-4o", stream=True),
+        None,
+        ("openai", "chat", "gpt-4o", True),
+    ),
+    ("api.openai.com", "/v1/responses", body(model="gpt-5"), None, ("openai", "responses", "gpt-5", False)),
+    (
+        "api.openai.com",
+        "/v1/embeddings",
+        body(model="text-embedding-3-small"),
+        None,
+        ("openai", "embeddings", "text-embedding-3-small", False),
+    ),
+    (
+        "api.openai.com",
+        "/v1/completions",
+        body(model="gpt-3.5-turbo-instruct"),
+        None,
+        ("openai", "completions", "gpt-3.5-turbo-instruct", False),
+    ),
+    ("api.openai.com", "/v1/models", None, None, ("openai", "models", "", False)),
+    ("api.openai.com", "/v1/images/generations", body(model="dall-e-3"), None, ("openai", "images", "dall-e-3", False)),
+    (
+        "api.anthropic.com",
+        "/v1/messages",
+        body(model="claude-sonnet-4-5", stream=True),
+        None,
+        ("anthropic", "messages", "claude-sonnet-4-5", True),
+    ),
+    (
+        "api.anthropic.com",
+        "/v1/messages/count_tokens",
+        body(model="claude-haiku-4-5"),
+        None,
+        ("anthropic", "count_tokens", "claude-haiku-4-5", False),
+    ),
+    (
+        "generativelanguage.googleapis.com",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        body(),
+        None,
+        ("gemini", "generate", "gemini-2.5-flash", False),
+    ),
+    (
+        "generativelanguage.googleapis.com",
+        "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+        body(),
+        None,
+        ("gemini", "stream-generate", "gemini-2.5-pro", True),
+    ),
+    (
+        "generativelanguage.googleapis.com",
+        "/v1/models/text-embedding-004:embedContent",
+        body(),
+        None,
+        ("gemini", "embeddings", "text-embedding-004", False),
+    ),
+    (
+        "us-central1-aiplatform.googleapis.com",
+        "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent",
+        body(),
+        None,
+        ("gemini", "generate", "gemini-2.0-flash", False),
+    ),
+    (
+        "myres.openai.azure.com",
+        "/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21",
+        body(stream=True),
+        None,
+        ("azure", "chat", "gpt4o-prod", True),
+    ),
+    (
+        "myres.openai.azure.com",
+        "/openai/v1/chat/completions",
+        body(model="gpt-4o"),
+        None,
+        ("azure", "chat", "gpt-4o", False),
+    ),
+    ("localhost", "/v1/chat/completions", body(model="llama3"), None, ("openai-compatible", "chat", "llama3", False)),
+    # A routing prefix names the provider even when the upstream is a local simulator.
+    ("127.0.0.1", "/openai/v1/chat/completions", body(model="gpt-4o"), "openai", ("openai", "chat", "gpt-4o", False)),
+    (
+        "127.0.0.1",
+        "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+        body(),
+        "gemini",
+        ("gemini", "generate", "gemini-2.5-flash", False),
+    ),
+    # stream only counts when it is literally true
+    (
+        "api.openai.com",
+        "/v1/chat/completions",
+        body(model="gpt-4o", stream="yes"),
+        None,
+        ("openai", "chat", "gpt-4o", False),
+    ),
+    ("api.openai.com", "/v1/chat/completions", b"not json", None, ("openai", "chat", "", False)),
+]
+
+
+@pytest.mark.parametrize("host,path,raw,hint,expected", CASES)
+def test_classify(host: str, path: str, raw: bytes | None, hint: str | None, expected: tuple) -> None:
+    info = classify(host=host, path=path, headers={}, body=raw, provider_hint=hint)
+    assert info is not None
+    assert (info.provider, info.endpoint, info.model, info.stream) == expected
+
+
+@pytest.mark.parametrize("host,path", [("example.com", "/index.html"), ("pypi.org", "/simple/")])
+def test_not_an_ai_request(host: str, path: str) -> None:
+    assert classify(host=host, path=path, headers={}, body=None) is None
+
+
+@pytest.mark.parametrize(
+    "headers,family",
+    [
+        ({"user-agent": "OpenAI/Python 3.54.0", "x-stainless-lang": "python"}, "openai-python"),
+        ({"user-agent": "OpenAI/JS 5.1.0", "x-stainless-lang": "js"}, "openai-node"),
+        ({"user-agent": "Anthropic/Python 2.12.0"}, "anthropic-python"),
+        ({"user-agent": "google-genai-sdk/2.8.0 gl-python/3.13.0"}, "google-genai"),
+        ({"user-agent": "python-httpx/0.28.1"}, "httpx"),
+        ({"user-agent": "langchain-openai/0.3 OpenAI/Python 1.0"}, "langchain"),
+        ({"user-agent": "Mozilla/5.0"}, "other"),
+        ({}, "other"),
+    ],
+)
+def test_client_family(headers: dict[str, str], family: str) -> None:
+    assert client_family(headers) == family
+
+
+def test_key_hash_is_stable_and_hides_the_key() -> None:
+    first = api_key_hash({"authorization": "Bearer sk-secret"})
+    assert first == api_key_hash({"authorization": "Bearer sk-secret"})
+    assert first != api_key_hash({"authorization": "Bearer sk-other"})
+    assert "secret" not in first and len(first) == 16
+    assert api_key_hash({"x-goog-api-key": "g"}) == api_key_hash({}, "key=g")
+    assert api_key_hash({}) == ""
+
+
+def test_info_is_plain_data() -> None:
+    info = RequestInfo("openai", "chat", "gpt-4o", False)
+    assert info.client == "other" and info.key_hash == ""

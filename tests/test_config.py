@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
+
+from brownout.config import Config
+from brownout.state import Brownout
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_scenarios_option_loads_the_library_and_switches_on_the_chosen(tmp_path: Path) -> None:
+    state = Brownout()
+    config = Config(state)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write(lib / "off.yaml", "rules:\n  - fault: {type: reset}\n")
+    chosen = write(tmp_path / "on.yaml", "rules:\n  - fault: {type: empty_reply}\n")
+    with taddons.context(config) as tctx:
+        tctx.configure(config, brownout_library=str(lib), brownout_scenarios=[chosen, "off"])
+    assert set(state.engine.scenarios) == {"off", "on"}
+    assert state.engine.active == ["on", "off"]
+    assert state.metrics.registry.get_sample_value("brownout_scenario_active", {"scenario": "on"}) == 1
+
+
+def test_a_broken_scenario_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    state = Brownout()
+    config = Config(state)
+    good = write(tmp_path / "good.yaml", "rules:\n  - fault: {type: reset}\n")
+    bad = write(tmp_path / "bad.yaml", "rules:\n  - fault: {type: reset, after: never}\n")
+    with taddons.context(config) as tctx:
+        tctx.configure(config, brownout_library=str(tmp_path / "none"), brownout_scenarios=[good])
+        with pytest.raises(
+            exceptions.OptionsError, match=r"bad\.yaml:2: rules\[0\]\.fault\.after: expected a duration"
+        ):
+            tctx.configure(config, brownout_scenarios=[good, bad])
+        assert tctx.options.brownout_scenarios == [good]  # mitmproxy rolled the option back
+    assert state.engine.active == ["good"] and "bad" not in state.engine.scenarios
+
+
+def test_library_names_resolve(tmp_path: Path) -> None:
+    state = Brownout()
+    config = Config(state)
+    with taddons.context(config) as tctx:
+        tctx.configure(config, brownout_scenarios=["anthropic-529-storm"])
+        with pytest.raises(exceptions.OptionsError, match="no library scenario of that name"):
+            tctx.configure(config, brownout_scenarios=["no-such-scenario"])
+    assert state.engine.active == ["anthropic-529-storm"]
+
+
+def test_upstreams_option(tmp_path: Path) -> None:
+    state = Brownout()
+    config = Config(state)
+    with taddons.context(config) as tctx:
+        tctx.configure(config, brownout_upstreams=["openai=http://127.0.0.1:9000/openai"])
+        assert state.routes.upstreams["openai"].url == "http://127.0.0.1:9000/openai"
+        with pytest.raises(exceptions.OptionsError, match="expected NAME=URL"):
+            tctx.configure(config, brownout_upstreams=["nonsense"])
+    assert state.routes.upstreams["openai"].port == 9000
+
+
+def test_model_allow_list() -> None:
+    state = Brownout()
+    config = Config(state)
+    with taddons.context(config) as tctx:
+        tctx.configure(config, brownout_models=["gpt-4o"])
+    assert state.metrics.models("gpt-4o") == "gpt-4o"
+    assert state.metrics.models("gpt-5") == "other"

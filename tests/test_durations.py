@@ -1,0 +1,36 @@
+import pytest
+
+from brownout.durations import go_duration
+from brownout.durations import parse_duration
+
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("250ms", 0.25),
+        ("2s", 2.0),
+        ("1.5s", 1.5),
+        ("1m", 60.0),
+        ("1m30s", 90.0),
+        ("1h", 3600.0),
+        ("3", 3.0),
+        (0.5, 0.5),
+        (2, 2.0),
+        (" 10ms ", 0.01),
+    ],
+)
+def test_parse(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "2x", "ms", "1s2", "-1s", -3, True, None, [1], "1 s"])
+def test_parse_rejects(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    "seconds,text", [(0.006, "6ms"), (1, "1s"), (360, "6m0s"), (86116.126, "23h55m16.126s"), (0.7, "700ms")]
+)
+def test_go_duration(seconds: float, text: str) -> None:
+    assert go_duration(seconds) == text

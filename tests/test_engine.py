@@ -1,0 +1,100 @@
+import pytest
+
+from brownout.classify import RequestInfo
+from brownout.engine import Engine
+from brownout.engine import UnknownScenario
+from brownout.scenario import parse_scenario
+
+CHAT = RequestInfo("openai", "chat", "gpt-4o", False)
+MESSAGES = RequestInfo("anthropic", "messages", "claude-sonnet-4-5", True)
+
+
+def engine_with(*texts: str) -> Engine:
+    engine = Engine()
+    for index, text in enumerate(texts):
+        engine.load(parse_scenario(text, f"s{index}.yaml", default_name=f"s{index}"))
+    return engine
+
+
+def test_nothing_fires_until_a_scenario_is_on() -> None:
+    engine = engine_with("rules:\n  - fault: {type: reset}\n")
+    assert engine.choose(CHAT) is None
+    assert engine.activate("s0") is True and engine.activate("s0") is False
+    decision = engine.choose(CHAT)
+    assert decision is not None and (decision.scenario, decision.rule, decision.fault.type_name) == (
+        "s0",
+        "reset",
+        "reset",
+    )
+    assert engine.deactivate("s0") is True
+    assert engine.choose(CHAT) is None
+
+
+def test_rules_are_tried_in_order_and_must_match() -> None:
+    engine = engine_with(
+        "rules:\n"
+        "  - {name: anthropic-only, match: {provider: anthropic}, fault: {type: reset}}\n"
+        "  - {name: streams, match: {stream: true}, fault: {type: empty_reply}}\n"
+        "  - {name: gpt, match: {model: 'gpt-4*', endpoint: [chat, responses]}, fault: {type: error, status: 500}}\n"
+    )
+    engine.activate("s0")
+    assert engine.choose(CHAT).rule == "gpt"  # type: ignore[union-attr]
+    assert engine.choose(MESSAGES).rule == "anthropic-only"  # type: ignore[union-attr]
+    assert engine.choose(RequestInfo("gemini", "generate", "gemini-2.5-flash", False)) is None
+
+
+def test_probability_draws_are_reproducible_with_a_seed() -> None:
+    text = "seed: 42\nrules:\n  - probability: 0.3\n    fault: {type: reset}\n"
+
+    def draws() -> list[bool]:
+        engine = engine_with(text)
+        engine.activate("s0")
+        return [engine.choose(CHAT) is not None for _ in range(200)]
+
+    first = draws()
+    assert first == draws()
+    assert 40 <= sum(first) <= 80  # about 30 %
+
+
+def test_reactivation_restarts_the_seeded_sequence() -> None:
+    engine = engine_with("seed: 1\nrules:\n  - probability: 0.5\n    fault: {type: reset}\n")
+    engine.activate("s0")
+    first = [engine.choose(CHAT) is not None for _ in range(50)]
+    engine.deactivate("s0")
+    engine.activate("s0")
+    assert [engine.choose(CHAT) is not None for _ in range(50)] == first
+
+
+def test_probability_zero_never_fires_and_one_always_does() -> None:
+    engine = engine_with("rules:\n  - {probability: 0, fault: {type: reset}}\n  - fault: {type: empty_reply}\n")
+    engine.activate("s0")
+    assert {engine.choose(CHAT).rule for _ in range(100)} == {"empty_reply"}  # type: ignore[union-attr]
+
+
+def test_scenarios_are_tried_in_activation_order() -> None:
+    engine = engine_with("rules:\n  - fault: {type: reset}\n", "rules:\n  - fault: {type: empty_reply}\n")
+    engine.activate("s1")
+    engine.activate("s0")
+    assert engine.choose(CHAT).scenario == "s1"  # type: ignore[union-attr]
+    assert engine.clear() == ["s1", "s0"] and engine.active == []
+
+
+def test_only_consults_one_scenario_even_when_off() -> None:
+    engine = engine_with("rules:\n  - fault: {type: reset}\n")
+    assert engine.choose(CHAT, only="s0").scenario == "s0"  # type: ignore[union-attr]
+
+
+def test_unknown_names() -> None:
+    engine = engine_with("rules:\n  - fault: {type: reset}\n")
+    with pytest.raises(UnknownScenario, match="unknown scenario 'nope'; loaded: s0"):
+        engine.activate("nope")
+    with pytest.raises(UnknownScenario):
+        engine.deactivate("nope")
+
+
+def test_replacing_a_scenario_keeps_it_on() -> None:
+    engine = engine_with("rules:\n  - fault: {type: reset}\n")
+    engine.activate("s0")
+    assert engine.load(parse_scenario("rules:\n  - fault: {type: empty_reply}\n", default_name="s0")) is True
+    assert engine.is_active("s0")
+    assert engine.choose(CHAT).fault.type_name == "empty_reply"  # type: ignore[union-attr]

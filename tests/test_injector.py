@@ -1,0 +1,165 @@
+import asyncio
+import json
+import time
+
+import pytest
+from mitmproxy import http
+from mitmproxy.test import taddons
+from mitmproxy.test import tflow
+
+from brownout.faults.base import Fault
+from brownout.faults.base import FaultRun
+from brownout.injector import Injector
+from brownout.scenario import parse_scenario
+from brownout.state import Brownout
+
+
+def chat_flow(model: str = "gpt-4o", stream: bool = False) -> http.HTTPFlow:
+    flow = tflow.tflow()
+    flow.live = True
+    flow.request.host = "api.openai.com"
+    flow.request.path = "/v1/chat/completions"
+    flow.request.content = json.dumps({"model": model, "stream": stream, "messages": []}).encode()
+    return flow
+
+
+def state_with(text: str) -> Brownout:
+    state = Brownout()
+    state.engine.load(parse_scenario(text, "s.yaml", default_name="s"))
+    state.activate("s")
+    return state
+
+
+async def test_error_fault_answers_in_place_and_marks_the_flow() -> None:
+    state = state_with("rules:\n  - name: throttle\n    fault: {type: error, status: 429, retry_after: 2s}\n")
+    injector = Injector(state)
+    with taddons.context(injector):
+        flow = chat_flow()
+        await injector.request(flow)
+    assert flow.response is not None and flow.response.status_code == 429
+    assert flow.response.headers["retry-after"] == "2"
+    assert json.loads(flow.response.content or b"")["error"]["code"] == "rate_limit_exceeded"
+    assert flow.marked == ":boom:" and "s / throttle: error(status=429" in flow.comment
+    assert flow.metadata["brownout"] | {} == {
+        "provider": "openai",
+        "endpoint": "chat",
+        "model": "gpt-4o",
+        "stream": False,
+        "client": "other",
+        "scenario": "s",
+        "rule": "throttle",
+        "fault": "error",
+        "outcome": "429",
+    }
+    labels = {"scenario": "s", "rule": "throttle", "fault": "error", "provider": "openai"}
+    assert state.metrics.registry.get_sample_value("brownout_faults_injected_total", labels) == 1
+
+
+async def test_no_active_scenario_leaves_the_flow_untouched() -> None:
+    state = Brownout()
+    injector = Injector(state)
+    with taddons.context(injector):
+        flow = chat_flow()
+        before = flow.request.get_state()
+        await injector.request(flow)
+    assert flow.response is None and flow.request.get_state() == before and not flow.marked
+
+
+async def test_latency_does_not_block_other_flows() -> None:
+    state = state_with("rules:\n  - match: {model: slow}\n    fault: {type: latency, delay: 300ms}\n")
+    injector = Injector(state)
+    with taddons.context(injector):
+        slow_flows = [chat_flow("slow") for _ in range(50)]
+        fast_flow = chat_flow("fast")
+        fast_done: list[float] = []
+        start = time.monotonic()
+        slow = [injector.request(flow) for flow in slow_flows]
+
+        async def fast() -> None:
+            await injector.request(fast_flow)
+            fast_done.append(time.monotonic() - start)
+
+        await asyncio.gather(*slow, fast())
+        total = time.monotonic() - start
+    assert fast_done[0] < 0.15  # it never waits behind the 300 ms ones
+    assert 0.29 <= total < 0.5
+
+
+async def test_timeout_ends_when_the_client_leaves() -> None:
+    state = state_with("rules:\n  - fault: {type: timeout}\n")
+    injector = Injector(state)
+    with taddons.context(injector):
+        flow = chat_flow()
+        task = asyncio.create_task(injector.request(flow))
+        await asyncio.sleep(0.05)
+        assert not task.done()
+        injector.client_disconnected(flow.client_conn)
+        await asyncio.wait_for(task, 1)
+    assert flow.metadata["brownout"]["outcome"] == "abandoned"
+    assert flow.error is not None  # killed
+
+
+async def test_timeout_with_hang_closes_after_it() -> None:
+    state = state_with("rules:\n  - fault: {type: timeout, hang: 100ms}\n")
+    injector = Injector(state)
+    with taddons.context(injector):
+        flow = chat_flow()
+        start = time.monotonic()
+        await injector.request(flow)
+    assert 0.09 < time.monotonic() - start < 0.3
+    assert flow.metadata["brownout"]["outcome"] == "timeout" and flow.error is not None
+
+
+async def test_malformed_truncates_the_upstream_body() -> None:
+    state = state_with("rules:\n  - fault: {type: malformed, keep: 0.5}\n")
+    injector = Injector(state)
+    with taddons.context(injector):
+        flow = chat_flow()
+        await injector.request(flow)
+        assert flow.response is None  # it waits for the upstream's answer
+        body = json.dumps({"id": "chatcmpl-1", "choices": []}).encode()
+        flow.response = http.Response.make(200, body, {"content-type": "application/json"})
+        injector.responseheaders(flow)
+        injector.response(flow)
+    assert flow.response.raw_content == body[: len(body) // 2]
+    assert flow.response.headers["content-length"] == str(len(body) // 2)
+    assert flow.metadata["brownout"]["outcome"] == "malformed_truncate"
+
+
+async def test_stream_requests_and_event_streams_are_relayed_unbuffered() -> None:
+    injector = Injector(Brownout())
+    with taddons.context(injector):
+        flow = chat_flow(stream=True)
+        await injector.request(flow)
+        flow.response = http.Response.make(200, b"", {"content-type": "application/json"})
+        injector.responseheaders(flow)
+        assert flow.response.stream is True
+        other = tflow.tflow(resp=True)
+        other.response.headers["content-type"] = "text/event-stream; charset=utf-8"
+        injector.responseheaders(other)
+        assert other.response.stream is True
+        plain = tflow.tflow(resp=True)
+        injector.responseheaders(plain)
+        assert plain.response.stream is False
+
+
+class ExplodingFault(Fault):
+    type_name = "test_exploding"
+
+    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+        raise RuntimeError("bug in a fault")
+
+
+async def test_a_failing_fault_falls_back_to_pass_through(caplog: pytest.LogCaptureFixture) -> None:
+    try:
+        state = state_with("rules:\n  - fault: {type: test_exploding}\n")
+        injector = Injector(state)
+        with taddons.context(injector):
+            flow = chat_flow()
+            await injector.request(flow)
+    finally:
+        Fault.registry.pop("test_exploding")
+    assert flow.response is None and flow.error is None
+    assert flow.metadata["brownout"]["outcome"] == "fault_error"
+    assert state.metrics.registry.get_sample_value("brownout_fault_errors_total", {"fault": "test_exploding"}) == 1
+    assert "passing the flow through" in caplog.text
