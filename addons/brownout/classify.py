@@ -141,10 +141,14 @@ def client_family(headers: Mapping[str, str]) -> str:
         return "langchain"
     if "google-genai-sdk" in agent or "google-genai-sdk" in headers.get("x-goog-api-client", ""):
         return "google-genai"
-    if agent.startswith("openai/"):
-        return "openai-node" if lang == "js" or "openai/js" in agent else "openai-python"
-    if agent.startswith("anthropic/"):
-        return "anthropic-node" if lang == "js" or "anthropic/js" in agent else "anthropic-python"
+    # Stainless SDKs send `<client class>/<Python|JS> <version>`: OpenAI, AsyncOpenAI, AzureOpenAI,
+    # Anthropic, AsyncAnthropic, AnthropicBedrock...
+    product, _, rest = agent.partition("/")
+    node = lang == "js" or rest.startswith("js")
+    if "openai" in product and rest:
+        return "openai-node" if node else "openai-python"
+    if "anthropic" in product and rest:
+        return "anthropic-node" if node else "anthropic-python"
     if agent.startswith("python-httpx"):
         return "httpx"
     if agent.startswith("python-requests"):

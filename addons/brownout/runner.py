@@ -49,9 +49,10 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
     master = DumpMaster(opts, with_termlog=settings.termlog, with_dumper=False)
     master.addons.add(*make_addons(state))
     # Addon options exist only once the addons are loaded, so they are set afterwards.
+    if settings.termlog:  # the option exists only with the termlog addon
+        master.options.update(termlog_verbosity=settings.verbosity)
     master.options.update(
         connection_strategy="lazy",  # answered-in-place requests never open an upstream connection
-        termlog_verbosity=settings.verbosity,
         brownout_upstreams=settings.upstreams,
         brownout_library=settings.library,
         brownout_admin_host=settings.admin_host,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -63,6 +64,15 @@ def load_all(refs: Iterable[str], directory: Path | None = None) -> list[Scenari
     return loaded
 
 
+@dataclass(frozen=True, slots=True)
+class ScenarioSwitch:
+    """A scenario's faults were switched on or off (the whole scenario, or one timeline phase)."""
+
+    scenario: str
+    active: bool
+    phase: str = ""  # the timeline phase that began or ended; "" for the scenario itself
+
+
 @dataclass
 class Brownout:
     """Shared state; each addon holds a reference and keeps its hooks thin."""
@@ -70,15 +80,25 @@ class Brownout:
     engine: Engine = field(default_factory=Engine)
     metrics: Metrics = field(default_factory=Metrics)
     routes: RouteTable = field(default_factory=RouteTable)
+    # Called on every switch, so addons learn of it at once (the observer times recoveries from it).
+    listeners: list[Callable[[ScenarioSwitch], None]] = field(default_factory=list)
 
     def sync_gauges(self) -> None:
         self.metrics.set_scenarios(self.engine.scenarios, self.engine.active)
+
+    def notify(self, switch: ScenarioSwitch) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(switch)
+            except Exception:
+                log.exception("brownout: a listener failed on %s", switch)
 
     def activate(self, name: str) -> bool:
         changed = self.engine.activate(name)
         self.sync_gauges()
         if changed:
             log.info("brownout: scenario %s on", name)
+            self.notify(ScenarioSwitch(name, active=True))
         return changed
 
     def deactivate(self, name: str) -> bool:
@@ -86,9 +106,12 @@ class Brownout:
         self.sync_gauges()
         if changed:
             log.info("brownout: scenario %s off", name)
+            self.notify(ScenarioSwitch(name, active=False))
         return changed
 
     def clear(self) -> list[str]:
         was = self.engine.clear()
         self.sync_gauges()
+        for name in was:
+            self.notify(ScenarioSwitch(name, active=False))
         return was
