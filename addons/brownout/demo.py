@@ -220,7 +220,9 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
         started = time.monotonic()
         driver = asyncio.create_task(_drive(apps, args.rate, stop))
         try:
-            with Live(render(apps, proxy, started, scenarios), console=console, refresh_per_second=2) as live:
+            # Transient: the final summary is printed once traffic has stopped, with every call settled.
+            live = Live(render(apps, proxy, started, scenarios), console=console, refresh_per_second=2, transient=True)
+            with live:
                 while not stop.is_set():
                     if args.duration is not None and time.monotonic() - started >= args.duration:
                         stop.set()
@@ -232,6 +234,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
             stop.set()
             await driver
             await apps.close()
+            console.print(render(apps, proxy, started, scenarios))
             await proxy.stop()
     console.print("demo stopped.")
     return 0
