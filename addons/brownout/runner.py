@@ -60,6 +60,8 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
         brownout_scenarios=settings.scenarios,
         **settings.extra_options,
     )
+    if settings.termlog:
+        master.options.update(termlog_verbosity=settings.verbosity)
     return master, state
 
 
