@@ -15,72 +15,25 @@ import anthropic
 import httpx
 import openai
 import pytest
-from aiohttp import web
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
 from brownout.runner import ProxySettings
 from brownout.runner import RunningProxy
+from brownout.sim import SimConfig
+from brownout.sim import SimServer
 from conftest import start_scraped_proxy
 from prom import Prometheus
 
 RETRY_WINDOW = "2s"  # short, so a failure nobody retries closes within the test
 
 
-# -- a small upstream that answers OpenAI chat and Anthropic messages successfully
-
-
-async def _openai_chat(request: web.Request) -> web.Response:
-    body = await request.json()
-    return web.json_response(
-        {
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "gpt-4o"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": "fine"},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-        }
-    )
-
-
-async def _anthropic_messages(request: web.Request) -> web.Response:
-    body = await request.json()
-    return web.json_response(
-        {
-            "id": "msg_test",
-            "type": "message",
-            "role": "assistant",
-            "model": body.get("model", "claude-sonnet-4-5"),
-            "content": [{"type": "text", "text": "fine"}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 5, "output_tokens": 1},
-        }
-    )
-
-
 @pytest.fixture
 async def upstream() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_post("/openai/v1/chat/completions", _openai_chat)
-    app.router.add_post("/anthropic/v1/messages", _anthropic_messages)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    """brownout's simulator, answering at once (unpaced) unless a request asks otherwise."""
+    async with SimServer(SimConfig(tokens_per_second=0)) as sim:
+        yield sim.url
 
 
 class Rig:
@@ -230,7 +183,7 @@ async def test_an_app_that_falls_back_from_openai_to_anthropic(rig: RigFactory) 
             reply = await backup.messages.create(
                 model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": question}]
             )
-            assert reply.content[0].text == "fine"  # type: ignore[union-attr]
+            assert reply.content[0].text  # type: ignore[union-attr]
             answered_by = "anthropic"
     assert answered_by == "anthropic"
 
@@ -250,7 +203,7 @@ async def test_recovery_after_the_scenario_is_switched_off(rig: RigFactory) -> N
         r.proxy.state.deactivate("outage")
         await asyncio.sleep(0.5)  # the app's own pause before it tries again
         reply = await client.chat.completions.create(**CHAT)  # type: ignore[call-overload]
-    assert reply.choices[0].message.content == "fine"
+    assert reply.choices[0].message.content
 
     labels = 'scenario="outage",provider="openai"'
     count = await r.prom.wait_for(f"brownout_client_recovery_seconds_count{{{labels}}}", lambda v: v == 1)
@@ -275,3 +228,26 @@ async def test_google_genai_ignores_gemini_retry_info(rig: RigFactory) -> None:
     violations = await r.prom.wait_for(f"brownout_client_retry_after_violations_total{{{labels}}}", lambda v: v == 2)
     assert violations == 2  # it waited about 0.2 s and 0.4 s where RetryInfo asked 5 s
     assert await r.prom.value(f'brownout_client_retries_total{{{labels},after="429"}}') == 2
+
+
+async def test_a_client_that_times_out_mid_stream_abandoned_it(rig: RigFactory) -> None:
+    # No fault: the upstream itself is slow (one token every 2 s), and the client's read timeout
+    # of 1 s fires between two events of a 200 stream that was already under way.
+    r = await rig("rules:\n  - match: {provider: gemini}\n    fault: {type: error, status: 500}\n")  # not openai
+    client = openai.AsyncOpenAI(base_url=f"{r.url}/openai/v1", api_key="sk-test", timeout=1.0, max_retries=0)
+    received = 0
+    async with client:
+        with pytest.raises(openai.APITimeoutError):
+            stream = await client.chat.completions.create(
+                **CHAT, stream=True, extra_headers={"x-sim-tps": "0.5", "x-sim-tokens": "5"}
+            )
+            async for _ in stream:
+                received += 1
+    assert received >= 1  # the stream had begun
+
+    labels = 'provider="openai",endpoint="chat",client="openai-python"'
+    abandoned = await r.prom.wait_for(f"brownout_client_abandoned_total{{{labels}}}", lambda v: v == 1)
+    assert abandoned == 1
+    waited = await r.prom.value(f"brownout_client_abandon_wait_seconds_sum{{{labels}}}")
+    assert waited is not None and 1.0 <= waited <= 3.5
+    assert await r.prom.value('brownout_requests_total{provider="openai",code="200"}') is None

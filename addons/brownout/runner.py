@@ -49,8 +49,6 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
     master = DumpMaster(opts, with_termlog=settings.termlog, with_dumper=False)
     master.addons.add(*make_addons(state))
     # Addon options exist only once the addons are loaded, so they are set afterwards.
-    if settings.termlog:  # the option exists only with the termlog addon
-        master.options.update(termlog_verbosity=settings.verbosity)
     master.options.update(
         connection_strategy="lazy",  # answered-in-place requests never open an upstream connection
         brownout_upstreams=settings.upstreams,
