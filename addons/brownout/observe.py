@@ -468,11 +468,13 @@ class Observer:
             if trouble.last + self.settings.fallback_window >= now:
                 break
             self._troubles.popitem(last=False)
-        for key, switched_off in list(self._recovering.items()):
-            if switched_off + self.settings.recovery_window < now:
-                del self._recovering[key]
+        if self._recovering:
+            for key, switched_off in list(self._recovering.items()):
+                if switched_off + self.settings.recovery_window < now:
+                    del self._recovering[key]
         for provider, window in self._storms.items():
-            self._judge_storm(provider, window, out)
+            if window.active:  # a calm window is judged when it gets its next attempt
+                self._judge_storm(provider, window, out)
 
     def _cap(self, table: OrderedDict[_K, _V]) -> None:
         while len(table) > self.settings.max_tracked:

@@ -140,8 +140,8 @@ def last_user_message(body: Mapping[str, object]) -> str | None:
 def conversation_key(body: Mapping[str, object]) -> str:
     """A salted hash of the last user message ("" when there is none): the same conversation
     sent to another provider or model hashes the same."""
-    text = last_user_message(body)
-    return _digest(b"conversation", " ".join(text.split()).encode()) if text else ""
+    text = last_user_message(body)  # already stripped; inner whitespace is the app's own text
+    return _digest(b"conversation", text.encode()) if text else ""
 
 
 def identity(key_hash: str, address: str) -> str:
