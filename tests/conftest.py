@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from brownout.runner import ProxySettings
 from brownout.runner import RunningProxy
@@ -67,44 +66,6 @@ async def start_proxy(sim: SimServer, tmp_path: Path) -> AsyncIterator[StartProx
     yield start
     for proxy in running:
         await proxy.stop()
-
-
-class Upstream:
-    """A minimal JSON upstream that notes when each request (by `x-test-id`) arrived."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def _answer(self, request: web.Request) -> web.Response:
-        key = request.headers.get("x-test-id")
-        if key:
-            self.arrivals[key] = time.time()  # wall clock, comparable with mitmproxy's timestamps
-        await request.read()
-        return web.json_response({"id": "chatcmpl-test", "object": "chat.completion", "choices": []})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._answer)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-@pytest.fixture
-async def test_upstream() -> AsyncIterator[Upstream]:
-    upstream = Upstream()
-    await upstream.start()
-    yield upstream
-    await upstream.close()
 
 
 class ProxyProcess:
