@@ -1,9 +1,10 @@
-"""The `brownout` command: run, sim, demo, scenarios."""
+"""The `brownout` command: run, sim, demo, scenarios, ctl."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="point a prefix at another upstream, e.g. openai=http://127.0.0.1:9000/openai",
     )
     run.add_argument(
+        "--admin-token",
+        default=os.environ.get("BROWNOUT_ADMIN_TOKEN", ""),
+        metavar="TOKEN",
+        help="bearer token the control API requires (default $BROWNOUT_ADMIN_TOKEN); needed with a non-loopback "
+        "--admin-host",
+    )
+    run.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
+    run.add_argument(
         "--forward-port",
         type=int,
         default=None,
@@ -88,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--library", default="", metavar="DIR")
     validate = ssub.add_parser("validate", help="check scenario files; non-zero exit on any problem")
     validate.add_argument("files", nargs="+", metavar="FILE")
+
+    from brownout import ctl
+
+    ctl.add_parser(sub)
     return parser
 
 
@@ -102,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from brownout.demo import run_demo
 
             return run_demo(args)
+        if args.command == "ctl":
+            from brownout import ctl
+
+            return ctl.run(args)
         return cmd_scenarios(args)
     except KeyboardInterrupt:
         return 130
@@ -148,6 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenarios=args.scenario,
         library=args.library,
         verbosity="debug" if args.verbose else "info",
+        admin_token=args.admin_token,
+        watch=not args.no_watch,
     )
 
     async def serve() -> int:
