@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from brownout import __version__
-from brownout.routing import RoutingError
-from brownout.routing import parse_upstream_arg
-from brownout.scenario import ScenarioError
-from brownout.scenario import load_scenario
+
+# Commands import what they need when they run, so `brownout ctl` starts without loading the
+# scenario machinery (pydantic models, faults, providers) it never uses.
 
 
 def _add_proxy_args(parser: argparse.ArgumentParser, *, port: int, admin_port: int) -> None:
@@ -126,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_scenarios(refs: Sequence[str], library: str) -> bool:
     """Validate everything the proxy would load, before anything starts."""
+    from brownout.scenario import ScenarioError
     from brownout.state import library_dir
     from brownout.state import library_files
     from brownout.state import load_all
@@ -141,6 +141,9 @@ def _check_scenarios(refs: Sequence[str], library: str) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from brownout.routing import RoutingError
+    from brownout.routing import parse_upstream_arg
+
     try:
         upstreams = [parse_upstream_arg(v) for v in args.upstream]
     except RoutingError as exc:
@@ -217,6 +220,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
+    from brownout.scenario import ScenarioError
+    from brownout.scenario import load_scenario
     from brownout.state import library_dir
     from brownout.state import library_files
     from brownout.state import resolve_scenario_ref
