@@ -1,5 +1,12 @@
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
 
+import anthropic
+import openai
 import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons
@@ -7,8 +14,12 @@ from mitmproxy.test import tflow
 
 from brownout.faults.rate_limit import RateLimitFault
 from brownout.injector import Injector
+from brownout.runner import ProxySettings
+from brownout.runner import RunningProxy
 from brownout.scenario import ScenarioError
 from brownout.scenario import parse_scenario
+from brownout.sim import SimConfig
+from brownout.sim import SimServer
 from brownout.state import Brownout
 
 
@@ -117,7 +128,7 @@ async def test_streamed_answers_pass_unchanged_and_their_usage_is_read() -> None
     state, fault, _ = limited("rpm: 100, tpm: 100000")
     injector = Injector(state)
     with taddons.context(injector):
-        flow = chat_flow(host="api.anthropic.com", model="claude-sonnet-4-5", stream=True)
+        flow = chat_flow(host="api.anthropic.com", model="claude-haiku-4-5", stream=True)
         await injector.request(flow)
         flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
         injector.responseheaders(flow)
@@ -132,7 +143,7 @@ async def test_streamed_answers_pass_unchanged_and_their_usage_is_read() -> None
         injector.response(flow)
     assert relayed == [[events[0]], [events[1]], []]  # never b"" for the end
     assert flow.response.headers["anthropic-ratelimit-requests-remaining"] == "99"
-    _, tokens = fault.limiter.state("claude-sonnet-4-5")
+    _, tokens = fault.limiter.state("claude-haiku-4-5")
     assert tokens is not None and tokens.remaining == 100000 - 100
 
 
@@ -156,3 +167,109 @@ def test_bad_attributes(attrs: str, problem: str) -> None:
     with pytest.raises(ScenarioError) as info:
         parse_scenario(f"rules:\n  - fault: {{type: rate_limit, {attrs}}}\n", "s.yaml", default_name="s")
     assert str(info.value) == f"s.yaml:2: {problem}"
+
+
+# ---------------------------------------------------------------- end to end, official SDKs
+
+
+@pytest.fixture
+async def limited_proxy(tmp_path: Path) -> AsyncIterator[RunningProxy]:
+    (tmp_path / "limits.yaml").write_text(
+        "rules:\n"
+        "  - {name: rpm, match: {provider: openai}, fault: {type: rate_limit, rpm: 600, burst: 10}}\n"
+        "  - {name: tpm, match: {provider: anthropic}, fault: {type: rate_limit, rpm: 60, tpm: 100000}}\n"
+    )
+    async with SimServer(SimConfig(tokens_per_second=0, reply_tokens=8)) as sim:
+        settings = ProxySettings(
+            port=0,
+            admin_port=0,
+            upstreams=[f"openai={sim.url}/openai", f"anthropic={sim.url}/anthropic"],
+            library=str(tmp_path / "none"),
+            scenarios=[str(tmp_path / "limits.yaml")],
+            termlog=False,
+        )
+        async with RunningProxy(settings) as proxy:
+            yield proxy
+
+
+def ask(client: openai.AsyncOpenAI) -> Awaitable[Any]:
+    return client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=8
+    )
+
+
+async def test_a_burst_of_30_against_600_rpm_with_burst_10(limited_proxy: RunningProxy) -> None:
+    client = openai.AsyncOpenAI(base_url=f"{limited_proxy.url}/openai/v1", api_key="sk-test", max_retries=0)
+    async with client:
+        results = await asyncio.gather(*(ask(client) for _ in range(30)), return_exceptions=True)
+        passed = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, openai.RateLimitError)]
+        assert len(passed) + len(refused) == 30, [r for r in results if isinstance(r, BaseException)]
+        # The burst, plus what refilled (10 a second) while the 30 arrived.
+        assert 10 <= len(passed) <= 13
+        assert sorted(int(r.headers["x-ratelimit-remaining-requests"]) for r in passed)[-10:] == list(range(10))
+        for error in refused:
+            assert error.status_code == 429 and error.code == "rate_limit_exceeded" and error.type == "requests"
+            headers = error.response.headers
+            assert headers["x-ratelimit-limit-requests"] == "600" and headers["x-ratelimit-remaining-requests"] == "0"
+            assert headers["x-request-id"].startswith("req_") and headers["retry-after"] == "1"
+            assert 0 < int(headers["retry-after-ms"]) <= 100
+            assert "on requests per min (RPM): Limit 600, Used 600, Requested 1" in error.message
+
+        # Honouring a refusal's delay leads to success.
+        await asyncio.sleep(int(refused[-1].response.headers["retry-after-ms"]) / 1000)
+        assert (await ask(client)).http_response.status_code == 200
+        try:
+            await ask(client)
+            await ask(client)  # the bucket is (nearly) empty: one of these is refused
+        except openai.RateLimitError as error:
+            await asyncio.sleep(int(error.response.headers["retry-after"]))
+            assert (await ask(client)).http_response.status_code == 200
+
+        # The SDK's own retries honour it too.
+        patient = client.with_options(max_retries=3)
+        await asyncio.gather(*(ask(client) for _ in range(12)), return_exceptions=True)  # empty the bucket
+        assert (await ask(patient)).http_response.status_code == 200
+
+        # From a full bucket, sequential requests count down one by one (refill may add one back).
+        await asyncio.sleep(1.1)
+        remaining = [int((await ask(client)).headers["x-ratelimit-remaining-requests"]) for _ in range(6)]
+        assert remaining[0] == 9
+        assert all(0 <= before - after <= 1 for before, after in zip(remaining, remaining[1:], strict=False))
+        assert remaining[-1] <= 5
+
+
+async def test_anthropic_stream_usage_settles_the_token_bucket(limited_proxy: RunningProxy) -> None:
+    client = anthropic.AsyncAnthropic(base_url=f"{limited_proxy.url}/anthropic", api_key="sk-ant-test", max_retries=0)
+    fault = limited_proxy.state.engine.scenarios["limits"].rules[1].fault
+    assert isinstance(fault, RateLimitFault)
+    fault.limiter.clock = lambda: 1000.0  # time stands still: no refill blurs the figures
+    async with client:
+        async with client.messages.stream(
+            model="claude-haiku-4-5", max_tokens=1000, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            final = await stream.get_final_message()
+            headers = stream.response.headers
+        used = final.usage.input_tokens + final.usage.output_tokens
+        assert headers["anthropic-ratelimit-requests-limit"] == "60"
+        assert headers["anthropic-ratelimit-requests-remaining"] == "59"
+        assert headers["anthropic-ratelimit-tokens-limit"] == "100000"
+        assert int(headers["anthropic-ratelimit-tokens-remaining"]) <= 100000 - 1000  # the output cap was charged
+        assert headers["anthropic-ratelimit-requests-reset"].endswith("Z")
+        _, tokens = fault.limiter.state("claude-haiku-4-5")
+        assert tokens is not None and tokens.remaining == 100000 - used  # the estimate was settled to the usage
+
+        # Anthropic's 429 once the request bucket (burst = 60) is spent.
+        for _ in range(60):
+            try:
+                await client.messages.create(
+                    model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+                )
+            except anthropic.RateLimitError as error:
+                assert error.status_code == 429
+                assert error.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+                assert error.response.headers["retry-after"] == "1"  # one request a second refills
+                assert error.response.headers["anthropic-ratelimit-requests-remaining"] == "0"
+                break
+        else:
+            pytest.fail("60 requests a minute should run out within 60 quick requests after one")
