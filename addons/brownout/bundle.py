@@ -6,6 +6,7 @@ from brownout.admin import AdminServer
 from brownout.commands import Commands
 from brownout.config import Config
 from brownout.injector import Injector
+from brownout.phases import PhaseAnnouncer
 from brownout.recorder import Recorder
 from brownout.router import Router
 from brownout.state import Brownout
@@ -23,4 +24,5 @@ def make_addons(state: Brownout | None = None) -> list[object]:
         AdminServer(state),
         Commands(state),
         ScenarioWatcher(state),
+        PhaseAnnouncer(state),
     ]

@@ -264,6 +264,15 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     print("\n# rules, in the order they are tried:")
     for rule in scenario.rules:
         print(f"#   {rule.name}: p={rule.probability:g} {rule.fault.describe()}")
+    if scenario.timeline is not None:
+        from brownout.durations import go_duration
+
+        loop = ", then again" if scenario.timeline.loop else ""
+        print(f"# timeline, from the moment it is switched on{loop}:")
+        for phase, rules in zip(scenario.timeline.phases, scenario.phase_rules, strict=True):
+            length = go_duration(phase.duration) if phase.duration is not None else "until switched off"
+            on = ", ".join(f"{r.name} (p={r.probability:g})" for r in rules) or "no rules (healthy)"
+            print(f"#   {phase.name}, {length}: {on}")
     return 0
 
 
