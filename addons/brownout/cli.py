@@ -176,7 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             master, _ = build_master(settings)
         except exceptions.OptionsError as exc:
-            print(f"brownout: {exc}", file=sys.stderr)
+            message = str(exc)  # the addons' messages name brownout already
+            print(message if message.startswith("brownout:") else f"brownout: {message}", file=sys.stderr)
             return 1
         _print_routes(settings, RouteTable(upstreams))
         return await serve_forever(master)
