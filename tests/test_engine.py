@@ -6,7 +6,7 @@ from brownout.engine import UnknownScenario
 from brownout.scenario import parse_scenario
 
 CHAT = RequestInfo("openai", "chat", "gpt-4o", False)
-MESSAGES = RequestInfo("anthropic", "messages", "claude-sonnet-4-5", True)
+MESSAGES = RequestInfo("anthropic", "messages", "claude-sonnet-4-6", True)
 
 
 def engine_with(*texts: str) -> Engine:
