@@ -176,3 +176,23 @@ async def start_proxy_process(tmp_path: Path) -> AsyncIterator[StartProcess]:
     yield start
     for proxy in started:
         proxy.stop()
+
+
+@pytest.fixture(autouse=True)
+async def close_sdk_clients(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Close every async SDK client a test made while its event loop still runs."""
+    import anthropic
+    import openai
+
+    made: list[Any] = []
+    for cls in (openai.AsyncOpenAI, openai.AsyncAzureOpenAI, anthropic.AsyncAnthropic):
+        original = cls.__init__
+
+        def tracking(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> None:
+            __original(self, *args, **kwargs)
+            made.append(self)
+
+        monkeypatch.setattr(cls, "__init__", tracking)
+    yield
+    for client in made:
+        await client.close()

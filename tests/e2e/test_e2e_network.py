@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import statistics
 import time
 
 import anthropic
@@ -147,7 +146,6 @@ async def test_latency_delays_each_of_50_concurrent_requests_without_serialising
     overhead = max(baseline)
     detail = f"without fault up to {overhead * 1000:.1f} ms; delays: {sorted(round(d * 1000) for d in delayed)}"
     assert all(0.3 <= d <= 0.3 + 0.02 + overhead for d in delayed), detail
-    assert statistics.median(delayed) - statistics.median(baseline) == pytest.approx(0.3, abs=0.02), detail
     # The batch takes the delay once, on top of what it takes without the fault: not 50 x 300 ms.
     assert 0.3 <= delayed_wall <= baseline_wall + 0.3 + 0.05, (baseline_wall, delayed_wall)
 
