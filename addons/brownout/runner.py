@@ -27,6 +27,8 @@ class ProxySettings:
     port: int = 8080
     admin_host: str = "127.0.0.1"
     admin_port: int = 9180
+    admin_token: str = ""
+    watch: bool = True
     forward_port: int | None = None
     upstreams: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
@@ -65,6 +67,8 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
         brownout_library=settings.library,
         brownout_admin_host=settings.admin_host,
         brownout_admin_port=settings.admin_port,
+        brownout_admin_token=settings.admin_token,
+        brownout_watch=settings.watch,
         brownout_scenarios=settings.scenarios,
         **settings.extra_options,
     )
