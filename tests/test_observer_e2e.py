@@ -21,19 +21,11 @@ from google.genai import types as genai_types
 
 from brownout.runner import ProxySettings
 from brownout.runner import RunningProxy
-from brownout.sim import SimConfig
 from brownout.sim import SimServer
 from conftest import start_scraped_proxy
 from prom import Prometheus
 
 RETRY_WINDOW = "2s"  # short, so a failure nobody retries closes within the test
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[str]:
-    """brownout's simulator, answering at once (unpaced) unless a request asks otherwise."""
-    async with SimServer(SimConfig(tokens_per_second=0)) as sim:
-        yield sim.url
 
 
 class Rig:
@@ -49,7 +41,8 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, prometheus: Prometheus, upstream: str) -> AsyncIterator[Callable[[str], Awaitable[Rig]]]:
+async def rig(tmp_path: Path, prometheus: Prometheus, sim: SimServer) -> AsyncIterator[Callable[[str], Awaitable[Rig]]]:
+    """Start the proxy with one scenario (YAML text) switched on, the simulator behind it."""
     running: list[RunningProxy] = []
 
     async def start(scenario_yaml: str) -> Rig:
@@ -59,7 +52,7 @@ async def rig(tmp_path: Path, prometheus: Prometheus, upstream: str) -> AsyncIte
         library.mkdir(exist_ok=True)
         settings = ProxySettings(
             port=0,
-            upstreams=[f"openai={upstream}/openai", f"anthropic={upstream}/anthropic", f"gemini={upstream}/gemini"],
+            upstreams=[f"{name}={sim.url}/{name}" for name in ("openai", "anthropic", "gemini")],
             scenarios=[str(scenario)],
             library=str(library),
             termlog=False,

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from brownout.admin import AdminServer
+from brownout.commands import Commands
 from brownout.config import Config
 from brownout.injector import Injector
 from brownout.observer import ClientObserver
+from brownout.phases import PhaseAnnouncer
 from brownout.recorder import Recorder
 from brownout.router import Router
 from brownout.state import Brownout
+from brownout.watch import ScenarioWatcher
 
 
 def make_addons(state: Brownout | None = None) -> list[object]:
     state = state or Brownout()
-    # Router first (it fixes the upstream and provider), the Injector before the observers (they
-    # see what it did to the flow).
-    return [Config(state), Router(state), Injector(state), ClientObserver(state), Recorder(state), AdminServer(state)]
+    # Router first (it fixes the upstream and provider), then the Injector; the observer and the
+    # Recorder after it (they see what it did to the flow).
+    return [
+        Config(state),
+        Router(state),
+        Injector(state),
+        ClientObserver(state),
+        Recorder(state),
+        AdminServer(state),
+        Commands(state),
+        ScenarioWatcher(state),
+        PhaseAnnouncer(state),
+    ]

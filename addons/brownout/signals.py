@@ -13,8 +13,9 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
 from collections.abc import Mapping
+
+from brownout.conversation import last_user_text
 
 # Salted like classify.api_key_hash, so a conversation hash cannot be matched against a dictionary.
 _SALT = os.urandom(16)
@@ -91,56 +92,10 @@ def fingerprint(method: str, provider: str, path: str, body: bytes | None, parse
     return _digest(method.upper().encode(), provider.encode(), path_only.encode(), canonical_body(body, parsed))
 
 
-def _texts(content: object) -> Iterable[str]:
-    """Text out of the content shapes of the chat APIs: a string, or a list of parts/blocks."""
-    if isinstance(content, str):
-        yield content
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, str):
-                yield part
-            elif isinstance(part, dict):
-                text = part.get("text")
-                if isinstance(text, str):
-                    yield text
-
-
-def _last_user_text(items: object, list_key: str) -> str | None:
-    if not isinstance(items, list):
-        return None
-    for item in reversed(items):
-        if isinstance(item, dict) and item.get("role", "user") == "user":
-            return "\n".join(_texts(item.get(list_key))).strip() or None
-    return None
-
-
-def last_user_message(body: Mapping[str, object]) -> str | None:
-    """The last user message of a chat request, in any provider's shape; None when there is none.
-
-    OpenAI chat and Anthropic messages: `messages[].content`; OpenAI Responses: `input` (a string
-    or items); Gemini: `contents[].parts[].text`; embeddings: `input` when it is a string.
-    """
-    if "messages" in body:
-        return _last_user_text(body["messages"], "content")
-    if "contents" in body:
-        return _last_user_text(body["contents"], "parts")
-    value = body.get("input")
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, list):
-        if all(isinstance(v, str) for v in value):
-            return "\n".join(str(v) for v in value).strip() or None
-        return _last_user_text(value, "content")
-    prompt = body.get("prompt")
-    if isinstance(prompt, str):
-        return prompt.strip() or None
-    return None
-
-
 def conversation_key(body: Mapping[str, object]) -> str:
     """A salted hash of the last user message ("" when there is none): the same conversation
     sent to another provider or model hashes the same."""
-    text = last_user_message(body)  # already stripped; inner whitespace is the app's own text
+    text = last_user_text(body).strip()
     return _digest(b"conversation", text.encode()) if text else ""
 
 

@@ -4,6 +4,7 @@ from brownout.faults import empty_reply
 from brownout.faults import error
 from brownout.faults import latency
 from brownout.faults import malformed
+from brownout.faults import rate_limit
 from brownout.faults import reset
 from brownout.faults import timeout
 from brownout.faults.base import Duration
@@ -20,6 +21,7 @@ __all__ = [
     "fault_types",
     "latency",
     "malformed",
+    "rate_limit",
     "reset",
     "timeout",
 ]
