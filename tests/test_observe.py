@@ -298,3 +298,18 @@ def test_memory_is_bounded() -> None:
 def test_events_for_unknown_attempts_are_ignored() -> None:
     run = Run()
     assert run(AttemptEnded("nope", 1.0, "500"), ClientAbandoned("nope", 1.0)) == []
+
+
+def test_recovery_is_timed_from_the_latest_end_of_the_faults() -> None:
+    # A timeline: ramp (faults), outage (faults), then quiet. Each phase end is an off; the
+    # client's first success after the outage is timed from the outage's end, not the ramp's.
+    run = Run()
+    a1 = start(0.0)
+    run(FaultsSwitched("replay", True, 0.0), a1, end(a1, 0.1, "503", scenario="replay"))
+    run(FaultsSwitched("replay", False, 10.0))  # ramp ends, outage begins
+    a2 = start(11.0, fingerprint="b")
+    run(a2, end(a2, 11.1, "503", scenario="replay"))
+    run(FaultsSwitched("replay", False, 20.0))  # outage ends
+    a3 = start(23.0, fingerprint="c")
+    run(a3, end(a3, 23.1))
+    assert of(Recovered, run.seen) == [Recovered("replay", "openai", 3.0)]

@@ -15,10 +15,12 @@ from brownout.injector import Injector
 from brownout.observer import ClientObserver
 from brownout.observer import failure_of_error
 from brownout.observer import failure_of_response
+from brownout.phases import PhaseAnnouncer
 from brownout.providers import error_reply
 from brownout.providers.base import ErrorOptions
 from brownout.scenario import parse_scenario
 from brownout.state import Brownout
+from brownout.state import ScenarioSwitch
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}
 SDK = {"user-agent": "AsyncOpenAI/Python 3.54.0", "authorization": "Bearer sk-test"}
@@ -242,3 +244,35 @@ async def test_switching_a_scenario_off_starts_the_recovery_clock() -> None:
     count = sample(rig.state, "brownout_client_recovery_seconds_count", scenario="s", provider="openai")
     assert count == 1
     assert 0.2 <= (sample(rig.state, "brownout_client_recovery_seconds_sum", scenario="s", provider="openai") or 0) < 1
+
+
+async def test_a_timeline_phase_end_starts_the_recovery_clock() -> None:
+    clock = [0.0]
+    rig = Rig()
+    rig.state.engine.clock = lambda: clock[0]
+    rig.state.load(
+        parse_scenario(
+            "name: replay\nrules:\n  - {name: down, fault: {type: error, status: 503}}\n"
+            "timeline:\n  phases:\n    - {name: outage, duration: 30s, rules: [down]}\n"
+            "    - {name: healthy, rules: []}\n"
+        )
+    )
+    rig.state.activate("replay")
+    announcer = PhaseAnnouncer(rig.state)
+    switches: list[ScenarioSwitch] = []
+    rig.state.listeners.append(switches.append)
+    with taddons.context(rig.observer, rig.injector):
+        announcer.tick()
+        failed = chat_flow(time.time())
+        await rig.request(failed)
+        rig.respond(failed)
+        assert failed.response is not None and failed.response.status_code == 503
+        clock[0] = 30.5  # the outage phase ended half a second ago
+        announcer.tick()
+        assert [(s.active, s.phase) for s in switches] == [(False, "outage")]
+        ok = chat_flow(time.time() + 0.25, body={**CHAT, "model": "m2"})
+        await rig.request(ok)
+        answer(ok, 200, ok.request.timestamp_start + 0.1)
+        rig.respond(ok)
+    seconds = sample(rig.state, "brownout_client_recovery_seconds_sum", scenario="replay", provider="openai")
+    assert seconds is not None and 0.7 <= seconds < 1.5  # 0.5 s before the tick, plus 0.25 s

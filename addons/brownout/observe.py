@@ -89,7 +89,7 @@ class ClientAbandoned:
 
 @dataclass(frozen=True, slots=True)
 class FaultsSwitched:
-    """A scenario (or one phase of its timeline) was switched on or off."""
+    """A scenario was switched on or off, or one phase of its timeline ended (an off)."""
 
     scenario: str
     active: bool
@@ -416,14 +416,14 @@ class Observer:
             self._faulted.setdefault(scenario, set()).add(provider)
 
     def _switched(self, ev: FaultsSwitched) -> None:
-        if ev.active:
-            # On again: what its faults touch from now on is what a later switch-off recovers from.
-            self._faulted[ev.scenario] = set()
-            for key in [k for k in self._recovering if k[0] == ev.scenario]:
-                del self._recovering[key]
-            return
-        for provider in self._faulted.pop(ev.scenario, set()):
-            self._recovering[(ev.scenario, provider)] = ev.time
+        # Recoveries still pending from this scenario's earlier faults are moot: the faults are
+        # back on, or a later window of them just ended and is timed from its own end instead.
+        for key in [k for k in self._recovering if k[0] == ev.scenario]:
+            del self._recovering[key]
+        hit = self._faulted.pop(ev.scenario, set())
+        if not ev.active:
+            for provider in hit:
+                self._recovering[(ev.scenario, provider)] = ev.time
 
     # -- storms
 

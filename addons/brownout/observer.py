@@ -321,7 +321,8 @@ class ClientObserver:
                     del self._by_client[watched.client_id]
 
     def _switched(self, switch: ScenarioSwitch) -> None:
-        self._feed(FaultsSwitched(switch.scenario, switch.active, time.time()))
+        at = switch.at if switch.at is not None else time.time()
+        self._feed(FaultsSwitched(switch.scenario, switch.active, at))
 
     def _feed(self, event: Event) -> None:
         try:

@@ -69,11 +69,13 @@ def load_all(refs: Iterable[str], directory: Path | None = None) -> list[Scenari
 
 @dataclass(frozen=True, slots=True)
 class ScenarioSwitch:
-    """A scenario's faults were switched on or off (the whole scenario, or one timeline phase)."""
+    """A scenario's faults were switched on or off: the whole scenario, or (off, with `phase`) one
+    phase of its timeline ending while the next begins."""
 
     scenario: str
     active: bool
-    phase: str = ""  # the timeline phase that began or ended; "" for the scenario itself
+    phase: str = ""  # the timeline phase that ended; "" for the scenario itself
+    at: float | None = None  # when it happened (Unix time); None: now
 
 
 @dataclass
