@@ -244,3 +244,22 @@ async def test_a_client_that_times_out_mid_stream_abandoned_it(rig: RigFactory) 
     waited = await r.prom.value(f"brownout_client_abandon_wait_seconds_sum{{{labels}}}")
     assert waited is not None and 1.0 <= waited <= 3.5
     assert await r.prom.value('brownout_requests_total{provider="openai",code="200"}') is None
+
+
+async def test_many_clients_retrying_an_outage_make_a_retry_storm(rig: RigFactory) -> None:
+    r = await rig("rules:\n  - match: {provider: openai}\n    fault: {type: error, status: 503}\n")
+
+    async def app(n: int) -> None:
+        async with openai.AsyncOpenAI(base_url=f"{r.url}/openai/v1", api_key=f"sk-app-{n}", max_retries=2) as client:
+            with pytest.raises(openai.InternalServerError):
+                await client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": f"question {n}"}]
+                )
+
+    await asyncio.gather(*(app(n) for n in range(6)))  # 6 requests, 12 retries within about 2 s
+
+    storms = await r.prom.wait_for('brownout_client_retry_storms_total{provider="openai"}', lambda v: v == 1)
+    assert storms == 1  # one storm, not one per retry
+    assert await r.prom.value('brownout_client_retry_storm_active{provider="openai"}') == 1
+    retries = 'sum(brownout_client_retries_total{provider="openai",after="503"})'
+    assert await r.prom.value(retries) == 12
