@@ -8,9 +8,11 @@ from brownout.injector import Injector
 from brownout.recorder import Recorder
 from brownout.router import Router
 from brownout.state import Brownout
+from brownout.streams import Streams
 
 
 def make_addons(state: Brownout | None = None) -> list[object]:
     state = state or Brownout()
-    # Router first (it fixes the upstream and provider), the Recorder last (it sees the outcome).
-    return [Config(state), Router(state), Injector(state), Recorder(state), AdminServer(state)]
+    # Router first (it fixes the upstream and provider); Streams after the Injector (it relays the
+    # stream plan the Injector's fault armed); the Recorder last (it sees the outcome).
+    return [Config(state), Router(state), Injector(state), Streams(state), Recorder(state), AdminServer(state)]

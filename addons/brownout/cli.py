@@ -16,15 +16,26 @@ from brownout.scenario import load_scenario
 
 
 def _add_proxy_args(parser: argparse.ArgumentParser, *, port: int, admin_port: int) -> None:
-    parser.add_argument("--scenario", "-s", action="append", default=[], metavar="FILE|NAME",
-                        help="scenario file or library name to switch on (repeatable)")
+    parser.add_argument(
+        "--scenario",
+        "-s",
+        action="append",
+        default=[],
+        metavar="FILE|NAME",
+        help="scenario file or library name to switch on (repeatable)",
+    )
     parser.add_argument("--port", type=int, default=port, help=f"proxy port (default {port})")
-    parser.add_argument("--admin-port", type=int, default=admin_port,
-                        help=f"admin port for /metrics and the control API (default {admin_port}; 0: off)")
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=admin_port,
+        help=f"admin port for /metrics and the control API (default {admin_port}; 0: off)",
+    )
     parser.add_argument("--listen-host", default="127.0.0.1", help="address the proxy binds (default 127.0.0.1)")
     parser.add_argument("--admin-host", default="127.0.0.1", help="address the admin port binds (default 127.0.0.1)")
-    parser.add_argument("--library", default="", metavar="DIR",
-                        help="scenario library loaded switched off (default: the built-in one)")
+    parser.add_argument(
+        "--library", default="", metavar="DIR", help="scenario library loaded switched off (default: the built-in one)"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log every mitmproxy event")
 
 
@@ -38,10 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the proxy")
     _add_proxy_args(run, port=8080, admin_port=9180)
-    run.add_argument("--upstream", action="append", default=[], metavar="NAME=URL",
-                     help="point a prefix at another upstream, e.g. openai=http://127.0.0.1:9000/openai")
-    run.add_argument("--forward-port", type=int, default=None, metavar="N",
-                     help="also listen as a forward proxy (HTTPS_PROXY) on this port")
+    run.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="point a prefix at another upstream, e.g. openai=http://127.0.0.1:9000/openai",
+    )
+    run.add_argument(
+        "--forward-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also listen as a forward proxy (HTTPS_PROXY) on this port",
+    )
 
     sim = sub.add_parser("sim", help="run the simulated OpenAI/Anthropic/Gemini upstream")
     sim.add_argument("--port", type=int, default=9000, help="port (default 9000)")
@@ -52,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="simulator + proxy + synthetic SDK traffic, with a live summary")
     _add_proxy_args(demo, port=8080, admin_port=9180)
-    demo.add_argument("--duration", type=float, default=None, metavar="SECONDS",
-                      help="stop after this long (default: until Ctrl-C)")
+    demo.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long (default: until Ctrl-C)"
+    )
     demo.add_argument("--sim-port", type=int, default=0, help="simulator port (default: any free one)")
     demo.add_argument("--rate", type=float, default=4.0, help="synthetic requests per second (default 4)")
 
@@ -117,9 +139,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from brownout.runner import serve_forever
 
     settings = ProxySettings(
-        listen_host=args.listen_host, port=args.port, admin_host=args.admin_host,
-        admin_port=args.admin_port, forward_port=args.forward_port, upstreams=args.upstream,
-        scenarios=args.scenario, library=args.library, verbosity="debug" if args.verbose else "info",
+        listen_host=args.listen_host,
+        port=args.port,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        forward_port=args.forward_port,
+        upstreams=args.upstream,
+        scenarios=args.scenario,
+        library=args.library,
+        verbosity="debug" if args.verbose else "info",
     )
 
     async def serve() -> int:

@@ -5,6 +5,11 @@ from brownout.faults import error
 from brownout.faults import latency
 from brownout.faults import malformed
 from brownout.faults import reset
+from brownout.faults import stream_corrupt
+from brownout.faults import stream_cut
+from brownout.faults import stream_error
+from brownout.faults import stream_slow
+from brownout.faults import stream_stall
 from brownout.faults import timeout
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
@@ -21,5 +26,10 @@ __all__ = [
     "latency",
     "malformed",
     "reset",
+    "stream_corrupt",
+    "stream_cut",
+    "stream_error",
+    "stream_slow",
+    "stream_stall",
     "timeout",
 ]
