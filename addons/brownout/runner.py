@@ -51,7 +51,6 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
     # Addon options exist only once the addons are loaded, so they are set afterwards.
     master.options.update(
         connection_strategy="lazy",  # answered-in-place requests never open an upstream connection
-        termlog_verbosity=settings.verbosity,
         brownout_upstreams=settings.upstreams,
         brownout_library=settings.library,
         brownout_admin_host=settings.admin_host,
@@ -59,6 +58,8 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
         brownout_scenarios=settings.scenarios,
         **settings.extra_options,
     )
+    if settings.termlog:
+        master.options.update(termlog_verbosity=settings.verbosity)
     return master, state
 
 

@@ -1,0 +1,141 @@
+"""What the provider builders share: a response's time and identity, one generation, a stream.
+
+The builders (`openai.py`, `anthropic.py`, `gemini.py`) are pure: a request body and a `Turn`
+in, bytes out. Randomness and the clock enter only through `Stamp`, so that a simulator with a
+fixed clock answers the same request with the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+import uuid
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+
+HEX = string.digits + "abcdef"
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+URLSAFE = BASE62 + "-_"
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """When a response was made and where its ids come from.
+
+    `seed` is a digest of the request when the simulator runs on a fixed clock: ids are then
+    derived from it (same request, same ids). Without a seed, ids are random as in production.
+    """
+
+    created: int
+    seed: bytes | None = None
+
+    @property
+    def fixed(self) -> bool:
+        return self.seed is not None
+
+    def ident(self, salt: str, length: int, alphabet: str = HEX) -> str:
+        """An id body of `length` characters; `salt` keeps different ids of one response apart."""
+        if self.seed is None:
+            return "".join(secrets.choice(alphabet) for _ in range(length))
+        chars: list[str] = []
+        counter = 0
+        while len(chars) < length:
+            block = hashlib.sha256(self.seed + salt.encode() + counter.to_bytes(4, "big")).digest()
+            chars.extend(alphabet[byte % len(alphabet)] for byte in block)
+            counter += 1
+        return "".join(chars[:length])
+
+    def uuid(self, salt: str) -> str:
+        """A version-4 UUID, as Azure and Anthropic put in headers."""
+        if self.seed is None:
+            return str(uuid.uuid4())
+        digest = hashlib.sha256(self.seed + b"uuid" + salt.encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
+
+    def number(self, salt: str, low: int, high: int) -> int:
+        """An integer in [low, high]: random, or fixed by the seed."""
+        if self.seed is None:
+            return low + secrets.randbelow(high - low + 1)
+        digest = hashlib.sha256(self.seed + b"number" + salt.encode()).digest()
+        return low + int.from_bytes(digest[:8], "big") % (high - low + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One simulated generation, already decided: the builders only format it."""
+
+    model: str
+    pieces: tuple[str, ...]  # the reply, one text piece per token (streamed one per event)
+    truncated: bool  # the request's output-token cap cut the reply short
+    prompt_tokens: int
+    stamp: Stamp
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.pieces)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPlan:
+    """A streamed body split by timing: the server paces only the token frames.
+
+    `head` goes out as soon as generation starts (a role chunk, `message_start`...), `tokens`
+    one per token at the configured pace, `tail` right after the last token (finish reason,
+    usage, terminator).
+    """
+
+    head: tuple[bytes, ...]
+    tokens: tuple[bytes, ...]
+    tail: tuple[bytes, ...]
+
+    @property
+    def frames(self) -> tuple[bytes, ...]:
+        return self.head + self.tokens + self.tail
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.frames)
+
+
+def compact_json(value: object) -> bytes:
+    """JSON with no spaces, as OpenAI and Anthropic stream it; non-ASCII text stays UTF-8."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def pretty_json(value: object, indent: int = 2) -> bytes:
+    """Indented JSON, as OpenAI and Gemini send non-streamed bodies."""
+    return json.dumps(value, indent=indent, ensure_ascii=False).encode()
+
+
+def rfc3339(timestamp: float) -> str:
+    """`2025-08-21T12:40:59Z`: Anthropic's rate-limit reset format."""
+    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def text_of(content: object) -> str:
+    """The text of a message's content: a string, or the `text` of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
+    return ""
+
+
+def int_field(body: dict[str, object], *names: str) -> int | None:
+    """The first of `names` that holds a (non-boolean) integer."""
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None

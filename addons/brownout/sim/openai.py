@@ -1,0 +1,469 @@
+"""OpenAI's wire formats (and Azure OpenAI's, which shares the bodies): pure builders.
+
+Shapes follow `reference/providers.md` §1 and the openai-python types: Chat Completions (plain
+and streamed, with `stream_options.include_usage`), the Responses API (plain and its named SSE
+events), embeddings (float or base64) and the model list. Non-streamed bodies are indented as
+api.openai.com sends them; streamed frames are compact `data: <json>\\n\\n`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from brownout.sim.common import BASE62
+from brownout.sim.common import Stamp
+from brownout.sim.common import StreamPlan
+from brownout.sim.common import Turn
+from brownout.sim.common import compact_json
+from brownout.sim.common import int_field
+from brownout.sim.common import pretty_json
+from brownout.sim.common import text_of
+from brownout.sim.text import embedding_vector
+from brownout.sim.text import estimate_tokens
+from brownout.sim.text import float32_bytes
+from brownout.sim.text import prose
+
+JSON = "application/json"
+EVENT_STREAM = "text/event-stream; charset=utf-8"
+DONE = b"data: [DONE]\n\n"
+
+# The rate-limit window the simulator advertises; it never enforces it.
+REQUEST_LIMIT = 10_000
+TOKEN_LIMIT = 30_000_000
+
+# What `GET /v1/models` lists: a few current ids with their real creation times.
+MODELS: tuple[tuple[str, int, str], ...] = (
+    ("gpt-4o", 1715367049, "system"),
+    ("gpt-4o-mini", 1721172741, "system"),
+    ("gpt-4.1", 1744316542, "system"),
+    ("gpt-4.1-mini", 1744318173, "system"),
+    ("o4-mini", 1744225351, "system"),
+    ("text-embedding-3-small", 1705948997, "system"),
+    ("text-embedding-3-large", 1705953180, "system"),
+)
+
+
+# --- reading requests -------------------------------------------------------------------
+
+
+def chat_prompt(body: dict[str, Any]) -> tuple[str, str]:
+    """(the last user message's text, all the prompt's prose) of a Chat Completions body."""
+    messages = body.get("messages")
+    messages = messages if isinstance(messages, list) else []
+    last = ""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            last = text_of(message.get("content"))
+            break
+    return last, prose([messages, body.get("tools")])
+
+
+def chat_cap(body: dict[str, Any]) -> int | None:
+    return int_field(body, "max_completion_tokens", "max_tokens")
+
+
+def responses_prompt(body: dict[str, Any]) -> tuple[str, str]:
+    """(the last user input's text, all the prompt's prose) of a Responses API body."""
+    items = body.get("input")
+    last = ""
+    if isinstance(items, str):
+        last = items
+    elif isinstance(items, list):
+        for item in reversed(items):
+            if isinstance(item, dict) and item.get("role", "user") == "user":
+                last = text_of(item.get("content"))
+                break
+    return last, prose([body.get("instructions"), items, body.get("tools")])
+
+
+def responses_cap(body: dict[str, Any]) -> int | None:
+    return int_field(body, "max_output_tokens")
+
+
+def include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def include_obfuscation(body: dict[str, Any]) -> bool:
+    # The API pads delta events with an `obfuscation` field unless the client opts out.
+    options = body.get("stream_options")
+    return not (isinstance(options, dict) and options.get("include_obfuscation") is False)
+
+
+# --- headers ------------------------------------------------------------------------------
+
+
+def headers(stamp: Stamp, content_type: str, processing_ms: int, tokens: int) -> list[tuple[str, str]]:
+    """The headers api.openai.com puts on a successful answer (`reference/providers.md` §1.3)."""
+    return [
+        ("content-type", content_type),
+        ("openai-organization", "user-brownoutsim"),
+        ("openai-processing-ms", str(processing_ms)),
+        ("openai-project", "proj_" + "0" * 8 + "brownoutsim" + "0" * 5),
+        ("openai-version", "2020-10-01"),
+        ("x-ratelimit-limit-requests", str(REQUEST_LIMIT)),
+        ("x-ratelimit-limit-tokens", str(TOKEN_LIMIT)),
+        ("x-ratelimit-remaining-requests", str(REQUEST_LIMIT - 1)),
+        ("x-ratelimit-remaining-tokens", str(max(0, TOKEN_LIMIT - tokens))),
+        ("x-ratelimit-reset-requests", "6ms"),
+        ("x-ratelimit-reset-tokens", "0s"),
+        ("x-request-id", "req_" + stamp.ident("x-request-id", 32)),
+        ("strict-transport-security", "max-age=31536000; includeSubDomains; preload"),
+        ("cf-cache-status", "DYNAMIC"),
+        ("server", "cloudflare"),
+        ("cf-ray", stamp.ident("cf-ray", 16) + "-SJC"),
+        ("alt-svc", 'h3=":443"; ma=86400'),
+    ]
+
+
+def azure_headers(
+    stamp: Stamp, content_type: str, processing_ms: int, tokens: int, deployment: str
+) -> list[tuple[str, str]]:
+    """Azure OpenAI's headers: APIM ids, region, fractional processing time (§5)."""
+    request_id = stamp.uuid("apim-request-id")
+    fraction = stamp.number("processing-fraction", 0, 9999)
+    return [
+        ("content-type", content_type),
+        ("apim-request-id", request_id),
+        ("x-request-id", request_id),
+        ("openai-processing-ms", f"{processing_ms}.{fraction:04d}"),
+        ("x-ms-region", "East US"),
+        ("x-ms-rai-invoked", "true"),
+        ("x-ms-deployment-name", deployment),
+        ("x-ratelimit-limit-requests", str(REQUEST_LIMIT)),
+        ("x-ratelimit-limit-tokens", str(TOKEN_LIMIT)),
+        ("x-ratelimit-remaining-requests", str(REQUEST_LIMIT - 1)),
+        ("x-ratelimit-remaining-tokens", str(max(0, TOKEN_LIMIT - tokens))),
+        ("strict-transport-security", "max-age=31536000; includeSubDomains; preload"),
+    ]
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def error_body(message: str, type_: str | None, code: str | None = None, param: str | None = None) -> bytes:
+    """OpenAI's error envelope; the API indents error bodies by four spaces."""
+    error = {"message": message, "type": type_, "param": param, "code": code}
+    return pretty_json({"error": error}, indent=4)
+
+
+def azure_error_body(code: str, message: str) -> bytes:
+    """Azure's own envelope for routing errors, e.g. `{"error":{"code":"404",...}}`."""
+    return compact_json({"error": {"code": code, "message": message}})
+
+
+# --- Chat Completions ---------------------------------------------------------------------
+
+
+def _fingerprint(model: str) -> str:
+    # A backend fingerprint is stable per model snapshot, not per request.
+    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+
+
+def _chat_usage(turn: Turn) -> dict[str, Any]:
+    return {
+        "prompt_tokens": turn.prompt_tokens,
+        "completion_tokens": turn.completion_tokens,
+        "total_tokens": turn.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _chat_id(turn: Turn) -> str:
+    return "chatcmpl-" + turn.stamp.ident("chatcmpl", 29, BASE62)
+
+
+def chat_completion(body: dict[str, Any], turn: Turn) -> bytes:
+    """A non-streamed `chat.completion` object."""
+    completion = {
+        "id": _chat_id(turn),
+        "object": "chat.completion",
+        "created": turn.stamp.created,
+        "model": turn.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": turn.text,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": "length" if turn.truncated else "stop",
+            }
+        ],
+        "usage": _chat_usage(turn),
+        "service_tier": "default",
+        "system_fingerprint": _fingerprint(turn.model),
+    }
+    return pretty_json(completion)
+
+
+def sse_data(payload: dict[str, Any]) -> bytes:
+    """One bare `data:` frame, as Chat Completions streams use (no `event:` line)."""
+    return b"data: " + compact_json(payload) + b"\n\n"
+
+
+def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
+    """`chat.completion.chunk` frames: role, one per token, finish, [usage], `[DONE]`."""
+    chat_id = _chat_id(turn)
+    fingerprint = _fingerprint(turn.model)
+    with_usage = include_usage(body)
+    obfuscate = include_obfuscation(body)
+    serial = 0
+
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
+        nonlocal serial
+        payload: dict[str, Any] = {
+            "id": chat_id,
+            "object": "chat.completion.chunk",
+            "created": turn.stamp.created,
+            "model": turn.model,
+            "service_tier": "default",
+            "system_fingerprint": fingerprint,
+            "choices": []
+            if delta is None
+            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if with_usage:
+            # With include_usage every chunk carries `usage`: null until the last one.
+            payload["usage"] = _chat_usage(turn) if delta is None else None
+        if obfuscate and delta is not None:
+            payload["obfuscation"] = _padding(turn.stamp, f"chat-{serial}")
+        serial += 1
+        return sse_data(payload)
+
+    head = (chunk({"role": "assistant", "content": "", "refusal": None}),)
+    tokens = tuple(chunk({"content": piece}) for piece in turn.pieces)
+    tail = [chunk({}, "length" if turn.truncated else "stop")]
+    if with_usage:
+        tail.append(chunk(None))
+    tail.append(DONE)
+    return StreamPlan(head, tokens, tuple(tail))
+
+
+def _padding(stamp: Stamp, salt: str) -> str:
+    # Real padding evens out frame sizes; a few random characters are enough to look alike.
+    return stamp.ident(salt, stamp.number(salt, 1, 15), BASE62)
+
+
+# --- Responses API ------------------------------------------------------------------------
+
+
+def _response_ids(turn: Turn) -> tuple[str, str]:
+    return "resp_" + turn.stamp.ident("resp", 48), "msg_" + turn.stamp.ident("resp-msg", 48)
+
+
+def _output_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+
+
+def _message_item(item_id: str, status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "type": "message",
+        "status": status,
+        "content": content,
+        "role": "assistant",
+    }
+
+
+def _response(
+    body: dict[str, Any],
+    turn: Turn,
+    response_id: str,
+    status: str,
+    output: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The `response` object; request settings are echoed back as the API does."""
+    done = status in ("completed", "incomplete")
+    text_config = body.get("text") if isinstance(body.get("text"), dict) else None
+    tools = body.get("tools")
+    usage = (
+        {
+            "input_tokens": turn.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": turn.completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": turn.total_tokens,
+        }
+        if done
+        else None
+    )
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": turn.stamp.created,
+        "status": status,
+        "background": False,
+        "completed_at": turn.stamp.created if done else None,
+        "error": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": responses_cap(body),
+        "max_tool_calls": None,
+        "model": turn.model,
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "prompt_cache_key": None,
+        "reasoning": {"effort": None, "summary": None},
+        "safety_identifier": None,
+        "service_tier": "default",
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": text_config or {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": tools if isinstance(tools, list) else [],
+        "top_logprobs": 0,
+        "top_p": body.get("top_p", 1.0),
+        "truncation": "disabled",
+        "usage": usage,
+        "user": None,
+        "metadata": body.get("metadata") or {},
+    }
+
+
+def response_body(body: dict[str, Any], turn: Turn) -> bytes:
+    """A non-streamed Responses API `response` object."""
+    response_id, item_id = _response_ids(turn)
+    status = "incomplete" if turn.truncated else "completed"
+    output = [_message_item(item_id, status, [_output_part(turn.text)])]
+    return pretty_json(_response(body, turn, response_id, status, output))
+
+
+def named_event(event: str, payload: dict[str, Any]) -> bytes:
+    """A named SSE frame whose data repeats the name in `type` (Responses, Anthropic)."""
+    return b"event: " + event.encode() + b"\ndata: " + compact_json(payload) + b"\n\n"
+
+
+def response_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
+    """The Responses API event sequence for one text message; it has no `[DONE]`."""
+    response_id, item_id = _response_ids(turn)
+    obfuscate = include_obfuscation(body)
+    final_status = "incomplete" if turn.truncated else "completed"
+    sequence = 0
+
+    def event(type_: str, fields: dict[str, Any]) -> bytes:
+        nonlocal sequence
+        # Lifecycle events put the counter before the (large) response object; the others
+        # end with it, as the API orders them.
+        if "response" in fields:
+            payload = {"type": type_, "sequence_number": sequence, **fields}
+        else:
+            payload = {"type": type_, **fields, "sequence_number": sequence}
+        sequence += 1
+        return named_event(type_, payload)
+
+    def position() -> dict[str, Any]:
+        return {"item_id": item_id, "output_index": 0, "content_index": 0}
+
+    def delta(piece: str) -> bytes:
+        fields: dict[str, Any] = {**position(), "delta": piece, "logprobs": []}
+        if obfuscate:
+            fields["obfuscation"] = _padding(turn.stamp, f"resp-{sequence}")
+        return event("response.output_text.delta", fields)
+
+    head = (
+        event(
+            "response.created",
+            {"response": _response(body, turn, response_id, "in_progress", [])},
+        ),
+        event(
+            "response.in_progress",
+            {"response": _response(body, turn, response_id, "in_progress", [])},
+        ),
+        event(
+            "response.output_item.added",
+            {"output_index": 0, "item": _message_item(item_id, "in_progress", [])},
+        ),
+        event("response.content_part.added", {**position(), "part": _output_part("")}),
+    )
+    tokens = tuple(delta(piece) for piece in turn.pieces)
+    item = _message_item(item_id, final_status, [_output_part(turn.text)])
+    tail = (
+        event("response.output_text.done", {**position(), "text": turn.text, "logprobs": []}),
+        event("response.content_part.done", {**position(), "part": _output_part(turn.text)}),
+        event("response.output_item.done", {"output_index": 0, "item": item}),
+        event(
+            f"response.{final_status}",
+            {"response": _response(body, turn, response_id, final_status, [item])},
+        ),
+    )
+    return StreamPlan(head, tokens, tail)
+
+
+# --- embeddings and models ----------------------------------------------------------------
+
+
+def embedding_inputs(body: dict[str, Any]) -> list[tuple[str, int]]:
+    """Each input to embed as (the text that seeds its vector, its token count).
+
+    `input` may be a string, a list of strings, a token array or a list of token arrays.
+    """
+    raw = body.get("input")
+    if isinstance(raw, str):
+        return [(raw, estimate_tokens(raw))]
+    if not isinstance(raw, list) or not raw:
+        return []
+    if all(isinstance(item, int) for item in raw):
+        return [(repr(raw), len(raw))]
+    inputs: list[tuple[str, int]] = []
+    for item in raw:
+        if isinstance(item, str):
+            inputs.append((item, estimate_tokens(item)))
+        elif isinstance(item, list):
+            inputs.append((repr(item), len(item)))
+    return inputs
+
+
+def embedding_dimensions(body: dict[str, Any], model: str) -> int:
+    requested = int_field(body, "dimensions")
+    if requested is not None and requested > 0:
+        return requested
+    return 3072 if "large" in model else 1536
+
+
+def embeddings_body(body: dict[str, Any], model: str) -> bytes:
+    """A `list` of embeddings; base64 (packed little-endian float32) when asked for."""
+    dimensions = embedding_dimensions(body, model)
+    as_base64 = body.get("encoding_format") == "base64"
+    data: list[dict[str, Any]] = []
+    tokens = 0
+    for index, (text, count) in enumerate(embedding_inputs(body)):
+        vector = embedding_vector(text, dimensions)
+        encoded: object = base64.b64encode(float32_bytes(vector)).decode() if as_base64 else vector
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens += count
+    return pretty_json(
+        {
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
+
+
+def model_object(model: str, created: int, owner: str = "system") -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": created, "owned_by": owner}
+
+
+def models_body() -> bytes:
+    return pretty_json({"object": "list", "data": [model_object(*model) for model in MODELS]})
+
+
+def model_body(model: str) -> bytes:
+    known = {name: (created, owner) for name, created, owner in MODELS}
+    created, owner = known.get(model, (1700000000, "system"))
+    return pretty_json(model_object(model, created, owner))
