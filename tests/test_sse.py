@@ -66,6 +66,8 @@ def test_event_fields() -> None:
 def test_estimate_tokens() -> None:
     assert sse.estimate_tokens("") == 0
     assert sse.estimate_tokens(" tok1") == 1
+    assert sse.estimate_tokens(" running,") == 1  # one event per token, as OpenAI and the simulator stream
+    assert sse.estimate_tokens("\n\n") == 1
     assert sse.estimate_tokens("Hello, world!") == 4  # Hello / , / world / !
     assert sse.estimate_tokens("The quick brown fox") == 4
 

@@ -131,12 +131,19 @@ def compact(obj: object) -> str:
 
 
 # Words with their leading space, numbers, and single punctuation marks: close to how BPE
-# tokenizers cut English text, and exact for OpenAI's one-token deltas.
+# tokenizers cut English text.
 _TOKEN = re.compile(r"\s*[^\W_]+|\s*[^\w\s]|\s*_+|\s+")
 
 
 def estimate_tokens(text: str) -> int:
-    return len(_TOKEN.findall(text)) if text else 0
+    """Tokens in an event's text. An event with one word or less is one token: OpenAI streams a
+    token per event, whatever its text (`" running"`, `","`, `"\\n"`); longer texts (Anthropic's
+    and Gemini's multi-token events) are counted as a BPE tokenizer would, about."""
+    if not text:
+        return 0
+    if len(text.split(maxsplit=1)) <= 1:
+        return 1
+    return len(_TOKEN.findall(text))
 
 
 # ---------------------------------------------------------------- dialects
