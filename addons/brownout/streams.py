@@ -12,7 +12,6 @@ early end drops the rest of the body instead of ending the connection at once.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import weakref
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from prometheus_client import Histogram
 
 from brownout import mitm_stream
 from brownout.metrics import LLM_BUCKETS
+from brownout.providers.sse import event_ends
 from brownout.state import Brownout
 from brownout.streamplan import Cut
 from brownout.streamplan import Finish
@@ -39,8 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_EVENT_END = re.compile(rb"\r?\n\r?\n")
 UNKNOWN = "unknown"
+# Events are added to brownout_stream_events_total in batches (a counter update costs about as
+# much as relaying an event), and at the end of every stream.
+REPORT_EVERY = 32
 # How a stream ended, as its client saw it (the `outcome` label of brownout_streams_total).
 OUTCOMES = (
     "completed",
@@ -63,33 +65,29 @@ def is_event_stream(response: http.Response) -> bool:
 class EventCounter:
     """Counts the SSE events in bytes as they go to the client, chunk by chunk.
 
-    Only delimiters are searched (no copy of the body); a block whose first byte is `:` is a
+    Only event ends are searched (no copy of the body); a block whose first byte is `:` is a
     comment (`: keep-alive`) and not counted.
     """
 
     def __init__(self) -> None:
         self.events = 0
-        self._carry = b""  # the last bytes, where a delimiter may have begun
+        self._carry = b""  # a line end at the end of the last chunk, which may begin a blank line
         self._first: int | None = None  # first byte of the block under way
 
     def feed(self, data: bytes) -> int:
         """Adds the events completed by `data`; returns how many."""
         if not data:
             return 0
-        carry = self._carry
-        buf = carry + data if carry else data
-        offset = len(carry)
+        buf = self._carry + data if self._carry else data
         if self._first is None:
-            self._first = data[0]
+            self._first = buf[0]
+        ends, resume = event_ends(buf)
         found = 0
-        for match in _EVENT_END.finditer(buf):
-            end = match.end()
-            if end <= offset:
-                continue  # counted with the previous chunk
+        for end in ends:
             if self._first != 0x3A:  # ':'
                 found += 1
             self._first = buf[end] if end < len(buf) else None
-        self._carry = buf[-3:]
+        self._carry = buf[resume:]
         self.events += found
         return found
 
@@ -105,13 +103,21 @@ class StreamSession:
     relay: str = "passthrough"  # passthrough | adapter | callable
     events_child: Counter | None = None
 
+    unreported: int = 0
+
     def sent(self, data: bytes) -> None:
         found = self.counter.feed(data)
         if found:
             if self.first_event_at is None:
                 self.first_event_at = time.time()
-            if self.events_child is not None:
-                self.events_child.inc(found)
+            self.unreported += found
+            if self.unreported >= REPORT_EVERY:
+                self.report()
+
+    def report(self) -> None:
+        if self.unreported and self.events_child is not None:
+            self.events_child.inc(self.unreported)
+        self.unreported = 0
 
 
 _sessions: weakref.WeakKeyDictionary[http.HTTPFlow, StreamSession] = weakref.WeakKeyDictionary()
@@ -273,6 +279,7 @@ class Streams:
         session = _sessions.pop(flow, None)
         if session is None or flow.response is None:
             return
+        session.report()
         provider, endpoint = _labels(flow)
         if session.first_event_at is not None:
             self.metrics.first_event.labels(provider=provider, endpoint=endpoint).observe(

@@ -18,9 +18,6 @@ from typing import Any
 from brownout.providers import error_reply
 from brownout.providers.base import ErrorOptions
 
-# An event ends at a blank line. Lines end in LF or CRLF; a lone CR (allowed by the SSE spec,
-# used by no AI provider) is not treated as a line end, so "\r\n" is never read as two lines.
-_EVENT_END = re.compile(rb"\r?\n\r?\n")
 # Bytes held while waiting for an event's end. A body that never frames events (a server
 # mislabelling NDJSON as an event stream) is relayed in pieces of this size instead of buffered.
 MAX_PENDING = 64 * 1024
@@ -67,7 +64,7 @@ class SseEvent:
     @property
     def is_comment(self) -> bool:
         """Only comment lines (`: keep-alive`): relayed, but not an event to count."""
-        return self._parse()[2]
+        return self.raw.startswith(b":") and self._parse()[2]
 
     def json(self) -> Any:
         try:
@@ -76,8 +73,45 @@ class SseEvent:
             return None
 
 
+def event_ends(buf: bytes | bytearray, pos: int = 0) -> tuple[list[int], int]:
+    """Where the events completed in `buf` end (just past their blank line), scanning from `pos`,
+    and where the next scan must resume (a line end at the very end may begin a blank line).
+
+    An event ends at a blank line. Lines end in LF or CRLF; a lone CR (allowed by the SSE spec,
+    used by no AI provider) is not a line end, so "\r\n" is never read as two lines. Searching
+    for LF with `find` keeps this at C speed: a few steps per event, whatever its length.
+    """
+    ends: list[int] = []
+    size = len(buf)
+    find = buf.find
+    while True:
+        i = find(b"\n", pos)
+        if i < 0:
+            return ends, size
+        if i + 1 >= size:
+            return ends, i
+        after = buf[i + 1]
+        if after == 0x0A:
+            end = i + 2
+        elif after == 0x0D:
+            if i + 2 >= size:
+                return ends, i
+            if buf[i + 2] != 0x0A:
+                pos = i + 1
+                continue
+            end = i + 3
+        else:
+            pos = i + 1
+            continue
+        ends.append(end)
+        pos = end
+
+
 class EventSplitter:
-    """Incremental: feed chunks, get whole events back; a partial event waits for its end."""
+    """Incremental: feed chunks, get whole events back; a partial event waits for its end.
+
+    A chunk that holds whole events only (the usual case) is cut without copying it whole.
+    """
 
     def __init__(self) -> None:
         self._pending = bytearray()
@@ -87,24 +121,35 @@ class EventSplitter:
     def feed(self, data: bytes) -> list[bytes]:
         if not data:
             return []
-        buf = self._pending
-        buf += data
-        events: list[bytes] = []
-        start = 0
-        pos = self._scan_from
-        while True:
-            match = _EVENT_END.search(buf, pos)
-            if match is None:
-                break
-            end = match.end()
-            if self.newline is None:
-                self.newline = CRLF if match.group().startswith(b"\r") else LF
-            events.append(bytes(buf[start:end]))
-            start = pos = end
-        if start:
-            del buf[:start]
-        # The next search starts where a delimiter could still begin (at most 3 bytes back).
-        self._scan_from = max(0, len(buf) - 3)
+        buf: bytes | bytearray
+        if self._pending:
+            self._pending += data
+            buf = self._pending
+        else:
+            buf = data
+        ends, resume = event_ends(buf, self._scan_from)
+        if not ends:
+            if buf is data:
+                self._pending += data
+            self._scan_from = resume
+            return []
+        if self.newline is None:
+            self.newline = CRLF if buf[ends[0] - 2] == 0x0D else LF
+        if buf is data:
+            last = ends[-1]
+            if len(ends) == 1:
+                events = [data if last == len(data) else data[:last]]  # the usual chunk: one whole event
+            else:
+                events = [data[a:b] for a, b in zip([0, *ends], ends, strict=False)]
+            if last < len(data):
+                self._pending += data[last:]
+        else:
+            view = memoryview(buf)
+            events = [bytes(view[a:b]) for a, b in zip([0, *ends], ends, strict=False)]
+            view.release()
+            last = ends[-1]
+            del self._pending[:last]
+        self._scan_from = resume - last
         return events
 
     @property
