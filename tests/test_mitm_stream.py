@@ -188,6 +188,33 @@ async def test_a_long_stall_does_not_slow_other_traffic(rig: Rig) -> None:
         assert 9.9 <= gap <= 11.5, result.times
 
 
+async def test_long_holds_are_taken_in_steps(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Steps keep mitmproxy's inactivity watchdog from closing a connection during a long stall.
+    monkeypatch.setattr(mitm_stream, "MAX_WAIT", 0.05)
+    switch_to(rig.proxy, "{type: stream_stall, after_events: 2, duration: 400ms}")
+    async with h1_client() as client:
+        result = await read_stream(client, rig.url, "faulty")
+    assert result.done and len(result.events) == TOTAL
+    assert 0.38 <= result.times[2] - result.times[1] <= 1.0
+
+
+async def test_stored_bodies_are_what_the_client_received(rig: Rig) -> None:
+    class Keep:
+        def __init__(self) -> None:
+            self.bodies: list[bytes | None] = []
+
+        def response(self, flow) -> None:  # type: ignore[no-untyped-def]
+            self.bodies.append(flow.response.content)
+
+    keep = Keep()
+    rig.proxy.master.addons.add(keep)
+    rig.proxy.master.options.update(store_streamed_bodies=True)
+    switch_to(rig.proxy, "{type: stream_error, after_events: 3}")
+    async with h1_client() as client:
+        result = await read_stream(client, rig.url, "faulty")
+    assert keep.bodies == [result.raw]
+
+
 async def test_many_concurrent_faulted_streams(rig: Rig) -> None:
     switch_to(rig.proxy, "{type: stream_slow, per_event: 20ms}", match="{stream: true}")
     async with h1_client(limits=httpx.Limits(max_connections=150)) as client:

@@ -56,6 +56,7 @@ def test_passthrough_is_the_identity_and_times_the_first_event() -> None:
     assert session.first_event_at is None
     assert relay(b"\n\n") == b"\n\n"
     assert session.first_event_at is not None and session.counter.events == 1
+    assert relay(b"") == []  # never b"": HTTP/1 would read it as the end of the body
 
 
 def test_sync_relay_applies_content_and_never_returns_empty_bytes() -> None:

@@ -92,6 +92,7 @@ class Tap:
     alarms: dict[Command, float] = field(default_factory=dict)
     upstream_done: bool = False
     closed: bool = False
+    store: bool = False  # store_streamed_bodies, read once (each option read deep-copies its value)
 
 
 _pending: weakref.WeakKeyDictionary[http.HTTPFlow, Tap] = weakref.WeakKeyDictionary()
@@ -234,6 +235,7 @@ def _patched_start(original: Callable[[Any], CommandGenerator]) -> Callable[[Any
         if tap is None:
             return
         inner = self._handle_event
+        tap.store = bool(self.context.options.store_streamed_bodies)
         self.server_state = types.MethodType(_tapped_body, self)
         self._brownout_tap = tap
 
@@ -351,14 +353,14 @@ def _pump(self: Any, tap: Tap) -> CommandGenerator:
 
 def _send(self: Any, tap: Tap, chunks: list[bytes]) -> CommandGenerator:
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    if self.context.options.store_streamed_bodies:
+    if tap.store:
         self.response_body_buf += data
     tap.on_send(data)
     yield layers_http.SendHttp(http_events.ResponseData(self.stream_id, data), self.context.client)
 
 
-def _store_body(self: Any) -> None:
-    if self.context.options.store_streamed_bodies:
+def _store_body(self: Any, tap: Tap) -> None:
+    if tap.store:
         self.flow.response.data.content = bytes(self.response_body_buf)
         self.response_body_buf.clear()
 
@@ -375,7 +377,7 @@ def _cancel_upstream(self: Any, tap: Tap) -> CommandGenerator:
 def _complete(self: Any, tap: Tap) -> CommandGenerator:
     """The upstream ended and nothing is held: end the response as mitmproxy would."""
     tap.closed = True
-    _store_body(self)
+    _store_body(self, tap)
     yield from self.send_response(already_streamed=True)
 
 
@@ -383,7 +385,7 @@ def _finish_early(self: Any, tap: Tap) -> CommandGenerator:
     """End the response cleanly now; what the upstream still sends is dropped."""
     tap.closed = True
     yield from _cancel_upstream(self, tap)
-    _store_body(self)
+    _store_body(self, tap)
     yield from self.send_response(already_streamed=True)
     # state_done would refuse the upstream's late events; errored swallows them.
     self.server_state = self.state_errored

@@ -180,10 +180,12 @@ def sync_relay(
     return relay
 
 
-def passthrough(session: StreamSession) -> Callable[[bytes], bytes]:
+def passthrough(session: StreamSession) -> Callable[[bytes], bytes | list[bytes]]:
     """The identity, counting events on the way: the client gets the upstream's bytes as they come."""
 
-    def relay(data: bytes) -> bytes:
+    def relay(data: bytes) -> bytes | list[bytes]:
+        if not data:
+            return []  # an empty piece would be written as HTTP/1's final chunk
         session.sent(data)
         return data
 
