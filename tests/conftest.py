@@ -1,11 +1,159 @@
-"""Shared fixtures: ports on loopback, the simulator, and an in-process brownout proxy."""
+"""Shared fixtures: ports on loopback, the simulator, and in-process brownout proxies."""
 
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brownout.runner import ProxySettings
+from brownout.runner import RunningProxy
+from brownout.sim import SimConfig
+from brownout.sim import SimServer
+
+PROVIDERS = ("openai", "anthropic", "gemini", "azure")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    """The simulated upstream, unpaced so tests are quick."""
+    async with SimServer(SimConfig(tokens_per_second=0)) as server:
+        yield server
+
+
+StartProxy = Callable[..., Awaitable[RunningProxy]]
+
+
+@pytest.fixture
+async def start_proxy(sim: SimServer, tmp_path: Path) -> AsyncIterator[StartProxy]:
+    """Start brownout in front of the simulator; scenarios are YAML texts or library names."""
+    running: list[RunningProxy] = []
+
+    async def start(*scenarios: str, **settings: Any) -> RunningProxy:
+        refs = []
+        for index, scenario in enumerate(scenarios):
+            if "\n" in scenario:
+                path = tmp_path / f"scenario-{len(running)}-{index}.yaml"
+                path.write_text(scenario)
+                refs.append(str(path))
+            else:
+                refs.append(scenario)
+        options: dict[str, Any] = {
+            "port": 0,
+            "admin_port": free_port(),
+            "upstreams": [f"{name}={sim.url}/{name}" for name in PROVIDERS],
+            "scenarios": refs,
+            "termlog": False,
+        }
+        options.update(settings)
+        proxy = RunningProxy(ProxySettings(**options))
+        await proxy.start()
+        running.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in running:
+        await proxy.stop()
+
+
+class ProxyProcess:
+    """`brownout run` in a process of its own: for CLI tests and timing that must not share a loop."""
+
+    def __init__(self, args: list[str], port: int, log: Path) -> None:
+        import subprocess
+        import sys
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        brownout = Path(sys.executable).parent / "brownout"
+        # Output goes to a file: an unread pipe would fill up and stall the proxy's event loop.
+        with log.open("w") as sink:
+            self.process = subprocess.Popen(
+                [str(brownout), "run", "--port", str(port), *args], stdout=sink, stderr=subprocess.STDOUT, text=True
+            )
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"brownout run exited {self.process.returncode}: {self.output()}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise TimeoutError("brownout run did not listen in time")
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except Exception:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+StartProcess = Callable[..., Awaitable[ProxyProcess]]
+
+
+@pytest.fixture
+async def start_proxy_process(tmp_path: Path) -> AsyncIterator[StartProcess]:
+    started: list[ProxyProcess] = []
+
+    async def start(*args: str, scenario: str | None = None) -> ProxyProcess:
+        argv = list(args)
+        if scenario is not None:
+            path = tmp_path / f"scenario-{len(started)}.yaml"
+            path.write_text(scenario)
+            argv += ["--scenario", str(path)]
+        proxy = ProxyProcess(argv, free_port(), tmp_path / f"brownout-{len(started)}.log")
+        started.append(proxy)
+        await proxy.wait_ready()
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+@pytest.fixture(autouse=True)
+async def close_sdk_clients(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Close every async SDK client a test made while its event loop still runs."""
+    import anthropic
+    import openai
+
+    made: list[Any] = []
+    for cls in (openai.AsyncOpenAI, openai.AsyncAzureOpenAI, anthropic.AsyncAnthropic):
+        original = cls.__init__
+
+        def tracking(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> None:
+            __original(self, *args, **kwargs)
+            made.append(self)
+
+        monkeypatch.setattr(cls, "__init__", tracking)
+    yield
+    for client in made:
+        await client.close()

@@ -41,9 +41,9 @@ CASES = [
     (
         "api.anthropic.com",
         "/v1/messages",
-        body(model="claude-sonnet-4-5", stream=True),
+        body(model="claude-sonnet-4-6", stream=True),
         None,
-        ("anthropic", "messages", "claude-sonnet-4-5", True),
+        ("anthropic", "messages", "claude-sonnet-4-6", True),
     ),
     (
         "api.anthropic.com",

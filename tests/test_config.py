@@ -70,3 +70,20 @@ def test_model_allow_list() -> None:
         tctx.configure(config, brownout_models=["gpt-4o"])
     assert state.metrics.models("gpt-4o") == "gpt-4o"
     assert state.metrics.models("gpt-5") == "other"
+
+
+def test_dropping_a_scenario_from_the_option_switches_it_off(tmp_path: Path) -> None:
+    state = Brownout()
+    config = Config(state)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write(lib / "a.yaml", "rules:\n  - fault: {type: reset}\n")
+    write(lib / "b.yaml", "rules:\n  - fault: {type: empty_reply}\n")
+    write(lib / "c.yaml", "rules:\n  - fault: {type: timeout}\n")
+    with taddons.context(config) as tctx:
+        tctx.configure(config, brownout_library=str(lib), brownout_scenarios=["a", "b"])
+        state.activate("c")  # switched on another way (API, command): the option leaves it alone
+        tctx.configure(config, brownout_scenarios=["b"])
+        assert state.engine.active == ["b", "c"]
+        tctx.configure(config, brownout_scenarios=[])
+        assert state.engine.active == ["c"]

@@ -30,7 +30,17 @@ def test_parse_rejects(bad: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "seconds,text", [(0.006, "6ms"), (1, "1s"), (360, "6m0s"), (86116.126, "23h55m16.126s"), (0.7, "700ms")]
+    "seconds,text",
+    [
+        (0.006, "6ms"),
+        (1, "1s"),
+        (360, "6m0s"),
+        (86116.126, "23h55m16.126s"),
+        (0.7, "700ms"),
+        (0, "0s"),
+        (0.0996, "100ms"),
+        (0.9999, "1s"),
+    ],
 )
 def test_go_duration(seconds: float, text: str) -> None:
     assert go_duration(seconds) == text

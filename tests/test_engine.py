@@ -6,7 +6,7 @@ from brownout.engine import UnknownScenario
 from brownout.scenario import parse_scenario
 
 CHAT = RequestInfo("openai", "chat", "gpt-4o", False)
-MESSAGES = RequestInfo("anthropic", "messages", "claude-sonnet-4-5", True)
+MESSAGES = RequestInfo("anthropic", "messages", "claude-sonnet-4-6", True)
 
 
 def engine_with(*texts: str) -> Engine:
@@ -98,3 +98,109 @@ def test_replacing_a_scenario_keeps_it_on() -> None:
     assert engine.load(parse_scenario("rules:\n  - fault: {type: empty_reply}\n", default_name="s0")) is True
     assert engine.is_active("s0")
     assert engine.choose(CHAT).fault.type_name == "empty_reply"  # type: ignore[union-attr]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TIMED = """\
+rules:
+  - {name: down, fault: {type: error, status: 503}}
+  - {name: slow, fault: {type: latency, delay: 1s}}
+timeline:
+  loop: true
+  phases:
+    - {name: healthy, duration: 30s, rules: []}
+    - {name: outage, duration: 60s, rules: [down]}
+    - {name: brownout, duration: 2m, rules: [slow]}
+"""
+
+
+def test_the_timeline_clock_starts_when_the_scenario_is_switched_on() -> None:
+    clock = FakeClock()
+    engine = Engine(clock=clock)
+    engine.load(parse_scenario(TIMED, default_name="t"))
+    clock.now += 500  # time spent loaded but off does not count
+    assert engine.phase("t") is None and engine.active_for("t") is None
+    engine.activate("t")
+
+    def fired() -> str | None:
+        decision = engine.choose(CHAT)
+        return None if decision is None else decision.rule
+
+    seen = []
+    for offset in (0, 29, 30, 89, 90, 209, 210):
+        clock.now = 1500 + offset
+        phase = engine.phase("t")
+        assert phase is not None
+        seen.append((phase.name, fired()))
+    assert seen == [
+        ("healthy", None),
+        ("healthy", None),
+        ("outage", "down"),
+        ("outage", "down"),
+        ("brownout", "slow"),
+        ("brownout", "slow"),
+        ("healthy", None),  # it loops
+    ]
+    assert engine.active_for("t") == 210
+
+
+def test_switching_off_and_on_restarts_the_timeline() -> None:
+    clock = FakeClock()
+    engine = Engine(clock=clock)
+    engine.load(parse_scenario(TIMED, default_name="t"))
+    engine.activate("t")
+    clock.now += 45
+    assert engine.phase("t").name == "outage"  # type: ignore[union-attr]
+    engine.deactivate("t")
+    assert engine.phase("t") is None
+    engine.activate("t")
+    assert engine.phase("t").name == "healthy"  # type: ignore[union-attr]
+    engine.clear()
+    assert engine.active_for("t") is None
+
+
+def test_a_reload_keeps_the_timeline_clock() -> None:
+    clock = FakeClock()
+    engine = Engine(clock=clock)
+    engine.load(parse_scenario(TIMED, default_name="t"))
+    engine.activate("t")
+    clock.now += 45
+    engine.load(parse_scenario(TIMED.replace("status: 503", "status: 500"), default_name="t"))
+    decision = engine.choose(CHAT)
+    assert engine.phase("t").name == "outage"  # type: ignore[union-attr]
+    assert decision is not None and decision.fault.status == 500  # type: ignore[attr-defined]
+
+
+def test_phase_probability_overrides_and_an_ended_timeline() -> None:
+    clock = FakeClock()
+    engine = Engine(clock=clock)
+    text = (
+        "seed: 5\nrules:\n  - {name: down, fault: {type: reset}}\n"
+        "timeline:\n  phases:\n    - {name: rare, duration: 10s, probability: {down: 0.1}}\n"
+        "    - {name: last, duration: 10s}\n"
+    )
+    engine.load(parse_scenario(text, default_name="t"))
+    engine.activate("t")
+    rare = sum(engine.choose(CHAT) is not None for _ in range(500))
+    assert 20 <= rare <= 90  # about 10 %
+    clock.now += 15
+    assert all(engine.choose(CHAT) is not None for _ in range(20))  # the rule's own probability, 1
+    clock.now += 10
+    ended = engine.phase("t")
+    assert ended is not None and ended.ended
+    assert engine.choose(CHAT) is None  # nothing fires once a timeline has run out
+
+
+def test_an_override_of_a_switched_off_scenario_uses_all_its_rules() -> None:
+    engine = Engine(clock=FakeClock())
+    engine.load(parse_scenario(TIMED, default_name="t"))
+    assert engine.choose(CHAT, only="t").rule == "down"  # type: ignore[union-attr]
+    engine.activate("t")
+    assert engine.choose(CHAT, only="t") is None  # on, in its healthy phase

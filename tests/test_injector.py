@@ -163,3 +163,32 @@ async def test_a_failing_fault_falls_back_to_pass_through(caplog: pytest.LogCapt
     assert flow.metadata["brownout"]["outcome"] == "fault_error"
     assert state.metrics.registry.get_sample_value("brownout_fault_errors_total", {"fault": "test_exploding"}) == 1
     assert "passing the flow through" in caplog.text
+
+
+async def test_override_header_applies_one_scenario_and_is_stripped() -> None:
+    state = Brownout()
+    state.engine.load(parse_scenario("rules:\n  - fault: {type: error, status: 503}\n", default_name="outage"))
+    injector = Injector(state)
+    with taddons.context(injector):
+        plain = chat_flow()
+        await injector.request(plain)
+        assert plain.response is None  # nothing is on
+        targeted = chat_flow()
+        targeted.request.headers["X-Brownout-Scenario"] = " outage "
+        await injector.request(targeted)
+        assert targeted.response is not None and targeted.response.status_code == 503
+        assert "x-brownout-scenario" not in targeted.request.headers
+        assert targeted.metadata["brownout"]["override"] == "outage"
+        passing = chat_flow()
+        state.engine.load(
+            parse_scenario("rules:\n  - {match: {model: nothing}, fault: {type: reset}}\n", default_name="n")
+        )
+        passing.request.headers["x-brownout-scenario"] = "n"
+        await injector.request(passing)
+        assert passing.response is None and "x-brownout-scenario" not in passing.request.headers  # never upstream
+        unknown = chat_flow()
+        unknown.request.headers["x-brownout-scenario"] = "nope"
+        await injector.request(unknown)
+    assert unknown.response is not None and unknown.response.status_code == 400
+    message = json.loads(unknown.response.content or b"")["error"]["message"]
+    assert message == "brownout: x-brownout-scenario: unknown scenario 'nope'; loaded: n, outage"

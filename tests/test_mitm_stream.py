@@ -215,6 +215,27 @@ async def test_stored_bodies_are_what_the_client_received(rig: Rig) -> None:
     assert keep.bodies == [result.raw]
 
 
+async def test_other_addons_stream_functions_see_the_upstream_bytes(rig: Rig) -> None:
+    class Reader:
+        def __init__(self) -> None:
+            self.seen = b""
+
+        def responseheaders(self, flow) -> None:  # type: ignore[no-untyped-def]
+            def read(data: bytes) -> bytes:
+                self.seen += data
+                return data
+
+            flow.response.stream = read
+
+    reader = Reader()
+    rig.proxy.master.addons.add(reader)
+    switch_to(rig.proxy, "{type: stream_cut, after_events: 100}", match="{stream: true}")
+    async with h1_client() as client:
+        direct = await read_stream(client, rig.upstream.url)
+        result = await read_stream(client, rig.url)
+    assert reader.seen == direct.raw == result.raw
+
+
 async def test_many_concurrent_faulted_streams(rig: Rig) -> None:
     switch_to(rig.proxy, "{type: stream_slow, per_event: 20ms}", match="{stream: true}")
     async with h1_client(limits=httpx.Limits(max_connections=150)) as client:

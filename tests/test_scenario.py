@@ -54,8 +54,8 @@ BAD = [
         "rules:\n  - fault: {type: reset}\n  - fault: {type: bogus}\n",
         [
             "s.yaml:3: rules[1].fault.type: unknown fault type 'bogus'; allowed: "
-            "empty_reply, error, latency, malformed, reset, stream_corrupt, stream_cut, stream_error, stream_slow, "
-            "stream_stall, timeout"
+            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout"
         ],
     ),
     (
@@ -126,8 +126,8 @@ BAD = [
         "rules:\n  - fault: {status: 500}\n",
         [
             "s.yaml:2: rules[0].fault.type: required key is missing; allowed types: "
-            "empty_reply, error, latency, malformed, reset, stream_corrupt, stream_cut, stream_error, stream_slow, "
-            "stream_stall, timeout"
+            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout"
         ],
     ),
     ("rules:\n  - name: x\n", ["s.yaml:2: rules[0].fault: required key is missing"]),
@@ -137,7 +137,7 @@ BAD = [
         "rule:\n  - fault: {type: reset}\n",
         [
             "s.yaml:1: rules: required key is missing",
-            "s.yaml:1: rule: unknown key; allowed: name, description, seed, rules",
+            "s.yaml:1: rule: unknown key; allowed: name, description, seed, rules, timeline",
         ],
     ),
     (
@@ -147,20 +147,121 @@ BAD = [
     ("rules:\n  - fault: {type: reset}\n    fault: {type: reset}\n", ["s.yaml:3: rules[0].fault: duplicate key"]),
     ("rules:\n  - fault: {type: reset\n", ["s.yaml:3: not valid YAML: expected ',' or '}', but got '<stream end>'"]),
     ("", ["s.yaml: the file is empty; a scenario needs `rules:`"]),
-    ("- just\n- a list\n", ["s.yaml:1: a scenario is a mapping with `rules:` (and optional name, description, seed)"]),
+    (
+        "- just\n- a list\n",
+        ["s.yaml:1: a scenario is a mapping with `rules:` (and optional name, description, seed, timeline)"],
+    ),
     # Every problem in the file is reported at once, not just the first.
     (
         "rules:\n  - probability: -1\n    fault: {type: nope}\n  - fault: {type: timeout, hang: forever}\n",
         [
             "s.yaml:2: rules[0].probability: Input should be greater than or equal to 0, got -1",
             "s.yaml:3: rules[0].fault.type: unknown fault type 'nope'; allowed: "
-            "empty_reply, error, latency, malformed, reset, stream_corrupt, stream_cut, stream_error, stream_slow, "
-            "stream_stall, timeout",
+            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout",
             "s.yaml:4: rules[1].fault.hang: expected a duration such as 250ms, 2s, 1.5s, 1m or 1m30s "
             "(a bare number means seconds), got 'forever'",
         ],
     ),
 ]
+
+
+TIMED = """\
+rules:
+  - {name: down, fault: {type: error, kind: cloudflare_html}}
+  - {name: slow, probability: 0.5, fault: {type: latency, delay: 5s}}
+"""
+
+# Timeline problems: (the `timeline:` block appended to TIMED, the exact problem lines expected)
+BAD_TIMELINES = [
+    (
+        "timeline:\n  phases:\n    - {name: a, duration: 1s, rules: [dwon]}\n",
+        ["s.yaml:6: timeline.phases[0].rules[0]: unknown rule 'dwon'; this scenario's rules: down, slow"],
+    ),
+    (
+        "timeline:\n  phases:\n    - {name: a, rules: [down]}\n    - {name: b}\n",
+        [
+            "s.yaml:6: timeline.phases[0].duration: required key is missing (every phase but the last needs one), "
+            "e.g. 30s or 2m"
+        ],
+    ),
+    (
+        "timeline:\n  loop: true\n  phases:\n    - {name: a, duration: 1s}\n    - {name: b}\n",
+        [
+            "s.yaml:8: timeline.phases[1].duration: required key is missing (with `loop: true` every phase needs "
+            "one), e.g. 30s or 2m"
+        ],
+    ),
+    (
+        "timeline:\n  phases:\n    - name: a\n      duration: 1s\n      rules: [down]\n"
+        "      probability: {slow: 0.1}\n    - name: b\n      probability:\n        nope: 0.5\n",
+        [
+            "s.yaml:9: timeline.phases[0].probability.slow: rule 'slow' is not on in this phase (on: down)",
+            "s.yaml:12: timeline.phases[1].probability.nope: unknown rule 'nope'; this scenario's rules: down, slow",
+        ],
+    ),
+    (
+        "timeline:\n  phases:\n    - {name: a, duration: 0s}\n",
+        ["s.yaml:6: timeline.phases[0].duration: Input should be greater than 0, got '0s'"],
+    ),
+    (
+        "timeline:\n  phases:\n    - {name: a, duration: soon}\n",
+        [
+            "s.yaml:6: timeline.phases[0].duration: expected a duration such as 250ms, 2s, 1.5s, 1m or 1m30s "
+            "(a bare number means seconds), got 'soon'"
+        ],
+    ),
+    (
+        "timeline:\n  phases:\n    - name: a\n      probability: {down: 2}\n",
+        ["s.yaml:7: timeline.phases[0].probability.down: Input should be less than or equal to 1, got 2"],
+    ),
+    (
+        "timeline:\n  phases:\n    - {name: a, lenght: 1s}\n",
+        [
+            "s.yaml:6: timeline.phases[0].lenght: unknown key; allowed: name, duration, rules, probability",
+        ],
+    ),
+    (
+        "timeline:\n  phases: []\n",
+        ["s.yaml:5: timeline.phases: List should have at least 1 item after validation, not 0"],
+    ),
+    ("timeline:\n  loop: true\n", ["s.yaml:4: timeline.phases: required key is missing"]),
+    (
+        "timeline:\n  phases:\n    - {duration: 1s}\n",
+        ["s.yaml:6: timeline.phases[0].name: required key is missing"],
+    ),
+]
+
+
+@pytest.mark.parametrize("block,expected", BAD_TIMELINES)
+def test_bad_timelines_name_file_line_and_key(block: str, expected: list[str]) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(TIMED + block, "s.yaml", default_name="s")
+    assert str(info.value).splitlines() == expected
+
+
+def test_timeline_compiles_phases_with_their_rules() -> None:
+    text = TIMED + (
+        "timeline:\n"
+        "  phases:\n"
+        "    - {name: healthy, duration: 30s, rules: []}\n"
+        "    - {name: outage, duration: 1m, rules: down}\n"
+        "    - {name: brownout, duration: 2m, probability: {down: 0.25}}\n"
+        "    - {name: recovery, rules: []}\n"
+    )
+    scenario = parse_scenario(text, "s.yaml", default_name="s")
+    assert scenario.timeline is not None and not scenario.timeline.loop
+    assert [(p.name, p.duration) for p in scenario.timeline.phases] == [
+        ("healthy", 30.0),
+        ("outage", 60.0),
+        ("brownout", 120.0),
+        ("recovery", None),
+    ]
+    healthy, outage, brownout, recovery = scenario.phase_rules
+    assert healthy == () and recovery == ()
+    assert [r.name for r in outage] == ["down"]
+    assert [(r.name, r.probability) for r in brownout] == [("down", 0.25), ("slow", 0.5)]
+    assert [r.probability for r in scenario.rules] == [1.0, 0.5]  # the rules as written are untouched
 
 
 @pytest.mark.parametrize("text,expected", BAD)

@@ -71,6 +71,21 @@ def test_sync_relay_applies_content_and_never_returns_empty_bytes() -> None:
     assert session.counter.events == 4
 
 
+def test_another_addons_stream_function_still_runs_first() -> None:
+    seen: list[bytes] = []
+
+    def reader(data: bytes) -> list[bytes]:
+        seen.append(data)
+        return [data.replace(b"tok", b"TOK")] if data else []
+
+    events = [e.encode() for e in openai_chat_events(2)]
+    relay = passthrough(StreamSession(), reader)
+    assert [relay(e) for e in events] == [[e.replace(b"tok", b"TOK")] for e in events]
+    plan_relay = sync_relay(StreamErrorFault(after_events=5).plan(CHAT), StreamSession(), inner=reader)
+    assert [plan_relay(e) for e in events] + [plan_relay(b"")] == [[e.replace(b"tok", b"TOK")] for e in events] + [[]]
+    assert seen == events * 2 + [b""]
+
+
 def test_sync_relay_ignores_holds() -> None:
     class Slow(StreamPlan):
         def feed(self, data: bytes, now: float) -> list:  # type: ignore[type-arg]

@@ -1,18 +1,18 @@
-"""The `brownout` command: run, sim, demo, scenarios."""
+"""The `brownout` command: run, sim, demo, scenarios, ctl."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from brownout import __version__
-from brownout.routing import RoutingError
-from brownout.routing import parse_upstream_arg
-from brownout.scenario import ScenarioError
-from brownout.scenario import load_scenario
+
+# Commands import what they need when they run, so `brownout ctl` starts without loading the
+# scenario machinery (pydantic models, faults, providers) it never uses.
 
 
 def _add_proxy_args(parser: argparse.ArgumentParser, *, port: int, admin_port: int) -> None:
@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="point a prefix at another upstream, e.g. openai=http://127.0.0.1:9000/openai",
     )
     run.add_argument(
+        "--admin-token",
+        default=os.environ.get("BROWNOUT_ADMIN_TOKEN", ""),
+        metavar="TOKEN",
+        help="bearer token the control API requires (default $BROWNOUT_ADMIN_TOKEN); needed with a non-loopback "
+        "--admin-host",
+    )
+    run.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
+    run.add_argument(
         "--forward-port",
         type=int,
         default=None,
@@ -88,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--library", default="", metavar="DIR")
     validate = ssub.add_parser("validate", help="check scenario files; non-zero exit on any problem")
     validate.add_argument("files", nargs="+", metavar="FILE")
+
+    from brownout import ctl
+
+    ctl.add_parser(sub)
     return parser
 
 
@@ -102,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from brownout.demo import run_demo
 
             return run_demo(args)
+        if args.command == "ctl":
+            from brownout import ctl
+
+            return ctl.run(args)
         return cmd_scenarios(args)
     except KeyboardInterrupt:
         return 130
@@ -109,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_scenarios(refs: Sequence[str], library: str) -> bool:
     """Validate everything the proxy would load, before anything starts."""
+    from brownout.scenario import ScenarioError
     from brownout.state import library_dir
     from brownout.state import library_files
     from brownout.state import load_all
@@ -124,6 +141,9 @@ def _check_scenarios(refs: Sequence[str], library: str) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from brownout.routing import RoutingError
+    from brownout.routing import parse_upstream_arg
+
     try:
         upstreams = [parse_upstream_arg(v) for v in args.upstream]
     except RoutingError as exc:
@@ -148,13 +168,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenarios=args.scenario,
         library=args.library,
         verbosity="debug" if args.verbose else "info",
+        admin_token=args.admin_token,
+        watch=not args.no_watch,
     )
 
     async def serve() -> int:
         try:
             master, _ = build_master(settings)
         except exceptions.OptionsError as exc:
-            print(f"brownout: {exc}", file=sys.stderr)
+            message = str(exc)  # the addons' messages name brownout already
+            print(message if message.startswith("brownout:") else f"brownout: {message}", file=sys.stderr)
             return 1
         _print_routes(settings, RouteTable(upstreams))
         return await serve_forever(master)
@@ -198,6 +221,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
+    from brownout.scenario import ScenarioError
+    from brownout.scenario import load_scenario
     from brownout.state import library_dir
     from brownout.state import library_files
     from brownout.state import resolve_scenario_ref
@@ -240,6 +265,15 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     print("\n# rules, in the order they are tried:")
     for rule in scenario.rules:
         print(f"#   {rule.name}: p={rule.probability:g} {rule.fault.describe()}")
+    if scenario.timeline is not None:
+        from brownout.durations import go_duration
+
+        loop = ", then again" if scenario.timeline.loop else ""
+        print(f"# timeline, from the moment it is switched on{loop}:")
+        for phase, rules in zip(scenario.timeline.phases, scenario.phase_rules, strict=True):
+            length = go_duration(phase.duration) if phase.duration is not None else "until switched off"
+            on = ", ".join(f"{r.name} (p={r.probability:g})" for r in rules) or "no rules (healthy)"
+            print(f"#   {phase.name}, {length}: {on}")
     return 0
 
 

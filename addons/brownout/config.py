@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 class Config:
     def __init__(self, state: Brownout) -> None:
         self.state = state
+        # The scenarios this option switched on: dropping one from the option switches it off.
+        self._chosen: list[str] = []
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -81,8 +83,13 @@ class Config:
         engine = self.state.engine
         for scenario in [*library_scenarios, *chosen]:
             engine.load(scenario)
-        for scenario in chosen:
-            self.state.activate(scenario.name)
+        names = [scenario.name for scenario in chosen]
+        for name in self._chosen:
+            if name not in names and engine.is_active(name):
+                self.state.deactivate(name)
+        for name in names:
+            self.state.activate(name)
+        self._chosen = names
         self.state.sync_gauges()
         if chosen:
             log.info("brownout: active scenarios: %s", ", ".join(engine.active))

@@ -97,7 +97,7 @@ class SyntheticApps:
 
     async def _anthropic_messages(self, prompt: str) -> object:
         return await self.anthropic.messages.create(
-            model="claude-sonnet-4-5", max_tokens=200, messages=[{"role": "user", "content": prompt}]
+            model="claude-sonnet-4-6", max_tokens=200, messages=[{"role": "user", "content": prompt}]
         )
 
     async def _anthropic_stream(self, prompt: str) -> object:

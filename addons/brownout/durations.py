@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -37,9 +38,15 @@ def parse_duration(value: object) -> float:
 
 
 def go_duration(seconds: float) -> str:
-    """OpenAI's `x-ratelimit-reset-*` form: `6ms`, `1s`, `6m0s`, `1h2m3.5s`."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
+    """OpenAI's `x-ratelimit-reset-*` form: `0s`, `6ms`, `1s`, `6m0s`, `1h2m3.5s`.
+
+    Milliseconds are rounded up, so a client that waits the time it is told is never early.
+    """
+    millis = math.ceil(seconds * 1000 - 1e-6)
+    if millis <= 0:
+        return "0s"
+    if millis < 1000:
+        return f"{millis}ms"
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     secs_text = f"{secs:.3f}".rstrip("0").rstrip(".")

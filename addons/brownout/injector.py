@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 
@@ -11,13 +12,24 @@ from mitmproxy import http
 
 from brownout.classify import classify
 from brownout.engine import Decision
+from brownout.engine import UnknownScenario
 from brownout.faults import FaultRun
+from brownout.mitm import answer
 from brownout.mitm import reset_client
+from brownout.providers.base import Reply
 from brownout.state import Brownout
 
 log = logging.getLogger(__name__)
 
 MARK = ":boom:"
+# A request may name the one scenario to apply to it alone, switched on or not (targeted tests).
+OVERRIDE_HEADER = "x-brownout-scenario"
+
+
+def _override_error(exc: UnknownScenario) -> Reply:
+    message = f"brownout: {OVERRIDE_HEADER}: {exc}"
+    body = json.dumps({"error": {"message": message, "type": "brownout_error"}}).encode()
+    return Reply(400, [("content-type", "application/json"), ("x-brownout", "override")], body)
 
 
 @dataclass
@@ -42,6 +54,13 @@ class Injector:
         if flow.response or flow.error or not flow.live:
             return
         meta = flow.metadata.setdefault("brownout", {})
+        # Read and strip the override before anything else: the upstream never sees it.
+        only = flow.request.headers.pop(OVERRIDE_HEADER, None)
+        if only is not None:
+            meta["override"] = only = only.strip()
+            if only not in self.state.engine.scenarios:
+                answer(flow, _override_error(UnknownScenario(only, sorted(self.state.engine.scenarios))))
+                return
         info = classify(
             host=flow.request.host,
             path=flow.request.path,
@@ -54,7 +73,7 @@ class Injector:
         meta.update(
             provider=info.provider, endpoint=info.endpoint, model=info.model, stream=info.stream, client=info.client
         )
-        decision = self.state.engine.choose(info)
+        decision = self.state.engine.choose(info, only=only)
         if decision is None:
             return
         fault = decision.fault

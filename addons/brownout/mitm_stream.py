@@ -86,6 +86,9 @@ class Tap:
     plan: StreamPlan
     on_send: Callable[[bytes], None] = lambda data: None
     on_error: Callable[[], None] = lambda: None
+    # A stream function another addon set before (e.g. a usage reader): it sees the upstream's
+    # chunks first, and the plan gets what it returns.
+    inner: Callable[[bytes], Any] | None = None
     clock: Clock = time.monotonic
     queue: deque[Action] = field(default_factory=deque)
     timer: Command | None = None  # the wakeup the queue waits for
@@ -206,9 +209,20 @@ def relay(
     if not status().enabled:
         return False
     assert flow.response is not None
-    flow.response.stream = True
+    if not flow.response.stream:
+        flow.response.stream = True
     _pending[flow] = Tap(plan, on_send, on_error)
     return True
+
+
+def through(inner: Callable[[bytes], Any] | None, data: bytes) -> bytes:
+    """What another addon's stream function makes of a chunk (joined; empty pieces dropped)."""
+    if inner is None:
+        return data
+    out = inner(data)
+    if isinstance(out, bytes):
+        return out
+    return b"".join(piece for piece in out if piece)
 
 
 def ask(tap: Tap, step: str, now: float, data: bytes = b"") -> list[Action]:
@@ -236,6 +250,9 @@ def _patched_start(original: Callable[[Any], CommandGenerator]) -> Callable[[Any
             return
         inner = self._handle_event
         tap.store = bool(self.context.options.store_streamed_bodies)
+        # A stream function set by any addon, before or after brownout's, keeps working.
+        stream = self.flow.response.stream
+        tap.inner = stream if callable(stream) else None
         self.server_state = types.MethodType(_tapped_body, self)
         self._brownout_tap = tap
 
@@ -256,16 +273,20 @@ def _tapped_body(self: Any, event: events.Event) -> CommandGenerator:
     """The body state of a relayed stream (in place of `state_stream_response_body`)."""
     tap: Tap = self._brownout_tap
     if isinstance(event, http_events.ResponseData):
-        # An empty piece would be written as HTTP/1's final chunk: never relay one.
-        if tap.closed or not event.data:
+        if tap.closed:
             return
-        yield from _run(self, tap, ask(tap, "feed", tap.clock(), event.data))
+        data = through(tap.inner, event.data)
+        # An empty piece would be written as HTTP/1's final chunk: never relay one.
+        if data:
+            yield from _run(self, tap, ask(tap, "feed", tap.clock(), data))
     elif isinstance(event, http_events.ResponseTrailers):
         self.flow.response.trailers = event.trailers  # sent by send_response
     elif isinstance(event, http_events.ResponseEndOfMessage):
         tap.upstream_done = True
         if not tap.closed:
-            yield from _run(self, tap, ask(tap, "end", tap.clock()))
+            last = through(tap.inner, b"") if tap.inner is not None else b""
+            actions = ask(tap, "feed", tap.clock(), last) if last else []
+            yield from _run(self, tap, actions + ask(tap, "end", tap.clock()))
 
 
 def _on_wakeup(self: Any, tap: Tap, event: events.Wakeup) -> CommandGenerator:

@@ -33,27 +33,26 @@ class Router:
             return
         meta = flow.metadata.setdefault("brownout", {})
         mode = flow.client_conn.proxy_mode
-        if isinstance(mode, ReverseMode):
+        # Prefixes route only on brownout's own listener; in a user's own reverse or forward mode
+        # the path and the upstream are theirs.
+        if isinstance(mode, ReverseMode) and mode.data == UNROUTED:
             try:
                 target = self.state.routes.resolve(flow.request.path)
             except RoutingError as exc:
                 answer(flow, _json_reply(400, str(exc)))
                 return
-            if target is not None:
-                flow.request.scheme = target.scheme
-                flow.request.host = target.host
-                flow.request.port = target.port
-                flow.request.path = target.path
-                meta["provider"] = target.provider
-                meta["route"] = target.route
-                return
-            if mode.data == UNROUTED:
+            if target is None:
                 prefixes = ", ".join(self.state.routes.prefixes())
-                answer(
-                    flow,
-                    _json_reply(404, f"brownout: no upstream for {flow.request.path!r}; path prefixes: {prefixes}"),
-                )
+                message = f"brownout: no upstream for {flow.request.path!r}; path prefixes: {prefixes}"
+                answer(flow, _json_reply(404, message))
                 return
+            flow.request.scheme = target.scheme
+            flow.request.host = target.host
+            flow.request.port = target.port
+            flow.request.path = target.path
+            meta["provider"] = target.provider
+            meta["route"] = target.route
+            return
         provider = provider_for_host(flow.request.host) or guess_provider(flow.request.path.partition("?")[0])
         if provider:
             meta["provider"] = provider

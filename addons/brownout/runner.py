@@ -27,12 +27,17 @@ class ProxySettings:
     port: int = 8080
     admin_host: str = "127.0.0.1"
     admin_port: int = 9180
+    admin_token: str = ""
+    watch: bool = True
     forward_port: int | None = None
     upstreams: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
     library: str = ""
     termlog: bool = True
     verbosity: str = "info"
+    # mitmproxy's errorcheck exits the process when anything logged an error during start-up:
+    # right for `brownout run`, wrong for a proxy embedded in a test run or the demo.
+    exit_on_startup_error: bool = True
     extra_options: dict[str, Any] = field(default_factory=dict)
 
     def modes(self) -> list[str]:
@@ -47,14 +52,23 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
     state = state or Brownout()
     opts = options.Options(mode=settings.modes())
     master = DumpMaster(opts, with_termlog=settings.termlog, with_dumper=False)
+    if not settings.exit_on_startup_error:
+        errorcheck = master.addons.get("errorcheck")
+        if errorcheck is not None:
+            errorcheck.finish()  # uninstalls its root-logger handler
+            master.addons.remove(errorcheck)
     master.addons.add(*make_addons(state))
     # Addon options exist only once the addons are loaded, so they are set afterwards.
     master.options.update(
         connection_strategy="lazy",  # answered-in-place requests never open an upstream connection
+        # Pass-through must be byte-identical; mitmproxy would otherwise point Alt-Svc at itself.
+        keep_alt_svc_header=True,
         brownout_upstreams=settings.upstreams,
         brownout_library=settings.library,
         brownout_admin_host=settings.admin_host,
         brownout_admin_port=settings.admin_port,
+        brownout_admin_token=settings.admin_token,
+        brownout_watch=settings.watch,
         brownout_scenarios=settings.scenarios,
         **settings.extra_options,
     )
@@ -88,6 +102,7 @@ class RunningProxy:
     """An in-process brownout proxy on loopback, started and stopped as an async context."""
 
     def __init__(self, settings: ProxySettings, state: Brownout | None = None) -> None:
+        settings.exit_on_startup_error = False
         self.settings = settings
         self.master, self.state = build_master(settings, state)
         self._task: asyncio.Task[None] | None = None

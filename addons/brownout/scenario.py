@@ -1,9 +1,9 @@
 """Scenario files: load, validate and compile them, with errors that name file, line and key.
 
-A scenario is YAML (or JSON) with `name`, `description`, optional `seed`, and ordered `rules`.
-Each rule has generic keys (`name`, `match`, `probability`) and a `fault:` whose `type` picks
-a registered fault class that validates its own attributes, in two steps like Toxiproxy's
-envelope/attributes split.
+A scenario is YAML (or JSON) with `name`, `description`, optional `seed`, ordered `rules` and
+an optional `timeline` of phases. Each rule has generic keys (`name`, `match`, `probability`)
+and a `fault:` whose `type` picks a registered fault class that validates its own attributes,
+in two steps like Toxiproxy's envelope/attributes split.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 from typing import Any
 from typing import Literal
 from typing import get_args
@@ -22,6 +23,7 @@ from typing import get_origin
 
 import yaml
 from pydantic import BaseModel
+from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import ValidationError
@@ -29,7 +31,10 @@ from pydantic import field_validator
 
 from brownout.classify import ENDPOINTS
 from brownout.classify import RequestInfo
+from brownout.durations import parse_duration
 from brownout.faults import Fault
+from brownout.timeline import Phase
+from brownout.timeline import Timeline
 
 Provider = Literal["openai", "anthropic", "gemini", "azure", "openai-compatible"]
 Key = tuple[str | int, ...]
@@ -106,12 +111,34 @@ class Rule(_Strict):
         return self.name or fault.type_name
 
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+class PhaseDoc(_Strict):
+    """One phase of a timeline: how long it lasts, which rules are on, probability overrides."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    duration: PositiveDuration | None = None
+    rules: list[str] | None = None  # absent: every rule; []: none (a healthy phase)
+    probability: dict[str, Probability] = {}
+
+    _lists = field_validator("rules", mode="before")(_one_or_many)
+
+
+class TimelineDoc(_Strict):
+    loop: bool = False
+    phases: list[PhaseDoc] = Field(min_length=1)
+
+
 class ScenarioDoc(_Strict):
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
     description: str = ""
     seed: int | None = None
     # Rules are validated one by one below, so one broken rule does not hide another's problems.
     rules: list[dict[str, Any]] = Field(min_length=1)
+    timeline: TimelineDoc | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +157,9 @@ class Scenario:
     rules: tuple[CompiledRule, ...]
     source: str
     text: str
+    timeline: Timeline | None = None
+    # The rules in force during each phase of the timeline, probability overrides applied.
+    phase_rules: tuple[tuple[CompiledRule, ...], ...] = ()
 
 
 # ---------------------------------------------------------------- YAML with line numbers
@@ -280,7 +310,14 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
     data, lines = _parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ScenarioError(
-            [Problem(source, 1, "", "a scenario is a mapping with `rules:` (and optional name, description, seed)")]
+            [
+                Problem(
+                    source,
+                    1,
+                    "",
+                    "a scenario is a mapping with `rules:` (and optional name, description, seed, timeline)",
+                )
+            ]
         )
     try:
         doc = ScenarioDoc.model_validate(data)
@@ -305,9 +342,61 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
             problems.extend(fault)
         elif rule is not None:
             rules.append(CompiledRule(rule.label(fault), rule.match, rule.probability, fault))
+    timeline: Timeline | None = None
+    phase_rules: tuple[tuple[CompiledRule, ...], ...] = ()
+    if doc.timeline is not None and not problems:
+        timeline, phase_rules = _compile_timeline(doc.timeline, tuple(rules), lines, source, problems)
     if problems:
         raise ScenarioError(problems)
-    return Scenario(name, doc.description, doc.seed, tuple(rules), source, text)
+    return Scenario(name, doc.description, doc.seed, tuple(rules), source, text, timeline, phase_rules)
+
+
+def _compile_timeline(
+    doc: TimelineDoc, rules: tuple[CompiledRule, ...], lines: dict[Key, int], source: str, problems: list[Problem]
+) -> tuple[Timeline, tuple[tuple[CompiledRule, ...], ...]]:
+    """Check that every phase refers to rules that exist, then fix each phase's rules."""
+    names = list(dict.fromkeys(rule.name for rule in rules))
+    known = ", ".join(names)
+
+    def problem(path: Key, message: str) -> None:
+        problems.append(Problem(source, _line_for(lines, path), _dotted(path), message))
+
+    phases: list[Phase] = []
+    for index, phase in enumerate(doc.phases):
+        at: Key = ("timeline", "phases", index)
+        last = index == len(doc.phases) - 1
+        if phase.duration is None and (doc.loop or not last):
+            why = "with `loop: true` every phase needs one" if doc.loop else "every phase but the last needs one"
+            problem((*at, "duration"), f"required key is missing ({why}), e.g. 30s or 2m")
+        for position, rule in enumerate(phase.rules or ()):
+            if rule not in names:
+                problem((*at, "rules", position), f"unknown rule {rule!r}; this scenario's rules: {known}")
+        on = set(names) if phase.rules is None else set(phase.rules)
+        for rule in phase.probability:
+            if rule not in names:
+                problem((*at, "probability", rule), f"unknown rule {rule!r}; this scenario's rules: {known}")
+            elif rule not in on:
+                problem(
+                    (*at, "probability", rule),
+                    f"rule {rule!r} is not on in this phase (on: {', '.join(sorted(on)) or 'none'})",
+                )
+        phases.append(
+            Phase(
+                phase.name,
+                phase.duration,
+                None if phase.rules is None else frozenset(phase.rules),
+                dict(phase.probability),
+            )
+        )
+    per_phase = tuple(
+        tuple(
+            CompiledRule(rule.name, rule.match, phase.probability.get(rule.name, rule.probability), rule.fault)
+            for rule in rules
+            if phase.rule_is_on(rule.name)
+        )
+        for phase in phases
+    )
+    return Timeline(tuple(phases), doc.loop), per_phase
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+from brownout.control_metrics import ControlMetrics
 from brownout.engine import Engine
 from brownout.metrics import Metrics
 from brownout.routing import RouteTable
@@ -70,6 +73,13 @@ class Brownout:
     engine: Engine = field(default_factory=Engine)
     metrics: Metrics = field(default_factory=Metrics)
     routes: RouteTable = field(default_factory=RouteTable)
+    # Scenario file -> why its latest edit was rejected (the previous version keeps running).
+    file_errors: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    control: ControlMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.control = ControlMetrics(self.metrics.registry, self.engine)
 
     def sync_gauges(self) -> None:
         self.metrics.set_scenarios(self.engine.scenarios, self.engine.active)
@@ -78,6 +88,7 @@ class Brownout:
         changed = self.engine.activate(name)
         self.sync_gauges()
         if changed:
+            self.control.switches.labels(scenario=name, action="on").inc()
             log.info("brownout: scenario %s on", name)
         return changed
 
@@ -85,10 +96,29 @@ class Brownout:
         changed = self.engine.deactivate(name)
         self.sync_gauges()
         if changed:
+            self.control.switches.labels(scenario=name, action="off").inc()
             log.info("brownout: scenario %s off", name)
         return changed
 
     def clear(self) -> list[str]:
         was = self.engine.clear()
         self.sync_gauges()
+        for name in was:
+            self.control.switches.labels(scenario=name, action="off").inc()
+        if was:
+            log.info("brownout: scenarios off: %s", ", ".join(was))
         return was
+
+    def load(self, scenario: Scenario) -> bool:
+        """Add or replace a scenario (an active one stays on); True when it replaced one."""
+        replaced = self.engine.load(scenario)
+        self.sync_gauges()
+        return replaced
+
+    def remove(self, name: str) -> None:
+        if self.engine.is_active(name):
+            self.deactivate(name)
+        self.engine.remove(name)
+        with contextlib.suppress(KeyError):  # never exported yet
+            self.metrics.scenario_active.remove(name)
+        self.sync_gauges()

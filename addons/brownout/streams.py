@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
+from typing import Any
 
 from mitmproxy import http
 from prometheus_client import Counter
@@ -149,10 +150,12 @@ def sync_relay(
     session: StreamSession,
     on_error: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.monotonic,
+    inner: Callable[[bytes], Any] | None = None,
 ) -> Callable[[bytes], list[bytes]]:
     """The plan run inside mitmproxy's synchronous stream callable (content only: holds are
-    ignored, a cut or an early end drops the rest of the body)."""
-    tap = mitm_stream.Tap(plan, on_error=on_error)
+    ignored, a cut or an early end drops the rest of the body). `inner`, another addon's stream
+    function, sees the upstream's chunks first."""
+    tap = mitm_stream.Tap(plan, on_error=on_error, inner=inner)
     started = False
     over = False
 
@@ -165,7 +168,11 @@ def sync_relay(
         if not started:
             started = True
             actions += mitm_stream.ask(tap, "start", now)
-        actions += mitm_stream.ask(tap, "feed", now, data) if data else mitm_stream.ask(tap, "end", now)
+        piece = mitm_stream.through(tap.inner, data)
+        if piece:
+            actions += mitm_stream.ask(tap, "feed", now, piece)
+        if not data:
+            actions += mitm_stream.ask(tap, "end", now)
         out: list[bytes] = []
         for action in actions:
             if isinstance(action, Send) and action.data:
@@ -180,10 +187,20 @@ def sync_relay(
     return relay
 
 
-def passthrough(session: StreamSession) -> Callable[[bytes], bytes | list[bytes]]:
-    """The identity, counting events on the way: the client gets the upstream's bytes as they come."""
+def passthrough(
+    session: StreamSession, inner: Callable[[bytes], Any] | None = None
+) -> Callable[[bytes], bytes | list[bytes]]:
+    """The identity (or `inner`, another addon's stream function), counting events on the way:
+    the client gets the bytes as they come."""
 
     def relay(data: bytes) -> bytes | list[bytes]:
+        if inner is not None:
+            out = inner(data)
+            pieces = [out] if isinstance(out, bytes) else list(out)
+            pieces = [piece for piece in pieces if piece]
+            for piece in pieces:
+                session.sent(piece)
+            return pieces
         if not data:
             return []  # an empty piece would be written as HTTP/1's final chunk
         session.sent(data)
@@ -262,14 +279,16 @@ class Streams:
         provider, endpoint = _labels(flow)
         session.events_child = self.metrics.events.labels(provider=provider, endpoint=endpoint)
         plan = session.plan
+        # Another addon's stream function (a usage reader, say) is kept: it runs first.
+        inner = response.stream if callable(response.stream) else None
         fault_errors = self.state.metrics.fault_errors.labels(fault=session.fault or "stream")
         if plan is not None and mitm_stream.relay(flow, plan, session.sent, fault_errors.inc):
             session.relay = "adapter"
         elif plan is not None:
             session.relay = "callable"
-            response.stream = sync_relay(plan, session, fault_errors.inc)
+            response.stream = sync_relay(plan, session, fault_errors.inc, inner=inner)
         else:
-            response.stream = passthrough(session)
+            response.stream = passthrough(session, inner)
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._finish(flow)

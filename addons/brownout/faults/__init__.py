@@ -4,6 +4,7 @@ from brownout.faults import empty_reply
 from brownout.faults import error
 from brownout.faults import latency
 from brownout.faults import malformed
+from brownout.faults import rate_limit
 from brownout.faults import reset
 from brownout.faults import stream_corrupt
 from brownout.faults import stream_cut
@@ -25,6 +26,7 @@ __all__ = [
     "fault_types",
     "latency",
     "malformed",
+    "rate_limit",
     "reset",
     "stream_corrupt",
     "stream_cut",

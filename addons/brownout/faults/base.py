@@ -77,5 +77,21 @@ class Fault(BaseModel):
         return f"{self.type_name}({attrs})"
 
 
+class ClosingFault(Fault):
+    """A fault that waits `after`, then ends the client's connection its own way (`close`)."""
+
+    after: Duration = 0.0
+
+    def close(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+        raise NotImplementedError
+
+    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+        if self.after:
+            await asyncio.sleep(self.after)
+        self.close(flow, run)
+        if flow.killable:
+            flow.kill()
+
+
 def fault_types() -> Iterator[tuple[str, type[Fault]]]:
     yield from sorted(Fault.registry.items())

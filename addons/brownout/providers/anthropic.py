@@ -11,6 +11,8 @@ from brownout.providers.base import Render
 from brownout.providers.base import Reply
 from brownout.providers.base import retry_headers
 
+ORGANIZATION_ID = "00000000-0000-4000-8000-00000000b0e7"
+
 
 def message_id() -> str:
     # Anthropic ids are base62; hex keeps them unique and the right length.
@@ -22,7 +24,7 @@ def api_headers() -> tuple[str, list[tuple[str, str]]]:
     return rid, [
         ("content-type", "application/json"),
         ("request-id", rid),
-        ("anthropic-organization-id", "00000000-0000-4000-8000-00000000b0e7"),
+        ("anthropic-organization-id", ORGANIZATION_ID),
         ("via", "1.1 google"),
         ("cf-cache-status", "DYNAMIC"),
         ("x-robots-tag", "none"),

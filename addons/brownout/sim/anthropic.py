@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from brownout.conversation import last_user_text
 from brownout.sim.common import BASE62
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan
@@ -16,7 +17,6 @@ from brownout.sim.common import Turn
 from brownout.sim.common import compact_json
 from brownout.sim.common import int_field
 from brownout.sim.common import rfc3339
-from brownout.sim.common import text_of
 from brownout.sim.text import prose
 
 JSON = "application/json"
@@ -34,14 +34,7 @@ PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 
 def messages_prompt(body: dict[str, Any]) -> tuple[str, str]:
     """(the last user turn's text, all the prompt's prose) of a Messages body."""
-    messages = body.get("messages")
-    messages = messages if isinstance(messages, list) else []
-    last = ""
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            last = text_of(message.get("content"))
-            break
-    return last, prose([body.get("system"), messages, body.get("tools")])
+    return last_user_text(body), prose([body.get("system"), body.get("messages"), body.get("tools")])
 
 
 def messages_cap(body: dict[str, Any]) -> int | None:

@@ -123,15 +123,6 @@ def rfc3339(timestamp: float) -> str:
     return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def text_of(content: object) -> str:
-    """The text of a message's content: a string, or the `text` of its parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
-    return ""
-
-
 def int_field(body: dict[str, object], *names: str) -> int | None:
     """The first of `names` that holds a (non-boolean) integer."""
     for name in names:

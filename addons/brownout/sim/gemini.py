@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from brownout.conversation import last_user_text
+from brownout.conversation import text_of
 from brownout.sim.common import URLSAFE
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan
 from brownout.sim.common import Turn
 from brownout.sim.common import int_field
 from brownout.sim.common import pretty_json
-from brownout.sim.common import text_of
 from brownout.sim.text import embedding_vector
 from brownout.sim.text import prose
 
@@ -29,16 +30,7 @@ EVENT_STREAM = "text/event-stream"
 
 def contents_prompt(body: dict[str, Any]) -> tuple[str, str]:
     """(the last user turn's text, all the prompt's prose) of a generateContent body."""
-    contents = body.get("contents")
-    if isinstance(contents, dict):  # a single Content is accepted in place of a list
-        contents = [contents]
-    contents = contents if isinstance(contents, list) else []
-    last = ""
-    for content in reversed(contents):
-        if isinstance(content, dict) and content.get("role", "user") == "user":
-            last = text_of(content.get("parts"))
-            break
-    return last, prose([body.get("systemInstruction"), contents, body.get("tools")])
+    return last_user_text(body), prose([body.get("systemInstruction"), body.get("contents"), body.get("tools")])
 
 
 def generation_cap(body: dict[str, Any]) -> int | None:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 from typing import Any
 
+from brownout.conversation import last_user_text
 from brownout.sim.common import BASE62
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan
@@ -19,7 +20,6 @@ from brownout.sim.common import Turn
 from brownout.sim.common import compact_json
 from brownout.sim.common import int_field
 from brownout.sim.common import pretty_json
-from brownout.sim.common import text_of
 from brownout.sim.text import embedding_vector
 from brownout.sim.text import estimate_tokens
 from brownout.sim.text import float32_bytes
@@ -50,14 +50,7 @@ MODELS: tuple[tuple[str, int, str], ...] = (
 
 def chat_prompt(body: dict[str, Any]) -> tuple[str, str]:
     """(the last user message's text, all the prompt's prose) of a Chat Completions body."""
-    messages = body.get("messages")
-    messages = messages if isinstance(messages, list) else []
-    last = ""
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            last = text_of(message.get("content"))
-            break
-    return last, prose([messages, body.get("tools")])
+    return last_user_text(body), prose([body.get("messages"), body.get("tools")])
 
 
 def chat_cap(body: dict[str, Any]) -> int | None:
@@ -66,16 +59,7 @@ def chat_cap(body: dict[str, Any]) -> int | None:
 
 def responses_prompt(body: dict[str, Any]) -> tuple[str, str]:
     """(the last user input's text, all the prompt's prose) of a Responses API body."""
-    items = body.get("input")
-    last = ""
-    if isinstance(items, str):
-        last = items
-    elif isinstance(items, list):
-        for item in reversed(items):
-            if isinstance(item, dict) and item.get("role", "user") == "user":
-                last = text_of(item.get("content"))
-                break
-    return last, prose([body.get("instructions"), items, body.get("tools")])
+    return last_user_text(body), prose([body.get("instructions"), body.get("input"), body.get("tools")])
 
 
 def responses_cap(body: dict[str, Any]) -> int | None:

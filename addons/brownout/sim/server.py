@@ -191,30 +191,35 @@ def _openai_headers(call: Call, azure: bool, model: str, content_type: str, toke
     return openai.headers(call.stamp, content_type, ms, tokens)
 
 
-async def openai_chat(call: Call, azure: bool) -> web.StreamResponse:
+async def _openai_generation(
+    call: Call,
+    azure: bool,
+    prompt: Callable[[dict[str, Any]], tuple[str, str]],
+    cap: Callable[[dict[str, Any]], int | None],
+    stream_plan: Callable[[dict[str, Any], Turn], StreamPlan],
+    complete_body: Callable[[dict[str, Any], Turn], bytes],
+) -> web.StreamResponse:
+    """Chat Completions and Responses differ only in how they read the prompt and write the answer."""
     model = _openai_model(call, azure)
-    turn = call.turn(model, openai.chat_prompt(call.body), openai.chat_cap(call.body))
+    turn = call.turn(model, prompt(call.body), cap(call.body))
     if call.body.get("stream") is True:
-        plan = openai.chat_stream(call.body, turn)
         stream_headers = partial(_openai_headers, call, azure, model, openai.EVENT_STREAM, turn.total_tokens)
-        return await call.stream(plan, stream_headers)
+        return await call.stream(stream_plan(call.body, turn), stream_headers)
     await call.generate(turn.completion_tokens)
-    body = openai.chat_completion(call.body, turn)
     headers = _openai_headers(call, azure, model, openai.JSON, turn.total_tokens, call.processing_ms())
-    return call.reply(body, headers)
+    return call.reply(complete_body(call.body, turn), headers)
+
+
+async def openai_chat(call: Call, azure: bool) -> web.StreamResponse:
+    return await _openai_generation(
+        call, azure, openai.chat_prompt, openai.chat_cap, openai.chat_stream, openai.chat_completion
+    )
 
 
 async def openai_responses(call: Call, azure: bool) -> web.StreamResponse:
-    model = _openai_model(call, azure)
-    turn = call.turn(model, openai.responses_prompt(call.body), openai.responses_cap(call.body))
-    if call.body.get("stream") is True:
-        plan = openai.response_stream(call.body, turn)
-        stream_headers = partial(_openai_headers, call, azure, model, openai.EVENT_STREAM, turn.total_tokens)
-        return await call.stream(plan, stream_headers)
-    await call.generate(turn.completion_tokens)
-    body = openai.response_body(call.body, turn)
-    headers = _openai_headers(call, azure, model, openai.JSON, turn.total_tokens, call.processing_ms())
-    return call.reply(body, headers)
+    return await _openai_generation(
+        call, azure, openai.responses_prompt, openai.responses_cap, openai.response_stream, openai.response_body
+    )
 
 
 async def openai_embeddings(call: Call, azure: bool) -> web.StreamResponse:

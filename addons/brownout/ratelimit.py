@@ -1,0 +1,155 @@
+"""Token buckets for the `rate_limit` fault: requests and tokens per minute, as providers count them.
+
+Pure: every call takes the time from an injected clock, so tests step time by hand. A bucket
+holds up to `capacity` units and refills continuously at `per_minute / 60` units a second, as
+OpenAI's and Anthropic's limits do: their `x-ratelimit-reset-*` / `anthropic-ratelimit-*-reset`
+headers give the time until the bucket is full again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Literal
+
+
+class TokenBucket:
+    def __init__(self, capacity: float, per_minute: float, now: float) -> None:
+        self.capacity = capacity
+        self.rate = per_minute / 60.0  # units per second
+        self._level = capacity
+        self._updated = now
+
+    def level(self, now: float) -> float:
+        """Units available now; negative after a request used more than it was charged."""
+        if now > self._updated:
+            self._level = min(self.capacity, self._level + (now - self._updated) * self.rate)
+            self._updated = now
+        return self._level
+
+    def wait_for(self, amount: float, now: float) -> float:
+        """Seconds until `amount` units are available (0 when they are now)."""
+        missing = amount - self.level(now)
+        # Float steps leave a hair missing at the very moment the wait runs out; that is no wait.
+        return 0.0 if missing <= 1e-9 else missing / self.rate
+
+    def take(self, amount: float, now: float) -> None:
+        """Remove units (a negative amount gives them back); the level may go below zero."""
+        self._level = min(self.capacity, self.level(now) - amount)
+
+    def time_to_full(self, now: float) -> float:
+        return max(0.0, (self.capacity - self.level(now)) / self.rate)
+
+    def is_full(self, now: float) -> bool:
+        return self.level(now) >= self.capacity
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """One limit as the rate-limit headers report it."""
+
+    limit: int  # per minute
+    remaining: int  # whole units available after this request
+    reset: float  # seconds until the bucket is full again
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    requests: LimitState | None
+    tokens: LimitState | None
+    wait: float  # seconds until this request would be let through (0 when it was)
+    exhausted: Literal["requests", "tokens"] | None  # the limit that refused it
+    requested_tokens: int
+
+
+class RateLimiter:
+    """Requests-per-minute and tokens-per-minute buckets for each key (a model, or a key and model).
+
+    `burst` caps the request bucket (default: `rpm`, a whole minute's worth at once, as the
+    providers allow). A request passes when one request and its estimated tokens are both
+    available; it then uses them. A refused request uses nothing.
+    """
+
+    def __init__(
+        self,
+        rpm: int | None,
+        tpm: int | None,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        if rpm is None and tpm is None:
+            raise ValueError("a rate limiter needs rpm, tpm or both")
+        self.rpm = rpm
+        self.tpm = tpm
+        self.burst = burst if burst is not None else rpm
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[Hashable, tuple[TokenBucket | None, TokenBucket | None]] = OrderedDict()
+
+    def _pair(self, key: Hashable, now: float) -> tuple[TokenBucket | None, TokenBucket | None]:
+        pair = self._buckets.get(key)
+        if pair is None:
+            pair = (
+                TokenBucket(float(self.burst), float(self.rpm), now) if self.rpm and self.burst is not None else None,
+                TokenBucket(float(self.tpm), float(self.tpm), now) if self.tpm else None,
+            )
+            self._buckets[key] = pair
+            self._forget_idle(now)
+        else:
+            self._buckets.move_to_end(key)
+        return pair
+
+    def _forget_idle(self, now: float) -> None:
+        # Many API keys must not grow memory without bound; a full bucket holds no state worth keeping.
+        if len(self._buckets) <= self.max_keys:
+            return
+        for key, (requests, tokens) in list(self._buckets.items())[: len(self._buckets) - self.max_keys]:
+            if (requests is None or requests.is_full(now)) and (tokens is None or tokens.is_full(now)):
+                del self._buckets[key]
+
+    def admit(self, key: Hashable, tokens: int) -> Verdict:
+        now = self.clock()
+        requests, token_bucket = self._pair(key, now)
+        # A request larger than the whole token bucket waits for a full bucket, not forever.
+        needed = min(float(tokens), token_bucket.capacity) if token_bucket else 0.0
+        wait_requests = requests.wait_for(1.0, now) if requests else 0.0
+        wait_tokens = token_bucket.wait_for(needed, now) if token_bucket else 0.0
+        wait = max(wait_requests, wait_tokens)
+        if wait > 0:
+            exhausted: Literal["requests", "tokens"] = "requests" if wait_requests >= wait_tokens else "tokens"
+            return Verdict(False, *self._states(requests, token_bucket, now), wait, exhausted, tokens)
+        if requests:
+            requests.take(1.0, now)
+        if token_bucket:
+            token_bucket.take(float(tokens), now)
+        return Verdict(True, *self._states(requests, token_bucket, now), 0.0, None, tokens)
+
+    def settle(self, key: Hashable, charged: int, used: int) -> None:
+        """Correct a request's token charge once its real usage is known."""
+        pair = self._buckets.get(key)
+        if pair is not None and pair[1] is not None:
+            pair[1].take(float(used - charged), self.clock())
+
+    def state(self, key: Hashable) -> tuple[LimitState | None, LimitState | None]:
+        now = self.clock()
+        return self._states(*self._pair(key, now), now)
+
+    def _states(
+        self, requests: TokenBucket | None, tokens: TokenBucket | None, now: float
+    ) -> tuple[LimitState | None, LimitState | None]:
+        return (
+            _state(requests, self.rpm, now) if requests and self.rpm else None,
+            _state(tokens, self.tpm, now) if tokens and self.tpm else None,
+        )
+
+
+def _state(bucket: TokenBucket, per_minute: int, now: float) -> LimitState:
+    # A level a hair below a whole number from float arithmetic still counts as that number.
+    remaining = max(0, math.floor(bucket.level(now) + 1e-9))
+    return LimitState(per_minute, remaining, bucket.time_to_full(now))

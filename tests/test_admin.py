@@ -1,0 +1,177 @@
+"""The admin API, served by its aiohttp app alone (the proxy around it is in the end-to-end tests)."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
+
+from brownout.admin import AdminServer
+from brownout.admin import build_app
+from brownout.admin import is_loopback
+from brownout.scenario import parse_scenario
+from brownout.state import Brownout
+
+OUTAGE = "name: outage\ndescription: All down.\nrules:\n  - fault: {type: error, status: 503}\n"
+TIMED = """\
+name: replay
+rules:
+  - {name: down, fault: {type: reset}}
+timeline:
+  phases:
+    - {name: healthy, duration: 30s, rules: []}
+    - {name: outage, rules: [down]}
+"""
+
+
+def loaded() -> Brownout:
+    state = Brownout()
+    for text in (OUTAGE, TIMED):
+        state.load(parse_scenario(text))
+    return state
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[TestClient, Brownout]]:  # type: ignore[type-arg]
+    state = loaded()
+    async with TestClient(TestServer(build_app(state))) as client:
+        yield client, state
+
+
+async def test_list_switch_and_status(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
+    client, state = api
+    listing = await (await client.get("/api/scenarios")).json()
+    assert [(s["name"], s["active"], s["description"]) for s in listing] == [
+        ("outage", False, "All down."),
+        ("replay", False, ""),
+    ]
+    assert listing[1]["timeline"] == ["healthy", "outage"] and listing[1]["rules"] == ["down"]
+
+    response = await client.post("/api/scenarios/outage/activate")
+    assert response.status == 200 and await response.json() == {"name": "outage", "active": True, "changed": True}
+    assert state.engine.active == ["outage"]
+    again = await (await client.post("/api/scenarios/outage/activate")).json()
+    assert again["changed"] is False
+    await client.post("/api/scenarios/replay/activate")
+
+    status = await (await client.get("/api/status")).json()
+    assert [a["name"] for a in status["active"]] == ["outage", "replay"]
+    assert status["active"][0]["timeline"] is None
+    timeline = status["active"][1]["timeline"]
+    assert timeline["phase"] == "healthy" and timeline["index"] == 0 and 29 < timeline["remaining_seconds"] <= 30
+    assert status["scenarios_loaded"] == 2 and status["errors"] == []
+    assert status["counters"]["requests"] == 0
+
+    off = await (await client.post("/api/scenarios/outage/deactivate")).json()
+    assert off == {"name": "outage", "active": False, "changed": True}
+    assert await (await client.post("/api/clear")).json() == {"deactivated": ["replay"]}
+    assert state.engine.active == []
+    switches = state.metrics.registry.get_sample_value(
+        "brownout_scenario_switches_total", {"scenario": "outage", "action": "on"}
+    )
+    assert switches == 1
+
+
+async def test_unknown_names_and_routes_are_json_errors(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
+    client, _ = api
+    for path in ("/api/scenarios/nope/activate", "/api/scenarios/nope/deactivate"):
+        response = await client.post(path)
+        assert response.status == 404
+        assert await response.json() == {"error": "unknown scenario 'nope'; loaded: outage, replay", "status": 404}
+    assert (await client.get("/api/scenarios/nope")).status == 404
+    missing = await client.get("/api/nothing")
+    assert missing.status == 404 and (await missing.json())["status"] == 404
+    wrong = await client.delete("/api/clear")
+    assert wrong.status == 405 and await wrong.json() == {"error": "Method Not Allowed", "status": 405}
+
+
+async def test_one_scenario_in_detail(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
+    client, _ = api
+    detail = await (await client.get("/api/scenarios/replay")).json()
+    assert detail["text"] == TIMED and detail["timeline_status"] is None  # off: no clock running
+
+
+async def test_upload_validates_and_loads(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
+    client, state = api
+    created = await client.post("/api/scenarios?activate=1", data="name: fresh\nrules:\n  - fault: {type: reset}\n")
+    assert created.status == 201
+    body = await created.json()
+    assert (body["name"], body["active"], body["replaced"]) == ("fresh", True, False)
+    assert state.engine.active == ["fresh"]
+    # JSON is YAML too; a replaced scenario stays on.
+    replaced = await client.post("/api/scenarios", data='{"name": "fresh", "rules": [{"fault": {"type": "timeout"}}]}')
+    assert replaced.status == 200 and (await replaced.json())["replaced"] is True
+    assert state.engine.is_active("fresh")
+    # A file name given as the source names the scenario and the errors.
+    named = await client.post("/api/scenarios?source=my-outage.yaml", data="rules:\n  - fault: {type: reset}\n")
+    assert (await named.json())["name"] == "my-outage"
+
+
+async def test_upload_rejects_with_file_line_and_key(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
+    client, state = api
+    before = dict(state.engine.scenarios)
+    response = await client.post(
+        "/api/scenarios?source=mine.yaml", data="name: outage\nrules:\n  - fault: {type: error, status: 700}\n"
+    )
+    assert response.status == 400
+    body = await response.json()
+    assert body["status"] == 400
+    assert body["error"] == "mine.yaml:3: rules[0].fault.status: Input should be less than or equal to 599, got 700"
+    assert body["problems"] == [
+        {"line": 3, "key": "rules[0].fault.status", "message": "Input should be less than or equal to 599, got 700"}
+    ]
+    assert state.engine.scenarios == before  # nothing changed
+    no_name = await client.post("/api/scenarios", data="rules:\n  - fault: {type: reset}\n")
+    assert no_name.status == 400 and "name: required key is missing" in (await no_name.json())["error"]
+    binary = await client.post("/api/scenarios", data=b"\xff\xfe")
+    assert binary.status == 400 and (await binary.json())["error"] == "upload: not UTF-8 text"
+
+
+async def test_token_guards_the_api_but_not_metrics_or_health() -> None:
+    state = loaded()
+    async with TestClient(TestServer(build_app(state, token="s3cret"))) as client:
+        refused = await client.post("/api/scenarios/outage/activate")
+        assert refused.status == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert (await refused.json())["status"] == 401
+        wrong = await client.get("/api/status", headers={"Authorization": "Bearer nope"})
+        assert wrong.status == 401
+        assert state.engine.active == []
+        ok = await client.post("/api/scenarios/outage/activate", headers={"Authorization": "Bearer s3cret"})
+        assert ok.status == 200 and state.engine.active == ["outage"]
+        assert (await client.get("/metrics")).status == 200
+        assert (await client.get("/healthz")).status == 200
+
+
+def test_metrics_show_the_timeline_phase() -> None:
+    state = loaded()
+    state.activate("replay")
+    text = state.metrics.render().decode()
+    assert 'brownout_timeline_phase{phase="healthy",scenario="replay"} 1.0' in text
+    assert 'brownout_timeline_phase{phase="outage",scenario="replay"} 0.0' in text
+    state.deactivate("replay")
+    assert 'brownout_timeline_phase{phase="healthy",scenario="replay"} 0.0' in state.metrics.render().decode()
+
+
+@pytest.mark.parametrize(
+    "host,loopback", [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False), ("10.1.2.3", False)]
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_public_admin_host_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BROWNOUT_ADMIN_TOKEN", raising=False)
+    admin = AdminServer(Brownout())
+    with taddons.context(admin) as tctx:
+        with pytest.raises(exceptions.OptionsError, match="would accept control from the network on 0.0.0.0"):
+            tctx.configure(admin, brownout_admin_host="0.0.0.0")
+        tctx.configure(admin, brownout_admin_host="0.0.0.0", brownout_admin_token="t0ken")
+        assert admin.token() == "t0ken"
+        with pytest.raises(exceptions.OptionsError):  # dropping the token while public is refused too
+            tctx.configure(admin, brownout_admin_token="")
+    monkeypatch.setenv("BROWNOUT_ADMIN_TOKEN", "from-env")
+    with taddons.context(admin) as tctx:
+        tctx.configure(admin, brownout_admin_host="0.0.0.0")  # the environment's token is enough
+        assert admin.token() == "from-env"

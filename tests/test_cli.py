@@ -1,0 +1,154 @@
+"""The `brownout` command as users run it: exit codes, messages, and a proxy that serves."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from brownout.cli import main
+from brownout.sim import SimServer
+from conftest import StartProcess
+from conftest import free_port
+
+BROWNOUT = str(Path(sys.executable).parent / "brownout")
+BAD = "rules:\n  - match: {modle: gpt-4o}\n    fault: {type: error, status: 429}\n"
+
+
+def test_validate_reports_file_line_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("rules:\n  - fault: {type: reset}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    assert main(["scenarios", "validate", str(good)]) == 0
+    assert "good.yaml: ok (good, 1 rule(s))" in capsys.readouterr().out
+    assert main(["scenarios", "validate", str(good), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2: rules[0].match.modle: unknown key; allowed: provider, endpoint, model, stream" in err
+
+
+def test_run_refuses_an_invalid_scenario_before_listening(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    port = free_port()
+    done = subprocess.run(
+        [BROWNOUT, "run", "--port", str(port), "--admin-port", "0", "--scenario", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert f"{bad}:2: rules[0].match.modle: unknown key" in done.stderr
+    assert "proxy on" not in done.stdout  # nothing started half-configured
+
+
+def test_run_refuses_a_bad_upstream() -> None:
+    done = subprocess.run([BROWNOUT, "run", "--upstream", "openai"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "expected NAME=URL" in done.stderr
+
+
+def test_library_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenarios", "list"]) == 0
+    assert "anthropic-529-storm" in capsys.readouterr().out
+    assert main(["scenarios", "show", "insufficient-quota"]) == 0
+    out = capsys.readouterr().out
+    assert "kind: insufficient_quota" in out and "# rules, in the order they are tried:" in out
+    assert main(["scenarios", "show", "no-such"]) == 1
+    assert "no library scenario of that name" in capsys.readouterr().err
+
+
+async def test_run_serves_and_injects(start_proxy_process: StartProcess, sim: SimServer) -> None:
+    admin = free_port()
+    proxy = await start_proxy_process(
+        "--admin-port",
+        str(admin),
+        "--upstream",
+        f"openai={sim.url}/openai",
+        scenario="rules:\n  - match: {model: broken}\n    fault: {type: error, status: 503}\n",
+    )
+    async with httpx.AsyncClient(base_url=proxy.url) as client:
+        ok = await client.post("/openai/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+        failed = await client.post("/openai/v1/chat/completions", json={"model": "broken", "messages": []})
+        metrics = await client.get(f"http://127.0.0.1:{admin}/metrics")
+        health = await client.get(f"http://127.0.0.1:{admin}/healthz")
+    assert ok.status_code == 200 and failed.status_code == 503
+    assert 'brownout_requests_total{code="503",endpoint="chat",model="broken",provider="openai"} 1.0' in metrics.text
+    assert health.json() == {"status": "ok"}
+    assert proxy.stop() == 0  # Ctrl-C stops it cleanly
+    assert f"proxy on http://127.0.0.1:{proxy.port}" in proxy.output()
+
+
+def test_busy_admin_port_fails_the_start(tmp_path: Path) -> None:
+    with socket_bound() as port:
+        done = subprocess.run(
+            [BROWNOUT, "run", "--port", str(free_port()), "--admin-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"admin port 127.0.0.1:{port} unavailable" in done.stdout + done.stderr
+
+
+class socket_bound:
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        return int(self.sock.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+async def test_mitmdump_users_load_one_file(sim: SimServer, tmp_path: Path) -> None:
+    """`mitmdump -s addons/brownout_addon.py` gives a mitmproxy user the same proxy."""
+    script = Path(__file__).resolve().parents[1] / "addons" / "brownout_addon.py"
+    port = free_port()
+    (tmp_path / "s.yaml").write_text("rules:\n  - match: {model: x}\n    fault: {type: error, kind: overloaded}\n")
+    mitmdump = Path(sys.executable).parent / "mitmdump"
+    with (tmp_path / "log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(mitmdump), "-q", "-s", str(script),
+                "--mode", f"reverse:{sim.url}@127.0.0.1:{port}",
+                "--set", f"brownout_scenarios={tmp_path / 's.yaml'}",
+                "--set", "brownout_admin_port=0",
+                "--set", f"confdir={tmp_path}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(150):
+                try:
+                    ok = await client.post("/openai/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+            # In the user's own reverse mode, the path and the upstream are the user's.
+            assert ok.status_code == 200
+            hit = await client.post("/openai/v1/chat/completions", json={"model": "x", "messages": []})
+            assert hit.status_code == 503 and hit.json()["error"]["code"] == "server_is_overloaded"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_demo_runs_for_a_while_and_stops_cleanly() -> None:
+    done = subprocess.run(
+        [BROWNOUT, "demo", "--duration", "6", "--port", str(free_port()), "--admin-port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "what the apps saw" in done.stdout and "what the proxy injected" in done.stdout
+    assert "openai chat" in done.stdout and "demo stopped." in done.stdout

@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import pytest
+
+from brownout import control
+from brownout.classify import RequestInfo
+from brownout.scenario import ScenarioError
+from brownout.scenario import load_scenario
+from brownout.state import Brownout
+
+CHAT = RequestInfo("openai", "chat", "gpt-4o", False)
+
+
+def state_with_file(path: Path, text: str, on: bool = True) -> Brownout:
+    path.write_text(text)
+    state = Brownout()
+    state.load(load_scenario(path))
+    if on:
+        state.activate(path.stem)
+    return state
+
+
+def test_a_valid_edit_replaces_the_running_version(tmp_path: Path) -> None:
+    path = tmp_path / "storm.yaml"
+    state = state_with_file(path, "rules:\n  - fault: {type: error, status: 503}\n")
+    path.write_text("rules:\n  - fault: {type: error, status: 529}\n")
+    scenario = control.reload_file(state, path)
+    assert scenario is not None and state.engine.is_active("storm")
+    assert state.engine.choose(CHAT).fault.status == 529  # type: ignore[union-attr]
+    assert state.metrics.registry.get_sample_value("brownout_scenario_file_ok", {"file": str(path)}) == 1
+
+
+def test_a_broken_edit_keeps_the_old_version_and_reports_why(tmp_path: Path) -> None:
+    path = tmp_path / "storm.yaml"
+    state = state_with_file(path, "rules:\n  - fault: {type: error, status: 503}\n")
+    path.write_text("rules:\n  - fault: {type: error, status: 503, retry_after: soon}\n")
+    assert control.reload_file(state, path) is None
+    assert state.engine.choose(CHAT).fault.status == 503  # type: ignore[union-attr]
+    problem = f"{path}:2: rules[0].fault.retry_after: expected a duration"
+    assert state.file_errors[str(path)].startswith(problem)
+    status = control.status(state)
+    assert status["errors"][0]["file"] == str(path) and status["errors"][0]["error"].startswith(problem)
+    registry = state.metrics.registry
+    assert registry.get_sample_value("brownout_scenario_reload_errors_total", {"file": str(path)}) == 1
+    assert registry.get_sample_value("brownout_scenario_file_ok", {"file": str(path)}) == 0
+    # Fixing the file clears the error.
+    path.write_text("rules:\n  - fault: {type: error, status: 500}\n")
+    assert control.reload_file(state, path) is not None
+    assert state.file_errors == {} and control.status(state)["errors"] == []
+    assert registry.get_sample_value("brownout_scenario_file_ok", {"file": str(path)}) == 1
+
+
+def test_renaming_the_scenario_in_its_file_carries_the_switch_over(tmp_path: Path) -> None:
+    path = tmp_path / "storm.yaml"
+    state = state_with_file(path, "rules:\n  - fault: {type: reset}\n")
+    path.write_text("name: tempest\nrules:\n  - fault: {type: reset}\n")
+    control.reload_file(state, path)
+    assert set(state.engine.scenarios) == {"tempest"} and state.engine.active == ["tempest"]
+    assert state.metrics.registry.get_sample_value("brownout_scenario_active", {"scenario": "storm"}) is None
+
+
+def test_a_new_file_loads_switched_off(tmp_path: Path) -> None:
+    state = Brownout()
+    path = tmp_path / "fresh.yaml"
+    path.write_text("rules:\n  - fault: {type: reset}\n")
+    control.reload_file(state, path)
+    assert "fresh" in state.engine.scenarios and state.engine.active == []
+
+
+def test_status_counts_requests_and_faults() -> None:
+    state = Brownout()
+    control.load_text(state, "name: s\ndescription: d\nrules:\n  - fault: {type: reset}\n", activate=True)
+    state.metrics.requests.labels(provider="openai", endpoint="chat", model="gpt-4o", code="200").inc(3)
+    state.metrics.requests.labels(provider="openai", endpoint="chat", model="gpt-4o", code="reset").inc()
+    state.metrics.faults.labels(scenario="s", rule="reset", fault="reset", provider="openai").inc()
+    status = control.status(state)
+    assert status["counters"] == {
+        "requests": 4,
+        "requests_by_code": {"200": 3, "reset": 1},
+        "faults_injected": 1,
+        "faults_by_scenario": {"s": 1},
+        "fault_errors": 0,
+    }
+    assert status["active"][0]["name"] == "s" and status["active"][0]["description"] == "d"
+
+
+def test_load_text_refuses_and_changes_nothing() -> None:
+    state = Brownout()
+    with pytest.raises(ScenarioError, match="upload:3: rules\\[0\\].fault.type: unknown fault type"):
+        control.load_text(state, "name: s\nrules:\n  - fault: {type: explode}\n")
+    assert state.engine.scenarios == {}
