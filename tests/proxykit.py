@@ -38,9 +38,8 @@ def h1_client(timeout: float = 30, **kwargs: object) -> httpx.AsyncClient:
 
 @contextlib.asynccontextmanager
 async def proxy_for(upstream_url: str, confdir: Path, **settings: object) -> AsyncIterator[RunningProxy]:
+    settings = {"port": 0, "admin_port": 0, **settings}
     proxy_settings = ProxySettings(
-        port=0,
-        admin_port=0,
         upstreams=[
             f"openai={upstream_url}/openai",
             f"anthropic={upstream_url}/anthropic",
