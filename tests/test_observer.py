@@ -9,7 +9,6 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
-from brownout.bundle import make_addons
 from brownout.client_metrics import ClientMetrics
 from brownout.injector import Injector
 from brownout.observer import ClientObserver
@@ -202,20 +201,28 @@ async def test_requests_brownout_did_not_classify_are_not_watched() -> None:
 
 def test_what_counts_as_a_failure() -> None:
     assert failure_of_response(200, {}) == ""
-    assert failure_of_response(200, {"fault": "latency"}) == ""
-    assert failure_of_response(200, {"fault": "malformed"}) == "malformed"
+    assert failure_of_response(200, {"fault": "latency", "outcome": "delayed"}) == ""
+    assert failure_of_response(200, {"fault": "malformed", "outcome": "malformed_truncate"}) == "malformed"
+    assert failure_of_response(200, {"fault": "stream_error", "outcome": "stream_error"}) == "stream_error"
+    assert failure_of_response(200, {"fault": "stream_corrupt", "outcome": "corrupted"}) == "stream_corrupt"
+    assert failure_of_response(200, {"fault": "stream_cut", "outcome": "armed"}) == ""  # it never acted
+    assert failure_of_response(200, {"fault": "stream_stall", "outcome": "stalled"}) == ""  # resumed: whole answer
+    assert failure_of_response(200, {"fault": "stream_slow", "outcome": "slowed"}) == ""
     assert failure_of_response(529, {}) == "529"
     assert failure_of_error({"outcome": "reset", "fault": "reset"}, None) == "reset"
+    assert failure_of_error({"outcome": "reset", "fault": "stream_cut"}, 200) == "reset"
     assert failure_of_error({"outcome": "timeout"}, None) == "timeout"
-    assert failure_of_error({"fault": "stream_cut"}, 200) == "stream_cut"
+    assert failure_of_error({"fault": "stream_cut", "outcome": "cut"}, 200) == "stream_cut"
+    assert failure_of_error({"fault": "stream_stall", "outcome": "stalled"}, 200) == "stream_stall"
+    assert failure_of_error({"fault": "stream_cut", "outcome": "armed"}, 200) == "aborted"
     assert failure_of_error({}, 200) == "aborted"
     assert failure_of_error({}, None) == "error"
 
 
 def test_families_register_once_per_registry() -> None:
     state = Brownout()
-    make_addons(state)
-    make_addons(state)  # a second bundle on the same state (a reload) registers nothing twice
+    ClientObserver(state)
+    ClientObserver(state)  # a second observer on the same registry registers nothing twice
     assert ClientMetrics.on(state.metrics.registry) is ClientMetrics.on(state.metrics.registry)
     assert ClientMetrics.on(Brownout().metrics.registry) is not ClientMetrics.on(state.metrics.registry)
 

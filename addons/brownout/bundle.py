@@ -11,17 +11,20 @@ from brownout.phases import PhaseAnnouncer
 from brownout.recorder import Recorder
 from brownout.router import Router
 from brownout.state import Brownout
+from brownout.streams import Streams
 from brownout.watch import ScenarioWatcher
 
 
 def make_addons(state: Brownout | None = None) -> list[object]:
     state = state or Brownout()
-    # Router first (it fixes the upstream and provider), then the Injector; the observer and the
-    # Recorder after it (they see what it did to the flow).
+    # Router first (it fixes the upstream and provider); Streams after the Injector (it relays the
+    # stream plan the Injector's fault armed); the observer and the Recorder after them (they see
+    # what the faults did to the flow, the Recorder last of the flow hooks).
     return [
         Config(state),
         Router(state),
         Injector(state),
+        Streams(state),
         ClientObserver(state),
         Recorder(state),
         AdminServer(state),

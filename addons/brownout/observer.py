@@ -42,8 +42,12 @@ log = logging.getLogger(__name__)
 ERROR_BODY_LIMIT = 64 * 1024
 # What the proxy itself did to an attempt that never got an answer.
 TRANSPORT_OUTCOMES = ("reset", "timeout", "empty_reply")
-# Faults that spoil a 200 answer: the client got no usable reply although the status was fine.
-SPOILING_FAULTS = ("malformed", "stream_cut", "stream_error", "stream_corrupt")
+# What a fault did to a 200 answer that leaves the client without a usable reply (the `outcome`
+# the Injector and Streams leave in the metadata: a cut, an error event, corrupted events, a broken
+# body). A stall that resumed or a slowed stream still delivered the whole answer.
+SPOILED_OUTCOMES = ("cut", "reset", "stream_error", "corrupted")
+# A stream fault that never acted (it was armed, or could not apply to this answer).
+IDLE_OUTCOMES = ("", "armed", "not_applied")
 # mitmproxy's messages when the client side went away (HTTP/1 close, HTTP/2 stream reset).
 _CLIENT_GONE = ("Client disconnected", "stream reset by client")
 TICK_SECONDS = 1.0
@@ -84,22 +88,23 @@ def picked(headers: http.Headers, names: frozenset[bytes]) -> dict[str, str]:
 
 
 def failure_of_response(status: int, meta: dict[str, object]) -> str:
-    """What a complete answer means for the client: "" when usable, else the `after` label."""
+    """What a complete answer means for the client: "" when usable, else the `after` label (the
+    status, or the fault that spoiled a 200)."""
     if status >= 400:
         return str(status)
-    fault = meta.get("fault")
-    if isinstance(fault, str) and fault in SPOILING_FAULTS:
-        return fault
+    outcome = str(meta.get("outcome", ""))
+    if outcome in SPOILED_OUTCOMES or outcome.startswith("malformed"):
+        return str(meta.get("fault") or outcome)
     return ""
 
 
 def failure_of_error(meta: dict[str, object], response_status: int | None) -> str:
     """The `after` label of an attempt that ended in a transport error rather than an answer."""
-    outcome = meta.get("outcome")
-    if isinstance(outcome, str) and outcome in TRANSPORT_OUTCOMES:
+    outcome = str(meta.get("outcome", ""))
+    if outcome in TRANSPORT_OUTCOMES:
         return outcome
     fault = meta.get("fault")
-    if isinstance(fault, str) and fault.startswith("stream_"):
+    if isinstance(fault, str) and fault.startswith("stream_") and outcome not in IDLE_OUTCOMES:
         return fault
     if response_status is not None:
         return str(response_status) if response_status >= 400 else "aborted"
