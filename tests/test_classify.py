@@ -6,6 +6,7 @@ from brownout.classify import RequestInfo
 from brownout.classify import api_key_hash
 from brownout.classify import classify
 from brownout.classify import client_family
+from brownout.classify import plain_headers
 
 
 def body(**fields: object) -> bytes:
@@ -161,3 +162,12 @@ def test_key_hash_is_stable_and_hides_the_key() -> None:
 def test_info_is_plain_data() -> None:
     info = RequestInfo("openai", "chat", "gpt-4o", False)
     assert info.client == "other" and info.key_hash == ""
+
+
+def test_plain_headers_lower_cases_names_and_keeps_the_first_value() -> None:
+    fields = [
+        (b"Authorization", b"Bearer sk-1"),
+        (b"X-Stainless-Retry-Count", b"1"),
+        (b"authorization", b"Bearer sk-2"),
+    ]
+    assert plain_headers(fields) == {"authorization": "Bearer 1", "x-stainless-retry-count": "1"}

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -131,6 +132,18 @@ def parse_json_body(body: bytes | None) -> Mapping[str, object]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def plain_headers(fields: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Raw header fields as a dict with lower-case names (the first value of a repeated one).
+
+    One pass over mitmproxy's `headers.fields`: the functions here look up a dozen names, and
+    each lookup in mitmproxy's own multidict scans and decodes every field again.
+    """
+    headers: dict[str, str] = {}
+    for name, value in fields:
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return headers
 
 
 def client_family(headers: Mapping[str, str]) -> str:

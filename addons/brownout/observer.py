@@ -24,6 +24,7 @@ from mitmproxy import http
 from brownout import signals
 from brownout.classify import api_key_hash
 from brownout.classify import parse_json_body
+from brownout.classify import plain_headers
 from brownout.client_metrics import ClientMetrics
 from brownout.durations import parse_duration
 from brownout.observe import AttemptEnded
@@ -58,33 +59,6 @@ class _Watched:
     flow: http.HTTPFlow
     client_id: str
     started: bool = False
-
-
-# The only headers the signals read: picked in one pass over the raw fields, instead of a scan
-# of mitmproxy's multidict (decoding every field) for each name.
-REQUEST_HEADERS = frozenset(
-    {
-        b"authorization",
-        b"x-api-key",
-        b"api-key",
-        b"x-goog-api-key",
-        b"x-stainless-retry-count",
-        b"x-stainless-read-timeout",
-        b"x-stainless-timeout",
-        b"x-server-timeout",
-    }
-)
-RESPONSE_HEADERS = frozenset({b"retry-after", b"retry-after-ms", b"date", b"x-should-retry"})
-
-
-def picked(headers: http.Headers, names: frozenset[bytes]) -> dict[str, str]:
-    """The named headers (lower-case names; the first value of each) as a plain dict."""
-    found: dict[str, str] = {}
-    for name, value in headers.fields:
-        key = name.lower()
-        if key in names:
-            found.setdefault(key.decode(), value.decode("latin-1"))
-    return found
 
 
 def failure_of_response(status: int, meta: dict[str, object]) -> str:
@@ -210,7 +184,7 @@ class ClientObserver:
             if body is None:
                 body = bytes(self._error_bodies.get(flow.id, b""))
             error = signals.error_object(body)
-            headers = picked(response.headers, RESPONSE_HEADERS)
+            headers = plain_headers(response.headers.fields)
             retry_after = signals.retry_after(headers, error, received=response.timestamp_end)
             status = response.status_code if response.status_code >= 400 else None
             nonretryable = signals.is_nonretryable(status, signals.error_code(error), signals.should_retry(headers))
@@ -275,7 +249,7 @@ class ClientObserver:
     @staticmethod
     def attempt_started(flow: http.HTTPFlow, meta: dict[str, object]) -> AttemptStarted:
         request = flow.request
-        headers = picked(request.headers, REQUEST_HEADERS)
+        headers = plain_headers(request.headers.fields)
         body = request.raw_content
         parsed = parse_json_body(body)
         provider = str(meta["provider"])
