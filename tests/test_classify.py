@@ -170,4 +170,4 @@ def test_plain_headers_lower_cases_names_and_keeps_the_first_value() -> None:
         (b"X-Stainless-Retry-Count", b"1"),
         (b"authorization", b"Bearer sk-2"),
     ]
-    assert plain_headers(fields) == {"authorization": "Bearer 1", "x-stainless-retry-count": "1"}
+    assert plain_headers(fields) == {"authorization": "Bearer sk-1", "x-stainless-retry-count": "1"}
