@@ -64,7 +64,6 @@ class Rig:
     async def request(self, flow: http.HTTPFlow) -> None:
         self.observer.requestheaders(flow)
         await self.injector.request(flow)
-        self.observer.request(flow)
 
     def respond(self, flow: http.HTTPFlow) -> None:
         self.injector.responseheaders(flow)
@@ -128,6 +127,8 @@ async def test_a_streamed_error_body_is_read_while_relayed_unchanged() -> None:
         rig.observer.response(first)
         retry = chat_flow(101.0, body={**CHAT, "stream": True})
         await rig.request(retry)
+        answer(retry, 200, 101.5)
+        rig.respond(retry)  # counted when it ends
     assert sample(rig.state, "brownout_client_retry_after_violations_total", provider="openai", client="openai-python")
 
 
@@ -142,9 +143,8 @@ async def test_a_client_that_leaves_while_a_fault_holds_the_flow_abandoned_it() 
         await asyncio.sleep(0.05)
         flow.client_conn.timestamp_end = flow.request.timestamp_start + 1.0
         rig.injector.client_disconnected(flow.client_conn)
-        rig.observer.client_disconnected(flow.client_conn)  # before the observer's request hook ran
+        rig.observer.client_disconnected(flow.client_conn)  # while the fault still holds the flow
         await task
-        rig.observer.request(flow)
         rig.observer.error(flow)  # the fault's kill: already counted
     labels = {"provider": "openai", "endpoint": "chat", "client": "openai-python"}
     assert sample(rig.state, "brownout_client_abandoned_total", **labels) == 1
@@ -163,6 +163,7 @@ async def test_a_reset_by_brownout_is_not_an_abandonment() -> None:
         rig.observer.error(first)
         second = chat_flow(time.time() + 0.5, retry_count=1)
         await rig.request(second)
+        rig.observer.error(second)  # reset again; counted when it ends
     assert (
         sample(rig.state, "brownout_client_abandoned_total", provider="openai", endpoint="chat", client="openai-python")
         is None
@@ -191,9 +192,7 @@ async def test_requests_brownout_did_not_classify_are_not_watched() -> None:
     with taddons.context(rig.observer, rig.injector):
         flow = tflow.tflow()
         flow.live = True
-        rig.observer.requestheaders(flow)
-        await rig.injector.request(flow)
-        rig.observer.request(flow)
+        await rig.request(flow)
         flow.response = http.Response.make(500)
         rig.observer.response(flow)
     assert rig.observer._watched == {} and rig.observer._by_client == {}

@@ -1,9 +1,10 @@
 """Watch how the client reacts: translate flows into `observe` events and record what they show.
 
-Thin hooks: a flow becomes `AttemptStarted` (request), `AttemptEnded` (response or error) or
-`ClientAbandoned` (the client closed first); `observe.Observer` does the grouping and
-`client_metrics.ClientMetrics` the counting. It runs after the Injector, so the flow's
-metadata already says what brownout did to it.
+Thin hooks: when an attempt ends, its flow becomes `AttemptStarted` plus `AttemptEnded`
+(response or error) or `ClientAbandoned` (the client closed first), each with its own time;
+`observe.Observer` does the grouping and `client_metrics.ClientMetrics` the counting. Nothing
+is done on the request's way upstream, so watching never shifts a fault's timing. It runs after
+the Injector and Streams, so the flow's metadata says what the faults did to it.
 """
 
 from __future__ import annotations
@@ -158,11 +159,6 @@ class ClientObserver:
         self._watched[flow.id] = _Watched(flow, flow.client_conn.id)
         self._by_client.setdefault(flow.client_conn.id, set()).add(flow.id)
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        watched = self._watched.get(flow.id)
-        if watched is not None:
-            self._start(watched)
-
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
         if flow.id not in self._watched or response is None:
@@ -230,11 +226,8 @@ class ClientObserver:
     # -- translation
 
     def _start(self, watched: _Watched) -> bool:
-        """Report the attempt's start once; False when it is not a request brownout classified.
-
-        Usually called from `request`; a client that leaves while a fault still holds the flow
-        (before this addon's `request` runs) gets its start reported from the close instead.
-        """
+        """Report the attempt's start, once, just before its end; False when brownout did not
+        classify the request (not an AI-API call)."""
         if watched.started:
             return True
         flow = watched.flow
