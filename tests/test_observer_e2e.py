@@ -263,7 +263,10 @@ async def test_many_clients_retrying_an_outage_make_a_retry_storm(rig: RigFactor
     seen = await r.prom.query('{__name__=~"brownout_client_retr.*",provider="openai"}')
     detail = {s["metric"]["__name__"] + str(sorted(s["metric"].items())): s["value"][1] for s in seen}
     assert storms == 1, detail  # one storm, not one per retry
-    retries = await r.prom.value('sum(brownout_client_retries_total{provider="openai",after="503"})')
+    # The storm may be scraped before the last retries are: wait for those too.
+    retries = await r.prom.wait_for(
+        'sum(brownout_client_retries_total{provider="openai",after="503"})', lambda v: v == 12
+    )
     assert retries == 12, detail
     # It lasts until fewer than 5 retries fall within 10 s: well after this scrape.
     assert await r.prom.value('brownout_client_retry_storm_active{provider="openai"}') == 1, detail
