@@ -7,8 +7,6 @@ script reload, a test) never registers a name twice.
 
 from __future__ import annotations
 
-import weakref
-
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_client import Gauge
@@ -17,6 +15,7 @@ from prometheus_client import Histogram
 from brownout.classify import CLIENT_FAMILIES
 from brownout.metrics import LLM_BUCKETS
 from brownout.metrics import OTHER
+from brownout.metrics import families
 from brownout.observe import Abandoned
 from brownout.observe import Fallback
 from brownout.observe import LogicalRequestEnded
@@ -29,8 +28,6 @@ from brownout.observe import RetryStorm
 # options); Claude Code goes to 10; beyond that is a loop.
 ATTEMPT_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ClientMetrics] = weakref.WeakKeyDictionary()
-
 
 def client_label(client: str) -> str:
     return client if client in CLIENT_FAMILIES else OTHER
@@ -40,10 +37,7 @@ class ClientMetrics:
     @classmethod
     def on(cls, registry: CollectorRegistry) -> ClientMetrics:
         """The families on this registry, registered the first time they are asked for."""
-        existing = _by_registry.get(registry)
-        if existing is None:
-            existing = _by_registry[registry] = cls(registry)
-        return existing
+        return families(registry, cls)
 
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry

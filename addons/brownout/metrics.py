@@ -6,7 +6,10 @@ scenario names from the loaded files, and models through `ModelLabels`.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
@@ -23,6 +26,19 @@ OTHER = "other"
 
 # `*_created` series double the exposition and no dashboard reads them.
 disable_created_metrics()
+
+
+_families: weakref.WeakKeyDictionary[CollectorRegistry, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def families[Families](registry: CollectorRegistry, build: Callable[[CollectorRegistry], Families]) -> Families:
+    """A feature's metric families on a registry, registered the first time they are asked for,
+    so building a feature's addons twice on one state never registers a metric twice."""
+    built = _families.setdefault(registry, {})
+    if build not in built:
+        built[build] = build(registry)
+    result: Families = built[build]
+    return result
 
 
 class ModelLabels:

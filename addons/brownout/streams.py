@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from mitmproxy import http
+from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_client import Gauge
 from prometheus_client import Histogram
 
 from brownout import mitm_stream
 from brownout.metrics import LLM_BUCKETS
+from brownout.metrics import families
 from brownout.providers.sse import event_ends
 from brownout.state import Brownout
 from brownout.streamplan import Cut
@@ -210,8 +212,7 @@ def passthrough(
 
 
 class StreamMetrics:
-    def __init__(self, state: Brownout) -> None:
-        registry = state.metrics.registry
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.first_event = Histogram(
             "brownout_stream_time_to_first_event_seconds",
             "Request start to the first complete SSE event sent to the client (time to first token).",
@@ -257,7 +258,7 @@ def stream_outcome(plan_outcome: str, error: str | None) -> str:
 class Streams:
     def __init__(self, state: Brownout) -> None:
         self.state = state
-        self.metrics = StreamMetrics(state)
+        self.metrics = families(state.metrics.registry, StreamMetrics)
         self.adapter = mitm_stream.Status(False, "not loaded")
 
     def load(self, loader: object) -> None:
