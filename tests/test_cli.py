@@ -151,4 +151,5 @@ def test_demo_runs_for_a_while_and_stops_cleanly() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "what the apps saw" in done.stdout and "what the proxy injected" in done.stdout
+    assert "how the clients reacted" in done.stdout
     assert "openai chat" in done.stdout and "demo stopped." in done.stdout

@@ -170,7 +170,30 @@ def render(apps: SyntheticApps, proxy: RunningProxy, started: float, scenarios: 
         faults_table.add_column(column, justify="right" if column == "fired" else "left")
     for (scenario, rule, fault, provider), count in sorted(faults.items()):
         faults_table.add_row(scenario, rule, fault, provider, f"{count:.0f}")
-    return Group(header, apps_table, faults_table)
+    return Group(header, apps_table, faults_table, _client_table(proxy))
+
+
+def _client_table(proxy: RunningProxy) -> Table:
+    """What the proxy learned about the clients' reactions (the `brownout_client_*` metrics)."""
+    columns = {
+        "retries": "brownout_client_retries_total",
+        "Retry-After violations": "brownout_client_retry_after_violations_total",
+        "non-retryable retries": "brownout_client_nonretryable_retries_total",
+        "abandoned": "brownout_client_abandoned_total",
+    }
+    table = Table(title="how the clients reacted (the proxy's client metrics)", expand=True)
+    table.add_column("provider")
+    for column in columns:
+        table.add_column(column, justify="right")
+    counts = {column: _sample_sum(proxy, metric, provider="") for column, metric in columns.items()}
+    delay = _sample_sum(proxy, "brownout_client_retry_delay_seconds_sum", provider="")
+    delays = _sample_sum(proxy, "brownout_client_retry_delay_seconds_count", provider="")
+    table.add_column("mean retry delay s", justify="right")
+    for provider in ("openai", "anthropic", "gemini"):
+        key = (provider,)
+        mean = f"{delay[key] / delays[key]:.2f}" if delays.get(key) else "-"
+        table.add_row(provider, *(f"{counts[c].get(key, 0):.0f}" for c in columns), mean)
+    return table
 
 
 async def _drive(apps: SyntheticApps, rate: float, stop: asyncio.Event) -> None:
