@@ -292,3 +292,24 @@ def lint_problems(dashboard: dict[str, Any], cumulative_titles: frozenset[str] =
         except KeyError as exc:  # a query uses a variable the dashboard does not define
             problems.append(str(exc.args[0]))
     return problems
+
+
+# -- names
+
+
+def exposed_names() -> set[str]:
+    """Every series name brownout can expose: its whole registry, with all addons built."""
+    from brownout.bundle import make_addons
+    from brownout.state import Brownout
+
+    state = Brownout()
+    make_addons(state)
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
+    names: set[str] = set()
+    for family in state.metrics.registry.collect():
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
+    return names
+
+
+def selector_names(expr: str) -> set[str]:
+    return {found.name for found in selectors(expr) if found.name}
