@@ -154,3 +154,12 @@ def test_uid_and_datasource_match_the_provisioning_files(built: dict[str, Any]) 
     current = next(v for v in built["templating"]["list"] if v["name"] == "datasource")["current"]
     assert current["value"] in uids
     assert 8 <= len(built["uid"]) <= 40
+
+
+def test_the_readme_lists_every_panel_with_what_moves_it() -> None:
+    readme = (grafana_check.REPO / "README.md").read_text()
+    section = readme.split("## Dashboards", 1)[1].split("\n## ", 1)[0]
+    for row in dashboard.ROWS:
+        for panel in row.panels:
+            line = f"| {row.title} | {panel.title} | `{panel.unit}` | {panel.moved_by} |"
+            assert line in section, f"README's panel table lacks or misdescribes: {line}"
