@@ -54,7 +54,8 @@ BAD = [
         "rules:\n  - fault: {type: reset}\n  - fault: {type: bogus}\n",
         [
             "s.yaml:3: rules[1].fault.type: unknown fault type 'bogus'; allowed: "
-            "empty_reply, error, latency, malformed, rate_limit, reset, timeout"
+            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout"
         ],
     ),
     (
@@ -125,7 +126,8 @@ BAD = [
         "rules:\n  - fault: {status: 500}\n",
         [
             "s.yaml:2: rules[0].fault.type: required key is missing; allowed types: "
-            "empty_reply, error, latency, malformed, rate_limit, reset, timeout"
+            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout"
         ],
     ),
     ("rules:\n  - name: x\n", ["s.yaml:2: rules[0].fault: required key is missing"]),
@@ -155,7 +157,8 @@ BAD = [
         [
             "s.yaml:2: rules[0].probability: Input should be greater than or equal to 0, got -1",
             "s.yaml:3: rules[0].fault.type: unknown fault type 'nope'; allowed: "
-            "empty_reply, error, latency, malformed, rate_limit, reset, timeout",
+            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout",
             "s.yaml:4: rules[1].fault.hang: expected a duration such as 250ms, 2s, 1.5s, 1m or 1m30s "
             "(a bare number means seconds), got 'forever'",
         ],

@@ -10,16 +10,19 @@ from brownout.phases import PhaseAnnouncer
 from brownout.recorder import Recorder
 from brownout.router import Router
 from brownout.state import Brownout
+from brownout.streams import Streams
 from brownout.watch import ScenarioWatcher
 
 
 def make_addons(state: Brownout | None = None) -> list[object]:
     state = state or Brownout()
-    # Router first (it fixes the upstream and provider), the Recorder last (it sees the outcome).
+    # Router first (it fixes the upstream and provider); Streams after the Injector (it relays the
+    # stream plan the Injector's fault armed); the Recorder last of the flow hooks (it sees the outcome).
     return [
         Config(state),
         Router(state),
         Injector(state),
+        Streams(state),
         Recorder(state),
         AdminServer(state),
         Commands(state),

@@ -37,8 +37,8 @@ class Recorder:
     def error(self, flow: http.HTTPFlow) -> None:
         outcome = flow.metadata.get("brownout", {}).get("outcome", "")
         code = outcome if outcome in ("reset", "timeout", "empty_reply", "abandoned") else "error"
-        if flow.response is not None and not outcome:
-            code = "aborted"  # headers went out, the body did not finish
+        if flow.response is not None and code == "error":
+            code = "aborted"  # headers went out, the body did not finish (a stream cut, too)
         self._finish(flow, code, time.time())
 
     def _first_byte(self, flow: http.HTTPFlow) -> None:

@@ -6,6 +6,11 @@ from brownout.faults import latency
 from brownout.faults import malformed
 from brownout.faults import rate_limit
 from brownout.faults import reset
+from brownout.faults import stream_corrupt
+from brownout.faults import stream_cut
+from brownout.faults import stream_error
+from brownout.faults import stream_slow
+from brownout.faults import stream_stall
 from brownout.faults import timeout
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
@@ -23,5 +28,10 @@ __all__ = [
     "malformed",
     "rate_limit",
     "reset",
+    "stream_corrupt",
+    "stream_cut",
+    "stream_error",
+    "stream_slow",
+    "stream_stall",
     "timeout",
 ]
