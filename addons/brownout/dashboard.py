@@ -197,6 +197,24 @@ ROWS: tuple[Row, ...] = (
               one(f"sum by (provider) ({sel('brownout_inflight_requests')})", "{{provider}}"),
               "latency and timeout faults holding requests", width=12),
     )),
+    Row("Streams", (
+        Panel("Streams by outcome", "cps",
+              by_rate("brownout_streams_total", "provider, outcome", "{{provider}} {{outcome}}"),
+              "streamed calls; stream faults end them cut, stalled, errored, corrupted", stack=True),
+        Panel("Broken streams", "percentunit",
+              one(share("brownout_streams_total", 'outcome!="completed"', "provider"), "{{provider}}"),
+              "stream_cut, stream_stall, stream_error, stream_corrupt; clients leaving mid-stream",
+              description="Share of event streams that did not complete for the client."),
+        Panel("Time to first event", "s", quantiles("brownout_stream_time_to_first_event_seconds", "provider"),
+              "streamed calls; latency faults and stream_slow's first_event_delay",
+              description="Request start to the first whole SSE event the client received: time to first token."),
+        Panel("Events relayed", "eps", by_rate("brownout_stream_events_total", "provider", "{{provider}}"),
+              "streamed calls; stream_slow thins them, cuts end them", width=12),
+        Panel("Time-based stream faults live", "bool_on_off",
+              one(f"min({sel('brownout_stream_adapter_enabled')})"),
+              "always on where mitmproxy fits (0: stream faults run content-only)", kind="stat", width=12,
+              description="Whether stalls, pacing and timed cuts apply; 0 when brownout runs content-only."),
+    )),
 )
 # fmt: on
 
