@@ -6,6 +6,7 @@ from brownout.classify import RequestInfo
 from brownout.classify import api_key_hash
 from brownout.classify import classify
 from brownout.classify import client_family
+from brownout.classify import plain_headers
 
 
 def body(**fields: object) -> bytes:
@@ -134,6 +135,10 @@ def test_not_an_ai_request(host: str, path: str) -> None:
         ({"user-agent": "OpenAI/Python 3.54.0", "x-stainless-lang": "python"}, "openai-python"),
         ({"user-agent": "OpenAI/JS 5.1.0", "x-stainless-lang": "js"}, "openai-node"),
         ({"user-agent": "Anthropic/Python 2.12.0"}, "anthropic-python"),
+        ({"user-agent": "AsyncOpenAI/Python 3.54.0", "x-stainless-lang": "python"}, "openai-python"),
+        ({"user-agent": "AsyncAzureOpenAI/Python 3.54.0"}, "openai-python"),
+        ({"user-agent": "AsyncAnthropic/Python 2.12.0"}, "anthropic-python"),
+        ({"user-agent": "AnthropicBedrock/JS 0.9.0", "x-stainless-lang": "js"}, "anthropic-node"),
         ({"user-agent": "google-genai-sdk/2.8.0 gl-python/3.13.0"}, "google-genai"),
         ({"user-agent": "python-httpx/0.28.1"}, "httpx"),
         ({"user-agent": "langchain-openai/0.3 OpenAI/Python 1.0"}, "langchain"),
@@ -157,3 +162,12 @@ def test_key_hash_is_stable_and_hides_the_key() -> None:
 def test_info_is_plain_data() -> None:
     info = RequestInfo("openai", "chat", "gpt-4o", False)
     assert info.client == "other" and info.key_hash == ""
+
+
+def test_plain_headers_lower_cases_names_and_keeps_the_first_value() -> None:
+    fields = [
+        (b"Authorization", b"Bearer sk-1"),
+        (b"X-Stainless-Retry-Count", b"1"),
+        (b"authorization", b"Bearer sk-2"),
+    ]
+    assert plain_headers(fields) == {"authorization": "Bearer sk-1", "x-stainless-retry-count": "1"}

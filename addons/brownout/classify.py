@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -133,6 +134,18 @@ def parse_json_body(body: bytes | None) -> Mapping[str, object]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def plain_headers(fields: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Raw header fields as a dict with lower-case names (the first value of a repeated one).
+
+    One pass over mitmproxy's `headers.fields`: the functions here look up a dozen names, and
+    each lookup in mitmproxy's own multidict scans and decodes every field again.
+    """
+    headers: dict[str, str] = {}
+    for name, value in fields:
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return headers
+
+
 def client_family(headers: Mapping[str, str]) -> str:
     """Which SDK sent the request, from its user agent and Stainless headers (bounded set)."""
     agent = headers.get("user-agent", "").lower()
@@ -141,10 +154,14 @@ def client_family(headers: Mapping[str, str]) -> str:
         return "langchain"
     if "google-genai-sdk" in agent or "google-genai-sdk" in headers.get("x-goog-api-client", ""):
         return "google-genai"
-    if agent.startswith("openai/"):
-        return "openai-node" if lang == "js" or "openai/js" in agent else "openai-python"
-    if agent.startswith("anthropic/"):
-        return "anthropic-node" if lang == "js" or "anthropic/js" in agent else "anthropic-python"
+    # Stainless SDKs send `<client class>/<Python|JS> <version>`: OpenAI, AsyncOpenAI, AzureOpenAI,
+    # Anthropic, AsyncAnthropic, AnthropicBedrock...
+    product, _, rest = agent.partition("/")
+    node = lang == "js" or rest.startswith("js")
+    if "openai" in product and rest:
+        return "openai-node" if node else "openai-python"
+    if "anthropic" in product and rest:
+        return "anthropic-node" if node else "anthropic-python"
     if agent.startswith("python-httpx"):
         return "httpx"
     if agent.startswith("python-requests"):

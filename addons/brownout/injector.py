@@ -11,6 +11,7 @@ from mitmproxy import connection
 from mitmproxy import http
 
 from brownout.classify import classify
+from brownout.classify import plain_headers
 from brownout.engine import Decision
 from brownout.engine import UnknownScenario
 from brownout.faults import FaultRun
@@ -64,7 +65,7 @@ class Injector:
         info = classify(
             host=flow.request.host,
             path=flow.request.path,
-            headers=flow.request.headers,
+            headers=plain_headers(flow.request.headers.fields),  # one pass instead of a scan per lookup
             body=flow.request.raw_content,
             provider_hint=meta.get("provider"),
         )

@@ -1,15 +1,18 @@
 """Announce timeline phase changes in the proxy's log, as they happen.
 
 The phase itself is computed from the clock wherever it is needed (the engine, the status,
-the metric); this addon only looks four times a second and logs a line when a phase turns.
+the metric); this addon only looks four times a second and logs a line when a phase turns,
+and tells the state's listeners that the phase which ended is off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from brownout.state import Brownout
+from brownout.state import ScenarioSwitch
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,14 @@ class PhaseAnnouncer:
             if at is None or timeline is None:
                 continue
             now[name] = (at.index, at.cycle)
-            if self._seen.get(name) == now[name]:
+            before = self._seen.get(name)
+            if before == now[name]:
                 continue
+            if before is not None and before[0] is not None:
+                # The phase that just ended counts as switched off (the observer times the
+                # client's recovery from it); it ended `elapsed` seconds ago.
+                ended = timeline.phases[before[0]].name
+                self.state.notify(ScenarioSwitch(name, active=False, phase=ended, at=time.time() - at.elapsed))
             if at.ended:
                 lines.append(f"brownout: {name}: timeline ended; no rule fires until it is switched on again")
             else:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -66,6 +67,17 @@ def load_all(refs: Iterable[str], directory: Path | None = None) -> list[Scenari
     return loaded
 
 
+@dataclass(frozen=True, slots=True)
+class ScenarioSwitch:
+    """A scenario's faults were switched on or off: the whole scenario, or (off, with `phase`) one
+    phase of its timeline ending while the next begins."""
+
+    scenario: str
+    active: bool
+    phase: str = ""  # the timeline phase that ended; "" for the scenario itself
+    at: float | None = None  # when it happened (Unix time); None: now
+
+
 @dataclass
 class Brownout:
     """Shared state; each addon holds a reference and keeps its hooks thin."""
@@ -73,6 +85,8 @@ class Brownout:
     engine: Engine = field(default_factory=Engine)
     metrics: Metrics = field(default_factory=Metrics)
     routes: RouteTable = field(default_factory=RouteTable)
+    # Called on every switch, so addons learn of it at once (the observer times recoveries from it).
+    listeners: list[Callable[[ScenarioSwitch], None]] = field(default_factory=list)
     # Scenario file -> why its latest edit was rejected (the previous version keeps running).
     file_errors: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
@@ -84,12 +98,20 @@ class Brownout:
     def sync_gauges(self) -> None:
         self.metrics.set_scenarios(self.engine.scenarios, self.engine.active)
 
+    def notify(self, switch: ScenarioSwitch) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(switch)
+            except Exception:
+                log.exception("brownout: a listener failed on %s", switch)
+
     def activate(self, name: str) -> bool:
         changed = self.engine.activate(name)
         self.sync_gauges()
         if changed:
             self.control.switches.labels(scenario=name, action="on").inc()
             log.info("brownout: scenario %s on", name)
+            self.notify(ScenarioSwitch(name, active=True))
         return changed
 
     def deactivate(self, name: str) -> bool:
@@ -98,6 +120,7 @@ class Brownout:
         if changed:
             self.control.switches.labels(scenario=name, action="off").inc()
             log.info("brownout: scenario %s off", name)
+            self.notify(ScenarioSwitch(name, active=False))
         return changed
 
     def clear(self) -> list[str]:
@@ -105,6 +128,7 @@ class Brownout:
         self.sync_gauges()
         for name in was:
             self.control.switches.labels(scenario=name, action="off").inc()
+            self.notify(ScenarioSwitch(name, active=False))
         if was:
             log.info("brownout: scenarios off: %s", ", ".join(was))
         return was

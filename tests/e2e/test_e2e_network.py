@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -16,7 +17,6 @@ import openai
 import pytest
 
 from brownout.runner import RunningProxy
-from conftest import StartProcess
 from conftest import StartProxy
 from conftest import free_port
 
@@ -111,34 +111,37 @@ async def test_malformed_body_breaks_the_sdks_json_parsing(start_proxy: StartPro
 ARRIVALS_UPSTREAM = """
 import json, sys, time
 from aiohttp import web
-arrivals = {}
+held = {}
 async def answer(request):
     key = request.headers.get("x-test-id")
     if key:
-        arrivals[key] = time.time()
+        held[key] = time.time() - float(request.headers["x-proxy-received"])
     await request.read()
     return web.json_response({"id": "chatcmpl-test", "object": "chat.completion", "choices": []})
 async def report(request):
-    return web.json_response(arrivals)
+    return web.json_response(held)
 app = web.Application()
-app.router.add_get("/arrivals", report)
+app.router.add_get("/held", report)
 app.router.add_post("/{tail:.*}", answer)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
+# Loaded after brownout's addons: stamps when the proxy had the request's headers, so the upstream
+# can tell how long the proxy held the request before passing it on.
+STAMP_ADDON = """
+import time
+def requestheaders(flow):
+    flow.request.headers["x-proxy-received"] = repr(time.time())
+"""
 
-async def _open_connections(port: int, count: int) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    return [await asyncio.open_connection("127.0.0.1", port) for _ in range(count)]
 
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, model: str, key: str) -> float:
-    """Send one keep-alive request on an open connection; returns when it was sent (wall clock)."""
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, model: str, key: str) -> None:
+    """One keep-alive request on an open connection, read to the end of its response."""
     body = json.dumps({"model": model}).encode()
     head = (
-        f"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"x-test-id: {key}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
-    sent = time.time()
     writer.write(head + body)
     status = await reader.readline()
     assert b" 200 " in status, status
@@ -147,58 +150,76 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":")[1])
     await reader.readexactly(length)
-    return sent
 
 
-async def test_latency_delays_each_of_50_concurrent_requests_without_serialising(
-    start_proxy_process: StartProcess, tmp_path: Path
-) -> None:
+async def test_latency_delays_each_of_50_concurrent_requests_without_serialising(tmp_path: Path) -> None:
     """The issue's bar: 300 ms on each of 50 concurrent requests, within 20 ms, in about 300 ms overall.
 
-    Client, proxy and upstream each run in a process of their own, as in use, so none waits on
-    another's event loop. Each request's delay is read from the client's send to the upstream's
-    receipt, against the same measure without the fault.
+    Client, proxy (mitmdump with brownout's addon file, as a mitmproxy user runs it) and upstream
+    each run in a process of their own. The upstream reads how long the proxy held each request:
+    from the proxy having its headers to the upstream receiving it. The proxy's own intake of a
+    burst (its throughput, measured in the benchmark) is outside that span; forwarding is inside.
     """
-    upstream_port = free_port()
-    script = tmp_path / "upstream.py"
-    script.write_text(ARRIVALS_UPSTREAM)
-    upstream = subprocess.Popen([sys.executable, str(script), str(upstream_port)])
+    upstream_port, proxy_port = free_port(), free_port()
+    (tmp_path / "upstream.py").write_text(ARRIVALS_UPSTREAM)
+    (tmp_path / "stamp.py").write_text(STAMP_ADDON)
+    (tmp_path / "latency.yaml").write_text(
+        "rules:\n  - match: {model: slow}\n    fault: {type: latency, delay: 300ms}\n"
+    )
+    bin_dir = Path(sys.executable).parent
+    addon_file = Path(__file__).resolve().parents[2] / "addons" / "brownout_addon.py"
+    upstream = subprocess.Popen([sys.executable, str(tmp_path / "upstream.py"), str(upstream_port)])
+    proxy = subprocess.Popen(
+        [
+            str(bin_dir / "mitmdump"), "-q",
+            "--mode", f"reverse:http://127.0.0.1:{upstream_port}@127.0.0.1:{proxy_port}",
+            "-s", str(addon_file), "-s", str(tmp_path / "stamp.py"),
+            "--set", f"brownout_scenarios={tmp_path / 'latency.yaml'}", "--set", "brownout_admin_port=0",
+            "--set", "connection_strategy=lazy", "--set", f"confdir={tmp_path}",
+        ]
+    )  # fmt: skip
     try:
-        proxy = await start_proxy_process(
-            "--admin-port", "0", "--upstream", f"openai=http://127.0.0.1:{upstream_port}",
-            scenario="rules:\n  - match: {model: slow}\n    fault: {type: latency, delay: 300ms}\n",
-        )  # fmt: skip
-        connections = await _open_connections(proxy.port, 50)
+        for _ in range(300):
+            try:
+                _, probe = await asyncio.open_connection("127.0.0.1", proxy_port)
+                probe.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        connections = [await asyncio.open_connection("127.0.0.1", proxy_port) for _ in range(50)]
 
-        async def batch(model: str) -> tuple[dict[str, float], float]:
+        async def batch(model: str) -> float:
             # Warm every connection, upstream side included, before measuring.
             await asyncio.gather(
                 *(_exchange(r, w, "warm", f"warm-{model}-{i}") for i, (r, w) in enumerate(connections))
             )
             start = time.monotonic()
-            sent = await asyncio.gather(
-                *(_exchange(r, w, model, f"{model}-{i}") for i, (r, w) in enumerate(connections))
-            )
-            return {f"{model}-{i}": when for i, when in enumerate(sent)}, time.monotonic() - start
+            await asyncio.gather(*(_exchange(r, w, model, f"{model}-{i}") for i, (r, w) in enumerate(connections)))
+            return time.monotonic() - start
 
-        sent_fast, fast_wall = await batch("fast")
-        sent_slow, slow_wall = await batch("slow")
+        fast_wall = await batch("fast")
+        slow_wall = await batch("slow")
         for _, writer in connections:
             writer.close()
         async with httpx.AsyncClient() as client:
-            arrivals = (await client.get(f"http://127.0.0.1:{upstream_port}/arrivals")).json()
+            held = (await client.get(f"http://127.0.0.1:{upstream_port}/held")).json()
     finally:
-        upstream.terminate()
-        upstream.wait(10)
-    baseline = [arrivals[key] - when for key, when in sent_fast.items()]
-    delayed = [arrivals[key] - when for key, when in sent_slow.items()]
-    # Without the fault a request takes up to `overhead` to cross the proxy in this burst; that
-    # queueing is the proxy's, not the fault's, so it is allowed for beside the 20 ms.
-    overhead = max(baseline)
-    detail = f"without fault up to {overhead * 1000:.1f} ms; delays: {sorted(round(d * 1000) for d in delayed)}"
-    assert all(0.3 <= d <= 0.3 + 0.02 + overhead for d in delayed), detail
-    # The batch takes the delay once, on top of what it takes without the fault: not 50 x 300 ms.
-    assert 0.3 <= slow_wall <= fast_wall + 0.3 + 0.05, (fast_wall, slow_wall)
+        for process in (proxy, upstream):
+            process.terminate()
+            process.wait(10)
+    without = [held[f"fast-{i}"] for i in range(50)]
+    delayed = [held[f"slow-{i}"] for i in range(50)]
+    detail = (
+        f"held with the fault (ms): {sorted(round(d * 1000) for d in delayed)}; "
+        f"without (ms): {sorted(round(d * 1000) for d in without)}"
+    )
+    # mitmproxy takes a burst of 50 requests' headers before it forwards the first, so even without
+    # the fault the later ones wait tens of ms (its throughput; see the benchmark). The fault adds
+    # 300 ms on top of that: never less, and beyond the proxy's own wait by at most 20 ms.
+    assert statistics.median(delayed) - statistics.median(without) == pytest.approx(0.3, abs=0.02), detail
+    assert all(0.3 <= d <= max(without) + 0.3 + 0.02 for d in delayed), detail
+    # All 50 waited at once: the batch took one delay more than without the fault, not 50.
+    assert slow_wall - fast_wall == pytest.approx(0.3, abs=0.05), (fast_wall, slow_wall)
 
 
 def _count(proxy: RunningProxy, code: str) -> float:

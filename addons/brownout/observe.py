@@ -1,0 +1,481 @@
+"""How the client reacted: attempts grouped into logical requests, and what that grouping shows.
+
+Pure: plain events in, each carrying its own time; plain observations out. `Observer.feed`
+takes one event and returns what it revealed (a retry, its delay, a Retry-After violation,
+a retry of a non-retryable error, an abandonment, a fallback, a recovery, a retry storm);
+`Observer.tick` closes what time alone ends (a failure nobody retried). Memory is bounded:
+every table has a time window and a size cap.
+
+Grouping. Attempts with the same identity (API-key hash and client address) and the same
+fingerprint (method, provider, path, canonical body) belong to one logical request when the
+later one starts after the earlier one failed and within `retry_window` (plus any Retry-After
+the failure asked for). Stainless SDKs number their attempts (`x-stainless-retry-count`): 0
+always starts a new logical request, more than 0 is always a retry.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import OrderedDict
+from collections import deque
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Literal
+from typing import TypeVar
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+# -- settings
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # A failure repeated this long afterwards (plus its Retry-After) is still being retried.
+    retry_window: float = 30.0
+    # The same conversation at another provider or model this long after a failure is a fallback.
+    fallback_window: float = 60.0
+    # How long after a switch-off brownout waits for the first success before it stops watching.
+    recovery_window: float = 600.0
+    # A retry this much earlier than Retry-After asked is still on time (clock and network jitter).
+    retry_after_tolerance: float = 0.05
+    # A retry storm: within `storm_window`, at least `storm_min_retries` retries to a provider
+    # and at least `storm_ratio` retries per first attempt.
+    storm_window: float = 10.0
+    storm_min_retries: int = 10
+    storm_ratio: float = 1.0
+    # Cap of every table (attempts in flight, failures awaiting a retry, conversations).
+    max_tracked: int = 10_000
+
+
+# -- events in
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    attempt: str  # unique per attempt (the flow id)
+    time: float  # when the request began to arrive
+    provider: str
+    endpoint: str
+    model: str = ""
+    client: str = "other"  # classify.CLIENT_FAMILIES
+    identity: str = ""  # signals.identity(): key hash + client address
+    fingerprint: str = ""  # signals.fingerprint()
+    conversation: str = ""  # signals.conversation_key(); "" when the request has no user message
+    origin: str = ""  # the client's address: a fallback goes to another provider with another key
+    retry_count: int | None = None  # x-stainless-retry-count
+    declared_timeout: float | None = None  # seconds, where the SDK declares it
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    attempt: str
+    time: float  # when the answer (or the failure) ended
+    failure: str = ""  # "" when the client got a good answer, else what it got: "429", "reset", ...
+    retry_after: float | None = None  # seconds the answer asked the client to wait
+    nonretryable: bool = False  # retrying this answer is a mistake (signals.is_nonretryable)
+    scenario: str = ""  # the scenario whose fault acted on this attempt
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAbandoned:
+    """The client closed before the response ended (its timeout, or it gave up)."""
+
+    attempt: str
+    time: float
+    scenario: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultsSwitched:
+    """A scenario was switched on or off, or one phase of its timeline ended (an off)."""
+
+    scenario: str
+    active: bool
+    time: float
+
+
+Event = AttemptStarted | AttemptEnded | ClientAbandoned | FaultsSwitched
+
+# What `after` says when an attempt failed without a status.
+ABANDONED = "timeout"  # the client gave up waiting: its timeout, from its side
+UNKNOWN = "unknown"  # an SDK-numbered retry whose earlier attempt brownout did not see fail
+
+# -- observations out
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    provider: str
+    client: str
+    after: str  # what the failed attempt got: "429", "529", "reset", "timeout", ...
+    delay: float | None  # failed attempt's end to the retry's start; None when unknown
+    violation: bool  # sent before the Retry-After of the failed attempt elapsed
+    nonretryable: bool  # the failed attempt must not have been retried
+
+
+@dataclass(frozen=True, slots=True)
+class LogicalRequestEnded:
+    provider: str
+    endpoint: str
+    client: str
+    attempts: int
+    outcome: Literal["success", "failure", "abandoned"]
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    provider: str
+    endpoint: str
+    client: str
+    waited: float | None  # the attempt's start to the client's close; None when unknown
+    declared_timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    from_provider: str
+    to_provider: str
+    from_model: str
+    to_model: str
+    seconds: float  # the first failure of the conversation's run to the fallback's start
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    scenario: str
+    provider: str
+    seconds: float  # switch-off to the start of the first attempt that then succeeded
+
+
+@dataclass(frozen=True, slots=True)
+class RetryStorm:
+    provider: str
+    active: bool  # True when a storm starts, False when it is over
+    retries: int  # retries within the storm window when it changed
+    first_attempts: int
+
+
+Observation = Retry | LogicalRequestEnded | Abandoned | Fallback | Recovered | RetryStorm
+
+# -- internal records
+
+
+@dataclass(eq=False, slots=True)
+class _Logical:
+    key: tuple[str, str]
+    provider: str
+    endpoint: str
+    client: str
+    attempts: int = 1
+    awaiting: bool = False  # its last attempt failed; a retry may come
+    deadline: float = 0.0
+    failed_at: float = 0.0
+    after: str = ""
+    retry_after: float | None = None
+    nonretryable: bool = False
+
+
+@dataclass(slots=True)
+class _Attempt:
+    started: AttemptStarted
+    logical: _Logical
+
+
+@dataclass(slots=True)
+class _Trouble:
+    """A conversation whose last attempt failed: where, and since when."""
+
+    provider: str
+    model: str
+    first: float
+    last: float
+
+
+@dataclass(slots=True)
+class _StormWindow:
+    retries: deque[float] = field(default_factory=deque)
+    firsts: deque[float] = field(default_factory=deque)
+    active: bool = False
+
+
+class Observer:
+    """Turns attempts into logical requests and reports what the client did."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.now = 0.0  # the latest time any event carried
+        self._inflight: OrderedDict[str, _Attempt] = OrderedDict()
+        self._awaiting: OrderedDict[tuple[str, str], deque[_Logical]] = OrderedDict()
+        self._deadlines: list[tuple[float, int, _Logical]] = []  # heap over awaiting logical requests
+        self._seq = itertools.count()
+        self._troubles: OrderedDict[tuple[str, str], _Trouble] = OrderedDict()
+        self._faulted: dict[str, set[str]] = {}  # scenario -> providers its faults acted on
+        self._recovering: dict[tuple[str, str], float] = {}  # (scenario, provider) -> switch-off time
+        self._storms: dict[str, _StormWindow] = {}
+
+    # -- public
+
+    def feed(self, event: Event) -> list[Observation]:
+        out: list[Observation] = []
+        self._advance(event.time, out)
+        match event:
+            case AttemptStarted():
+                self._started(event, out)
+            case AttemptEnded():
+                self._ended(event, out)
+            case ClientAbandoned():
+                self._abandoned(event, out)
+            case FaultsSwitched():
+                self._switched(event)
+        return out
+
+    def tick(self, now: float) -> list[Observation]:
+        """Close what time alone ends: failures nobody retried, storms that calmed down."""
+        out: list[Observation] = []
+        self._advance(now, out)
+        return out
+
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    def tracked(self) -> dict[str, int]:
+        """Table sizes, for tests and a glance at memory."""
+        return {
+            "inflight": len(self._inflight),
+            "awaiting": sum(len(q) for q in self._awaiting.values()),
+            "deadlines": len(self._deadlines),
+            "conversations": len(self._troubles),
+            "recovering": len(self._recovering),
+        }
+
+    # -- attempts
+
+    def _started(self, ev: AttemptStarted, out: list[Observation]) -> None:
+        key = (ev.identity, ev.fingerprint)
+        logical: _Logical | None = None
+        if ev.retry_count == 0:
+            # The SDK says this is a fresh request: earlier failures of the same bytes were given up.
+            self._close_awaiting(key, out)
+        else:
+            logical = self._take_awaiting(key, ev.time)
+            if logical is None and ev.retry_count:
+                logical = self._take_inflight(key, ev, out)
+        if logical is None:
+            logical = _Logical(key, ev.provider, ev.endpoint, ev.client)
+            if ev.retry_count:
+                # A numbered retry whose earlier attempts brownout never saw (started before it, say).
+                logical.attempts = ev.retry_count
+                logical.after = UNKNOWN
+                self._retry(logical, ev, out, delay=None)
+            else:
+                self._storm(ev.provider, ev.time, retry=False, out=out)
+        else:
+            delay = ev.time - logical.failed_at if logical.failed_at else None
+            self._retry(logical, ev, out, delay=delay)
+        self._fallback(ev, out)
+        self._inflight[ev.attempt] = _Attempt(ev, logical)
+        self._cap(self._inflight)
+
+    def _retry(self, logical: _Logical, ev: AttemptStarted, out: list[Observation], delay: float | None) -> None:
+        logical.attempts += 1
+        violation = (
+            delay is not None
+            and logical.retry_after is not None
+            and delay < logical.retry_after - self.settings.retry_after_tolerance
+        )
+        out.append(Retry(ev.provider, ev.client, logical.after or UNKNOWN, delay, violation, logical.nonretryable))
+        logical.awaiting = False
+        self._storm(ev.provider, ev.time, retry=True, out=out)
+
+    def _ended(self, ev: AttemptEnded, out: list[Observation]) -> None:
+        attempt = self._inflight.pop(ev.attempt, None)
+        if attempt is None:
+            return
+        self._note_fault(ev.scenario, attempt.started.provider)
+        if ev.failure:
+            self._failed(attempt, ev.time, ev.failure, ev.retry_after, ev.nonretryable, out)
+            return
+        logical = attempt.logical
+        out.append(LogicalRequestEnded(logical.provider, logical.endpoint, logical.client, logical.attempts, "success"))
+        self._succeeded(attempt, out)
+
+    def _abandoned(self, ev: ClientAbandoned, out: list[Observation]) -> None:
+        attempt = self._inflight.pop(ev.attempt, None)
+        if attempt is None:
+            return
+        started = attempt.started
+        self._note_fault(ev.scenario, started.provider)
+        waited = max(0.0, ev.time - started.time)
+        out.append(Abandoned(started.provider, started.endpoint, started.client, waited, started.declared_timeout))
+        self._failed(attempt, ev.time, ABANDONED, None, False, out)
+
+    def _failed(
+        self,
+        attempt: _Attempt,
+        at: float,
+        after: str,
+        retry_after: float | None,
+        nonretryable: bool,
+        out: list[Observation],
+    ) -> None:
+        logical = attempt.logical
+        logical.awaiting = True
+        logical.failed_at = at
+        logical.after = after
+        logical.retry_after = retry_after
+        logical.nonretryable = nonretryable
+        logical.deadline = at + self.settings.retry_window + (retry_after or 0.0)
+        queue = self._awaiting.setdefault(logical.key, deque())
+        queue.append(logical)
+        self._awaiting.move_to_end(logical.key)
+        heapq.heappush(self._deadlines, (logical.deadline, next(self._seq), logical))
+        self._trouble(attempt.started, at)
+        while len(self._awaiting) > self.settings.max_tracked:
+            _, evicted = self._awaiting.popitem(last=False)
+            for old in evicted:
+                self._close(old, out)
+
+    def _take_awaiting(self, key: tuple[str, str], start: float) -> _Logical | None:
+        """The oldest failed logical request with this key that a request starting now may retry."""
+        queue = self._awaiting.get(key)
+        if not queue:
+            return None
+        for logical in queue:
+            if logical.failed_at <= start <= logical.deadline:
+                queue.remove(logical)
+                if not queue:
+                    del self._awaiting[key]
+                return logical
+        return None
+
+    def _take_inflight(self, key: tuple[str, str], ev: AttemptStarted, out: list[Observation]) -> _Logical | None:
+        """An SDK-numbered retry while its earlier attempt still looks open: the client gave up on it
+        without brownout seeing the close (an HTTP/2 stream reset while a fault held the flow)."""
+        for attempt_id, attempt in self._inflight.items():
+            if attempt.logical.key == key and attempt.started.time < ev.time:
+                del self._inflight[attempt_id]
+                s = attempt.started
+                out.append(Abandoned(s.provider, s.endpoint, s.client, None, s.declared_timeout))
+                logical = attempt.logical
+                logical.after = ABANDONED
+                logical.failed_at = 0.0  # unknown: no delay, no Retry-After check
+                logical.retry_after = None
+                logical.nonretryable = False
+                return logical
+        return None
+
+    def _close_awaiting(self, key: tuple[str, str], out: list[Observation]) -> None:
+        for logical in self._awaiting.pop(key, ()):
+            self._close(logical, out)
+
+    def _close(self, logical: _Logical, out: list[Observation]) -> None:
+        logical.awaiting = False
+        outcome: Literal["failure", "abandoned"] = "abandoned" if logical.after == ABANDONED else "failure"
+        out.append(LogicalRequestEnded(logical.provider, logical.endpoint, logical.client, logical.attempts, outcome))
+
+    # -- fallbacks
+
+    def _trouble(self, started: AttemptStarted, at: float) -> None:
+        if not started.conversation:
+            return
+        key = (started.origin, started.conversation)
+        trouble = self._troubles.get(key)
+        if trouble is None or (trouble.provider, trouble.model) != (started.provider, started.model):
+            trouble = _Trouble(started.provider, started.model, first=at, last=at)
+            self._troubles[key] = trouble
+        trouble.last = at
+        self._troubles.move_to_end(key)
+        self._cap(self._troubles)
+
+    def _fallback(self, ev: AttemptStarted, out: list[Observation]) -> None:
+        if not ev.conversation:
+            return
+        key = (ev.origin, ev.conversation)
+        trouble = self._troubles.get(key)
+        if trouble is None or (trouble.provider, trouble.model) == (ev.provider, ev.model):
+            return  # nothing failed, or this is the same place again (a retry, not a fallback)
+        del self._troubles[key]
+        if trouble.last <= ev.time <= trouble.last + self.settings.fallback_window:
+            out.append(Fallback(trouble.provider, ev.provider, trouble.model, ev.model, ev.time - trouble.first))
+
+    def _succeeded(self, attempt: _Attempt, out: list[Observation]) -> None:
+        started = attempt.started
+        if started.conversation:
+            self._troubles.pop((started.origin, started.conversation), None)
+        for (scenario, provider), switched_off in list(self._recovering.items()):
+            if provider == started.provider and started.time >= switched_off:
+                del self._recovering[(scenario, provider)]
+                out.append(Recovered(scenario, provider, started.time - switched_off))
+
+    # -- recovery
+
+    def _note_fault(self, scenario: str, provider: str) -> None:
+        if scenario:
+            self._faulted.setdefault(scenario, set()).add(provider)
+
+    def _switched(self, ev: FaultsSwitched) -> None:
+        # Recoveries still pending from this scenario's earlier faults are moot: the faults are
+        # back on, or a later window of them just ended and is timed from its own end instead.
+        for key in [k for k in self._recovering if k[0] == ev.scenario]:
+            del self._recovering[key]
+        hit = self._faulted.pop(ev.scenario, set())
+        if not ev.active:
+            for provider in hit:
+                self._recovering[(ev.scenario, provider)] = ev.time
+
+    # -- storms
+
+    def _storm(self, provider: str, at: float, *, retry: bool, out: list[Observation]) -> None:
+        window = self._storms.setdefault(provider, _StormWindow())
+        (window.retries if retry else window.firsts).append(at)
+        self._judge_storm(provider, window, out)
+
+    def _judge_storm(self, provider: str, window: _StormWindow, out: list[Observation]) -> None:
+        s = self.settings
+        horizon = self.now - s.storm_window
+        for times in (window.retries, window.firsts):
+            while times and times[0] < horizon:
+                times.popleft()
+            while len(times) > s.max_tracked:
+                times.popleft()
+        retries, firsts = len(window.retries), len(window.firsts)
+        storming = retries >= s.storm_min_retries and retries >= s.storm_ratio * firsts
+        if storming and not window.active:
+            window.active = True
+            out.append(RetryStorm(provider, True, retries, firsts))
+        elif window.active and retries < s.storm_min_retries / 2:
+            window.active = False
+            out.append(RetryStorm(provider, False, retries, firsts))
+
+    # -- time
+
+    def _advance(self, now: float, out: list[Observation]) -> None:
+        self.now = max(self.now, now)
+        now = self.now
+        while self._deadlines and self._deadlines[0][0] < now:
+            deadline, _, logical = heapq.heappop(self._deadlines)
+            if logical.awaiting and logical.deadline == deadline:
+                queue = self._awaiting.get(logical.key)
+                if queue is not None and logical in queue:
+                    queue.remove(logical)
+                    if not queue:
+                        del self._awaiting[logical.key]
+                self._close(logical, out)
+        while self._troubles:
+            trouble = next(iter(self._troubles.values()))
+            if trouble.last + self.settings.fallback_window >= now:
+                break
+            self._troubles.popitem(last=False)
+        if self._recovering:
+            for key, switched_off in list(self._recovering.items()):
+                if switched_off + self.settings.recovery_window < now:
+                    del self._recovering[key]
+        for provider, window in self._storms.items():
+            if window.active:  # a calm window is judged when it gets its next attempt
+                self._judge_storm(provider, window, out)
+
+    def _cap(self, table: OrderedDict[_K, _V]) -> None:
+        while len(table) > self.settings.max_tracked:
+            table.popitem(last=False)

@@ -1,0 +1,124 @@
+import email.utils
+import json
+
+import pytest
+
+from brownout import signals
+from brownout.providers import error_reply
+from brownout.providers.base import ErrorOptions
+
+
+def test_retry_count_and_declared_timeout_from_sdk_headers() -> None:
+    assert signals.retry_count({"x-stainless-retry-count": "2"}) == 2
+    assert signals.retry_count({"x-stainless-retry-count": "x"}) is None
+    assert signals.retry_count({}) is None
+    assert signals.declared_timeout({"x-stainless-read-timeout": "600.0"}) == 600.0
+    assert signals.declared_timeout({"x-stainless-timeout": "30"}) == 30.0
+    assert signals.declared_timeout({"x-server-timeout": "5"}) == 5.0
+    assert signals.declared_timeout({"x-stainless-read-timeout": "nan"}) is None
+    assert signals.declared_timeout({}) is None
+
+
+def test_fingerprint_ignores_key_order_whitespace_and_query() -> None:
+    a = signals.fingerprint("POST", "openai", "/v1/chat/completions", b'{"model": "m", "messages": []}')
+    b = signals.fingerprint("post", "openai", "/v1/chat/completions?x=1", b'{"messages":[],"model":"m"}')
+    assert a == b
+    assert a != signals.fingerprint("POST", "anthropic", "/v1/chat/completions", b'{"model": "m", "messages": []}')
+    assert a != signals.fingerprint("POST", "openai", "/v1/chat/completions", b'{"model": "n", "messages": []}')
+    # Not JSON: the bytes themselves.
+    assert signals.fingerprint("POST", "openai", "/x", b"abc") != signals.fingerprint("POST", "openai", "/x", b"abd")
+    # A pre-parsed body gives the same answer as parsing it here.
+    body = b'{"b": 1, "a": [1, 2]}'
+    parsed_here = signals.fingerprint("POST", "p", "/x", body)
+    assert signals.fingerprint("POST", "p", "/x", body, json.loads(body)) == parsed_here
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
+        {"model": "claude", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]},
+        {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]},
+        {"model": "gpt-4o", "input": "Hi"},
+        {"model": "gpt-4o", "input": [{"role": "user", "content": [{"type": "input_text", "text": " Hi "}]}]},
+    ],
+)
+def test_the_same_last_user_message_hashes_the_same_across_providers(body: dict[str, object]) -> None:
+    assert signals.conversation_key(body) == signals.conversation_key({"messages": [{"role": "user", "content": "Hi"}]})
+    assert signals.conversation_key(body) != signals.conversation_key({"messages": [{"role": "user", "content": "Ho"}]})
+
+
+def test_conversation_key_follows_the_last_user_message_only() -> None:
+    first = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    later = {"messages": [*first["messages"], {"role": "user", "content": "Tell me more"}]}
+    assert signals.conversation_key(first) != signals.conversation_key(later)
+    assert signals.conversation_key({"model": "x"}) == ""
+    assert signals.conversation_key({"messages": [{"role": "assistant", "content": "x"}]}) == ""
+
+
+def test_identity_is_key_hash_plus_address() -> None:
+    assert signals.identity("abc", "10.0.0.1") == "abc@10.0.0.1"
+    assert signals.identity("", "10.0.0.1") == "-@10.0.0.1"
+
+
+def test_retry_after_reads_ms_first_then_seconds_then_gemini_retry_info() -> None:
+    assert signals.retry_after({"retry-after-ms": "700", "retry-after": "1"}, {}) == 0.7
+    assert signals.retry_after({"retry-after": "2"}, {}) == 2.0
+    assert signals.retry_after({"retry-after": "1.5"}, {}) == 1.5
+    gemini = error_reply("gemini", ErrorOptions(kind="rate_limit", retry_after=3.5))
+    assert signals.retry_after({}, signals.error_object(gemini.body)) == 3.5
+    assert signals.retry_after({}, {}) is None
+    assert signals.retry_after({"retry-after": "soon"}, {}) is None
+
+
+def test_retry_after_as_http_date_is_relative_to_the_response_date_less_its_resolution() -> None:
+    date = email.utils.formatdate(1_000_000, usegmt=True)
+    later = email.utils.formatdate(1_000_010, usegmt=True)
+    assert signals.parse_retry_after(later, date) == 10 - signals.HTTP_DATE_SLACK
+    assert signals.parse_retry_after(later, None, received=1_000_004) == 6 - signals.HTTP_DATE_SLACK
+    assert signals.parse_retry_after(date, later) == 0.0  # already past
+    assert signals.parse_retry_after(later, None) is None  # nothing to measure from
+
+
+def test_proto_durations() -> None:
+    assert signals.parse_proto_duration("45s") == 45.0
+    assert signals.parse_proto_duration("1.25s") == 1.25
+    assert signals.parse_proto_duration("45") is None
+    assert signals.parse_proto_duration(45) is None
+
+
+def test_error_codes_of_each_provider_envelope() -> None:
+    quota = error_reply("openai", ErrorOptions(kind="insufficient_quota"))
+    assert signals.error_code(signals.error_object(quota.body)) == "insufficient_quota"
+    overloaded = error_reply("anthropic", ErrorOptions(kind="overloaded"))
+    assert signals.error_code(signals.error_object(overloaded.body)) == "overloaded_error"
+    gemini = error_reply("gemini", ErrorOptions(status=503))
+    assert signals.error_code(signals.error_object(gemini.body)) == "UNAVAILABLE"
+    assert signals.error_object(b"<html>502</html>") == {}
+    assert signals.error_object(b'[{"error": {"code": 429}}]') == {"code": 429}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "header", "expected"),
+    [
+        (400, "", None, True),
+        (401, "", None, True),
+        (403, "", None, True),
+        (404, "", None, True),
+        (429, "insufficient_quota", None, True),
+        (429, "rate_limit_exceeded", None, False),
+        (500, "", None, False),
+        (529, "overloaded_error", None, False),
+        (503, "", False, True),  # x-should-retry: false forbids it
+        (400, "", True, False),  # x-should-retry: true allows it
+        (None, "", None, False),
+    ],
+)
+def test_nonretryable(status: int | None, code: str, header: bool | None, expected: bool) -> None:
+    assert signals.is_nonretryable(status, code, header) is expected
+
+
+def test_should_retry_header() -> None:
+    assert signals.should_retry({"x-should-retry": "false"}) is False
+    assert signals.should_retry({"x-should-retry": "True"}) is True
+    assert signals.should_retry({}) is None
