@@ -163,3 +163,11 @@ def test_the_readme_lists_every_panel_with_what_moves_it() -> None:
         for panel in row.panels:
             line = f"| {row.title} | {panel.title} | `{panel.unit}` | {panel.moved_by} |"
             assert line in section, f"README's panel table lacks or misdescribes: {line}"
+
+
+def test_every_query_reads_metrics_brownout_exposes(built: dict[str, Any]) -> None:
+    """A misspelt metric name fails here, before the live check."""
+    exposed = grafana_check.exposed_names()
+    for query in grafana_check.queries(built):
+        unknown = grafana_check.selector_names(query.expr) - exposed
+        assert not unknown, f"{query.where}: brownout exposes no {sorted(unknown)}"
