@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,63 @@ def test_a_deleted_file_leaves_its_scenario_running(dirs: tuple[Path, Path], cap
         watcher.apply(elsewhere / "mine.yaml")
     assert state.engine.active == ["mine"]
     assert "was deleted; scenario mine stays loaded as it was" in caplog.text
+
+
+def kubelet_write(directory: Path, version: int, files: dict[str, str]) -> None:
+    """What the kubelet does to a mounted ConfigMap: a new timestamped directory, `..data` swapped
+    to it atomically, a `name -> ..data/name` symlink per key, the old directory removed."""
+    import os
+    import shutil
+
+    fresh = directory / f"..2026_01_01_00_00_00.{version:09d}"
+    fresh.mkdir()
+    for name, text in files.items():
+        (fresh / name).write_text(text)
+    (directory / "..data_tmp").symlink_to(fresh.name)
+    os.replace(directory / "..data_tmp", directory / "..data")
+    for name in files:
+        if not (directory / name).is_symlink():
+            (directory / name).symlink_to(f"..data/{name}")
+    for old in directory.glob("..2026*"):
+        if old != fresh:
+            shutil.rmtree(old)
+
+
+async def test_a_configmap_volume_update_is_applied(tmp_path: Path) -> None:
+    """Kubernetes updates a mounted ConfigMap by swapping `..data`; the visible files never change."""
+    import asyncio
+    import time
+
+    from brownout.runner import ProxySettings
+    from brownout.runner import RunningProxy
+
+    mounted = tmp_path / "scenarios"
+    mounted.mkdir()
+    kubelet_write(mounted, 1, {"outage.yaml": "description: v1\nrules:\n  - fault: {type: error, status: 503}\n"})
+    settings = ProxySettings(port=0, admin_port=0, library=str(mounted), scenarios=["outage"], termlog=False)
+    async with RunningProxy(settings) as proxy:
+        state = proxy.state
+
+        async def until(holds: Callable[[], bool], what: str) -> None:
+            deadline = time.monotonic() + 3
+            while not holds():
+                assert time.monotonic() < deadline, what
+                await asyncio.sleep(0.05)
+
+        kubelet_write(
+            mounted,
+            2,
+            {
+                "outage.yaml": "description: v2\nrules:\n  - fault: {type: error, status: 500}\n",
+                "added.yaml": "rules:\n  - fault: {type: reset}\n",
+            },
+        )
+        await until(lambda: state.engine.scenarios["outage"].description == "v2", "the update was not applied")
+        assert state.engine.is_active("outage")  # still on, as before the update
+        await until(lambda: "added" in state.engine.scenarios, "a key added to the ConfigMap was not loaded")
+
+        label = str(mounted / "outage.yaml")
+        kubelet_write(mounted, 3, {"outage.yaml": "rules:\n  - fault: {type: error, status: 5000}\n", "added.yaml": ""})
+        await until(lambda: label in state.file_errors, "the broken update was not reported")
+        assert state.engine.scenarios["outage"].description == "v2"  # the last good version keeps running
+        assert state.metrics.registry.get_sample_value("brownout_scenario_file_ok", {"file": label}) == 0

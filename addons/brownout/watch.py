@@ -8,6 +8,10 @@ goes to the log, to `/api/status` (and `brownout ctl status`) and to the metrics
 Watched: the library directory (every `*.yaml`, `*.yml`, `*.json` in it, new ones included)
 and each file named in `brownout_scenarios`. watchfiles (inotify and friends, in Rust) does
 the watching; its loop is started from a synchronous `running()` and stopped in `done()`.
+
+A Kubernetes ConfigMap mounted as a directory is a set of symlinks through `..data`, which the
+kubelet swaps atomically on an update: the visible files never change, `..data` does. A change
+of `..data` therefore re-reads every scenario file of its directory.
 """
 
 from __future__ import annotations
@@ -30,13 +34,21 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".yaml", ".yml", ".json")
 # Editors write a file in several steps; changes this close together are applied once.
 DEBOUNCE_MS = 150
+# The kubelet's atomic writer: `name.yaml -> ..data/name.yaml`, `..data -> ..<timestamp>/`.
+ATOMIC_DATA = "..data"
+
+
+def visible(path: Path) -> Path:
+    """A file as its directory shows it: the directory resolved, the name kept (it may be a symlink)."""
+    return path.parent.resolve() / path.name
 
 
 class ScenarioWatcher:
     def __init__(self, state: Brownout) -> None:
         self.state = state
-        self.files: dict[Path, str] = {}  # resolved file -> the name it is reported under
+        self.files: dict[Path, str] = {}  # visible and resolved file -> the name it is reported under
         self.dirs: dict[Path, Path] = {}  # resolved library directory -> as given
+        self.watched: list[Path] = []  # the directories the watch loop covers
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._running = False
@@ -72,30 +84,46 @@ class ScenarioWatcher:
         directory = Path(library) if library else library_dir()
         self.dirs = {directory.resolve(): directory} if directory.is_dir() else {}
         self.files = {}
-        for path in library_files(directory):
-            self.files[path.resolve()] = str(path)
+        named = list(library_files(directory))
         for ref in ctx.options.brownout_scenarios:
             try:
-                path = resolve_scenario_ref(ref, directory)
+                named.append(resolve_scenario_ref(ref, directory))
             except ScenarioError:
                 continue  # Config has refused it already
-            self.files[path.resolve()] = str(path)
-        for label in self.files.values():
+        for path in named:
+            # Known by where it shows and by what it points to (a symlink's target may be edited in place).
+            self.files[visible(path)] = self.files[path.resolve()] = str(path)
+        self.watched = self.roots()
+        for label in set(self.files.values()):
             self.state.control.file_ok.labels(file=label).set(0 if label in self.state.file_errors else 1)
 
+    def roots(self) -> list[Path]:
+        """The directories to watch; never the kubelet's timestamped ones, which go with the next update."""
+        found = {*self.dirs, *(path.parent for path in self.files)}
+        return sorted(root for root in found if not root.name.startswith("..") and root.is_dir())
+
     def wanted(self, path: Path) -> bool:
-        resolved = path.resolve()
-        if resolved in self.files:
+        if path.name == ATOMIC_DATA:
+            return path.parent.resolve() in self.watched
+        shown = visible(path)
+        if shown in self.files or path.resolve() in self.files:
             return True
-        return resolved.parent in self.dirs and resolved.suffix in SUFFIXES
+        return shown.parent in self.dirs and shown.suffix in SUFFIXES
 
     def label(self, path: Path) -> str:
-        resolved = path.resolve()
-        label = self.files.get(resolved)
+        shown = visible(path)
+        label = self.files.get(shown) or self.files.get(path.resolve())
         if label is None:
-            label = str(self.dirs.get(resolved.parent, resolved.parent) / resolved.name)
-            self.files[resolved] = label
+            label = str(self.dirs.get(shown.parent, shown.parent) / shown.name)
+            self.files[shown] = label
         return label
+
+    def swapped(self, data: Path) -> list[Path]:
+        """The scenario files of a directory whose `..data` the kubelet just swapped, as they show."""
+        self._plan()  # new files may have appeared with the update; targets have moved
+        directory = data.parent.resolve()
+        labels = {label for label in self.files.values() if visible(Path(label)).parent == directory}
+        return [Path(label) for label in sorted(labels)]
 
     # -- applying changes
 
@@ -119,8 +147,7 @@ class ScenarioWatcher:
         self._halt()
         if not ctx.options.brownout_watch:
             return
-        roots = sorted({*self.dirs, *(path.parent for path in self.files)})
-        roots = [root for root in roots if root.is_dir()]
+        roots = self.watched = self.roots()
         if not roots:
             return
         self._stop = asyncio.Event()
@@ -144,11 +171,15 @@ class ScenarioWatcher:
                 stop_event=stop,
                 recursive=False,
             ):
+                changed: list[Path] = []
                 for raw in sorted({raw for _, raw in changes}):
+                    path = Path(raw)
+                    changed.extend(self.swapped(path) if path.name == ATOMIC_DATA else [path])
+                for path in dict.fromkeys(changed):
                     try:
-                        self.apply(Path(raw))
+                        self.apply(path)
                     except Exception:
-                        log.exception("brownout: could not apply a change to %s", raw)
+                        log.exception("brownout: could not apply a change to %s", path)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,0 +1,92 @@
+"""The dashboard against a real Prometheus: after a scripted rehearsal (tests/dashboard_run.py),
+every panel's query, every annotation and every variable returns data, and moves.
+
+Grafana cannot run here; this is what it would do: expand the variables (All for job and
+instance, `$__rate_interval` as Grafana computes it for a 1 s scrape interval) and ask
+Prometheus's HTTP API for the range of the run. A query passes when some sample in that range is
+a number other than 0: an empty result, only NaN (a quantile of nothing) or a flat 0 fails.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+import dashboard_run
+import grafana_check
+from brownout import dashboard
+from brownout.runner import ProxySettings
+from brownout.sim import SimServer
+from conftest import PROVIDERS
+from conftest import start_scraped_proxy
+from prom import Prometheus
+
+# What Grafana would use with a 1 s scrape interval on a short range: four scrapes and a margin.
+RATE_INTERVAL = "10s"
+
+
+async def query_range(prometheus: Prometheus, expr: str, start: float, end: float) -> list[dict[str, Any]]:
+    params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": "1"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{prometheus.url}/api/v1/query_range", params=params) as answer:
+            payload = await answer.json()
+    if payload.get("status") != "success":
+        raise AssertionError(f"{expr}: {payload.get('errorType')}: {payload.get('error')}")
+    result: list[dict[str, Any]] = payload["data"]["result"]
+    return result
+
+
+def moved(result: list[dict[str, Any]]) -> bool:
+    return any(
+        math.isfinite(value) and value != 0 for series in result for value in (float(v) for _, v in series["values"])
+    )
+
+
+async def test_every_panel_returns_data_after_a_rehearsal(
+    prometheus: Prometheus, sim: SimServer, tmp_path: Path
+) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    for name, text in dashboard_run.SCENARIOS.items():
+        (library / f"{name}.yaml").write_text(text)
+    settings = ProxySettings(
+        port=0,
+        upstreams=[f"{name}={sim.url}/{name}" for name in PROVIDERS],
+        library=str(library),
+        termlog=False,
+        extra_options={"brownout_retry_window": dashboard_run.RETRY_WINDOW},
+    )
+    proxy = await start_scraped_proxy(prometheus, settings)
+    try:
+        started = time.time()
+        tally = await dashboard_run.rehearse(proxy.url, proxy.admin_url)
+        finished = time.time()
+        await prometheus.wait_scraped_since(finished)
+    finally:
+        await proxy.stop()
+    assert time.time() - started < 45, "the rehearsal must stay short"
+
+    built = dashboard.build()
+    checked, empty = 0, []
+    for query in grafana_check.queries(built, {"__rate_interval": RATE_INTERVAL}):
+        result = await query_range(prometheus, query.expr, started - 2, time.time())
+        checked += 1
+        if not moved(result):
+            empty.append(f"{query.where}: {'only 0 or NaN' if result else 'no series'}\n    {query.expr}")
+    assert not empty, f"{len(empty)} of {checked} queries showed nothing ({tally}):\n" + "\n".join(empty)
+    panels_with_targets = sum(len(p.queries) for p in dashboard.panels())
+    assert checked == panels_with_targets + 2 + 2  # two annotations, job and instance
+
+
+async def test_the_check_fails_on_a_misspelt_metric(prometheus: Prometheus) -> None:
+    """An empty answer is a failure (promtool query would exit 0 on it)."""
+    now = time.time()
+    result = await query_range(prometheus, 'sum(rate(brownout_request_total{job=~".*"}[10s]))', now - 30, now)
+    assert not moved(result)
+    with pytest.raises(AssertionError, match="parse error"):
+        await query_range(prometheus, "sum(rate(brownout_requests_total[10s])", now - 30, now)
