@@ -1,4 +1,4 @@
-"""All of brownout's addons around one shared state, in hook order."""
+"""All of brownout's addons around one shared state, in hook order, as one mitmproxy addon."""
 
 from __future__ import annotations
 
@@ -32,3 +32,16 @@ def make_addons(state: Brownout | None = None) -> list[object]:
         ScenarioWatcher(state),
         PhaseAnnouncer(state),
     ]
+
+
+class Bundle:
+    """brownout's addons as a single entry in mitmproxy's addon chain.
+
+    mitmproxy dispatches every event (several per flow) to each entry of its chain in turn, with
+    a coroutine and an error guard per entry; as children of one entry, the ten addons below cost
+    one dispatch per event instead of ten, which is most of what brownout adds to a flow.
+    """
+
+    def __init__(self, state: Brownout | None = None) -> None:
+        self.state = state or Brownout()
+        self.addons = make_addons(self.state)

@@ -207,19 +207,20 @@ def classify(
     host: str,
     path: str,
     headers: Mapping[str, str],
-    body: bytes | None,
+    body: bytes | Mapping[str, object] | None,
     provider_hint: str | None = None,
 ) -> RequestInfo | None:
     """Classify a request; None when it is not an AI-API call brownout knows.
 
-    `path` may carry a query string. `provider_hint` is the provider a routing prefix named;
-    it wins over the host, because a prefix may point at a simulator on localhost.
+    `path` may carry a query string. `body` is the raw body or its JSON object, already parsed.
+    `provider_hint` is the provider a routing prefix named; it wins over the host, because a
+    prefix may point at a simulator on localhost.
     """
     path_only, _, query = path.partition("?")
     provider = provider_hint or provider_for_host(host) or guess_provider(path_only)
     if provider is None:
         return None
-    parsed = parse_json_body(body)
+    parsed = body if isinstance(body, Mapping) else parse_json_body(body)
     model_value = parsed.get("model")
     model = model_value if isinstance(model_value, str) else ""
     stream = parsed.get("stream") is True

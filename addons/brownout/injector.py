@@ -11,10 +11,10 @@ from mitmproxy import connection
 from mitmproxy import http
 
 from brownout.classify import classify
-from brownout.classify import plain_headers
 from brownout.engine import Decision
 from brownout.engine import UnknownScenario
 from brownout.faults import FaultRun
+from brownout.flowview import request_view
 from brownout.mitm import answer
 from brownout.mitm import reset_client
 from brownout.providers.base import Reply
@@ -62,11 +62,12 @@ class Injector:
             if only not in self.state.engine.scenarios:
                 answer(flow, _override_error(UnknownScenario(only, sorted(self.state.engine.scenarios))))
                 return
+        view = request_view(flow)
         info = classify(
             host=flow.request.host,
             path=flow.request.path,
-            headers=plain_headers(flow.request.headers.fields),  # one pass instead of a scan per lookup
-            body=flow.request.raw_content,
+            headers=view.headers,
+            body=view.body,
             provider_hint=meta.get("provider"),
         )
         if info is None:

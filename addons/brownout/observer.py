@@ -24,10 +24,10 @@ from mitmproxy import http
 
 from brownout import signals
 from brownout.classify import api_key_hash
-from brownout.classify import parse_json_body
 from brownout.classify import plain_headers
 from brownout.client_metrics import ClientMetrics
 from brownout.durations import parse_duration
+from brownout.flowview import request_view
 from brownout.observe import AttemptEnded
 from brownout.observe import AttemptStarted
 from brownout.observe import ClientAbandoned
@@ -242,9 +242,8 @@ class ClientObserver:
     @staticmethod
     def attempt_started(flow: http.HTTPFlow, meta: dict[str, object]) -> AttemptStarted:
         request = flow.request
-        headers = plain_headers(request.headers.fields)
-        body = request.raw_content
-        parsed = parse_json_body(body)
+        view = request_view(flow)
+        headers, body, parsed = view.headers, request.raw_content, view.body
         provider = str(meta["provider"])
         address = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
         return AttemptStarted(

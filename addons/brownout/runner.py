@@ -14,7 +14,7 @@ from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
 from brownout.admin import AdminServer
-from brownout.bundle import make_addons
+from brownout.bundle import Bundle
 from brownout.state import UNROUTED
 from brownout.state import Brownout
 
@@ -57,7 +57,7 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
         if errorcheck is not None:
             errorcheck.finish()  # uninstalls its root-logger handler
             master.addons.remove(errorcheck)
-    master.addons.add(*make_addons(state))
+    master.addons.add(Bundle(state))
     # Addon options exist only once the addons are loaded, so they are set afterwards.
     master.options.update(
         connection_strategy="lazy",  # answered-in-place requests never open an upstream connection
@@ -78,10 +78,8 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
 
 
 def admin_of(master: DumpMaster) -> AdminServer | None:
-    for addon in master.addons.chain:
-        if isinstance(addon, AdminServer):
-            return addon
-    return None
+    admin = master.addons.get("adminserver")
+    return admin if isinstance(admin, AdminServer) else None
 
 
 async def serve_forever(master: DumpMaster) -> int:
