@@ -17,10 +17,20 @@ import pytest
 import prom
 from brownout.runner import ProxySettings
 from brownout.runner import RunningProxy
+from brownout.scenario import parse_scenario
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
+from brownout.state import Brownout
 
 PROVIDERS = ("openai", "anthropic", "gemini", "azure")
+
+
+def state_with(text: str) -> Brownout:
+    """A state with one scenario, `s`, loaded from `text` and switched on."""
+    state = Brownout()
+    state.engine.load(parse_scenario(text, "s.yaml", default_name="s"))
+    state.activate("s")
+    return state
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from brownout.faults.base import FaultRun
 from brownout.injector import Injector
 from brownout.scenario import parse_scenario
 from brownout.state import Brownout
+from conftest import state_with
 
 
 def chat_flow(model: str = "gpt-4o", stream: bool = False) -> http.HTTPFlow:
@@ -21,13 +22,6 @@ def chat_flow(model: str = "gpt-4o", stream: bool = False) -> http.HTTPFlow:
     flow.request.path = "/v1/chat/completions"
     flow.request.content = json.dumps({"model": model, "stream": stream, "messages": []}).encode()
     return flow
-
-
-def state_with(text: str) -> Brownout:
-    state = Brownout()
-    state.engine.load(parse_scenario(text, "s.yaml", default_name="s"))
-    state.activate("s")
-    return state
 
 
 async def test_error_fault_answers_in_place_and_marks_the_flow() -> None:

@@ -12,7 +12,6 @@ from brownout.faults.stream_cut import StreamCutFault
 from brownout.faults.stream_error import StreamErrorFault
 from brownout.injector import Injector
 from brownout.recorder import Recorder
-from brownout.scenario import parse_scenario
 from brownout.state import Brownout
 from brownout.streamplan import Hold
 from brownout.streamplan import Send
@@ -25,6 +24,7 @@ from brownout.streams import passthrough
 from brownout.streams import session_of
 from brownout.streams import stream_outcome
 from brownout.streams import sync_relay
+from conftest import state_with
 from sse_upstream import anthropic_events
 from sse_upstream import gemini_events
 from sse_upstream import openai_chat_events
@@ -135,13 +135,6 @@ def test_arm_only_on_uncompressed_event_streams() -> None:
     session = session_of(sized)
     assert session is not None and session.plan is not None and session.fault == "stream_cut"
     assert "content-length" not in sized.response.headers  # the plan may change the length
-
-
-def state_with(text: str) -> Brownout:
-    state = Brownout()
-    state.engine.load(parse_scenario(text, "s.yaml", default_name="s"))
-    state.activate("s")
-    return state
 
 
 async def test_a_stream_fault_asks_for_an_uncompressed_body_and_pass_through_does_not() -> None:

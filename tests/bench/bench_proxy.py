@@ -21,8 +21,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,11 @@ from dataclasses import field
 from pathlib import Path
 
 import aiohttp
+from benchprocs import STREAM_ADDON
+from benchprocs import free_port
+from benchprocs import start
+from benchprocs import stop
+from benchprocs import wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -53,12 +56,6 @@ app.router.add_post("/{tail:.*}", chat)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
-STREAM_ADDON = """
-def responseheaders(flow):
-    if flow.response.headers.get("content-type", "").startswith("text/event-stream"):
-        flow.response.stream = True
-"""
-
 NOT_FIRING = """
 name: bench-not-firing
 description: Rules that never match the benchmark's OpenAI chat traffic.
@@ -74,12 +71,6 @@ rules:
 REQUEST = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello " * 20}]}).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Target:
     name: str
@@ -91,19 +82,13 @@ class Target:
     p95: list[float] = field(default_factory=list)
 
 
-async def wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.post(url, data=REQUEST) as resp:
-                    if resp.status == 200:
-                        await resp.read()
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer 200 in time")
+async def wait_ready(url: str) -> None:
+    async def answers(session: aiohttp.ClientSession) -> bool:
+        async with session.post(url, data=REQUEST) as resp:
+            await resp.read()
+            return resp.status == 200
+
+    await wait_until(answers, url)
 
 
 async def throughput(url: str, requests: int, concurrency: int) -> float:
@@ -135,20 +120,6 @@ async def latency(url: str, samples: int) -> tuple[float, float]:
             times.append(time.perf_counter() - start)
     times.sort()
     return statistics.median(times), times[int(len(times) * 0.95)]
-
-
-def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 async def main() -> None:

@@ -26,8 +26,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,18 +36,17 @@ from dataclasses import field
 from pathlib import Path
 
 import aiohttp
+from benchprocs import STREAM_ADDON
+from benchprocs import free_port
+from benchprocs import start
+from benchprocs import stop
+from benchprocs import wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 PATH = "/openai/v1/chat/completions"
 BODY = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
-
-STREAM_ADDON = """
-def responseheaders(flow):
-    if flow.response.headers.get("content-type", "").startswith("text/event-stream"):
-        flow.response.stream = True
-"""
 
 NEVER_ACTS = """
 name: bench-plan
@@ -58,12 +55,6 @@ rules:
   - match: {stream: true}
     fault: {type: stream_cut, after_events: 1000000}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -109,17 +100,11 @@ async def read(session: aiohttp.ClientSession, url: str, tokens: int, tps: float
     return stream
 
 
-async def wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                if (await read(session, url, 2, 0)).ok:
-                    return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} did not stream in time")
+async def wait_ready(url: str) -> None:
+    async def streams(session: aiohttp.ClientSession) -> bool:
+        return (await read(session, url, 2, 0)).ok
+
+    await wait_until(streams, url)
 
 
 async def latency(target: Target, streams: int) -> None:
@@ -148,20 +133,6 @@ async def crowd(target: Target, size: int) -> None:
         )
         target.crowd_seconds.append(time.perf_counter() - start)
     target.crowd_ok.append(sum(1 for r in results if isinstance(r, Stream) and r.ok))
-
-
-def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 async def main() -> None:

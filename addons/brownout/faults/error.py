@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 from typing import Self
 
 from pydantic import Field
-from pydantic import field_validator
 from pydantic import model_validator
 
 from brownout import providers
@@ -14,6 +13,7 @@ from brownout.classify import RequestInfo
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
+from brownout.providers import KindName
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Reply
 
@@ -26,19 +26,11 @@ class ErrorFault(Fault):
     summary = "Answer with the provider's exact error body and headers for a status or kind."
 
     status: int | None = Field(default=None, ge=400, le=599)
-    kind: str | None = None
+    kind: KindName | None = None
     message: str | None = None
     retry_after: Duration | None = None
     retry_after_ms: int | None = Field(default=None, ge=0)
     should_retry: bool | None = None
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, kind: str | None) -> str | None:
-        if kind is not None and kind not in providers.all_kinds():
-            allowed = ", ".join(sorted(providers.all_kinds()))
-            raise ValueError(f"unknown error kind {kind!r}; allowed: {allowed}")
-        return kind
 
     @model_validator(mode="after")
     def _status_or_kind(self) -> Self:

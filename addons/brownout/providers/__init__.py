@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from brownout.providers import anthropic
 from brownout.providers import azure
@@ -50,6 +53,17 @@ def all_kinds() -> dict[str, list[str]]:
     return known
 
 
+def known_kind(kind: str) -> str:
+    """Validate an error kind from a scenario: one that at least one provider's catalogue has."""
+    if kind not in all_kinds():
+        raise ValueError(f"unknown error kind {kind!r}; allowed: {', '.join(sorted(all_kinds()))}")
+    return kind
+
+
+KindName = Annotated[str, AfterValidator(known_kind)]
+"""A scenario's `kind:` for the faults that send a provider's error (`error`, `stream_error`)."""
+
+
 def error_reply(provider: str, opts: ErrorOptions) -> Reply:
     """The provider-exact answer for an `error` fault.
 
@@ -80,4 +94,14 @@ def _status_elsewhere(kind: str) -> int | None:
     return None
 
 
-__all__ = ["ErrorKind", "ErrorOptions", "Reply", "all_kinds", "canonical_kind", "catalogue", "error_reply"]
+__all__ = [
+    "ErrorKind",
+    "ErrorOptions",
+    "KindName",
+    "Reply",
+    "all_kinds",
+    "canonical_kind",
+    "catalogue",
+    "error_reply",
+    "known_kind",
+]
