@@ -18,8 +18,8 @@ import json
 import random
 import statistics
 import time
-from pathlib import Path
 
+from benchprocs import write_results
 from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
@@ -29,8 +29,6 @@ from brownout.observe import AttemptStarted
 from brownout.observe import Observer
 from brownout.observer import ClientObserver
 from brownout.state import Brownout
-
-HERE = Path(__file__).resolve().parent
 
 
 def bench_feed(attempts: int) -> dict[str, float]:
@@ -121,11 +119,7 @@ def main() -> None:
             hooks[key] = bench_hooks(args.flows, body, status)
             print(f"observer hooks, {label} body, {status}: {hooks[key]:.1f} us per flow (median)")
     report = {"args": vars(args), "feed": feed, "hooks_us_per_flow": hooks}
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    out = results / f"bench_observer-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"written to {out}")
+    write_results("bench_observer", report)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,8 @@ from benchprocs import free_port
 from benchprocs import start
 from benchprocs import stop
 from benchprocs import wait_until
+from benchprocs import write_results
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 
 UPSTREAM = r"""
@@ -222,11 +221,7 @@ async def main() -> None:
             f"{row['throughput_vs_mitmdump']:>13.2f}{row['p50_ms']:>9.2f}{row['p95_ms']:>9.2f}"
             f"{row['added_p50_ms_vs_direct']:>14.2f}"
         )
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    out = results / f"bench_proxy-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    write_results("bench_proxy", report)
 
 
 if __name__ == "__main__":

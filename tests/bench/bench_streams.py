@@ -41,9 +41,8 @@ from benchprocs import free_port
 from benchprocs import start
 from benchprocs import stop
 from benchprocs import wait_until
+from benchprocs import write_results
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 PATH = "/openai/v1/chat/completions"
 BODY = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
@@ -231,11 +230,7 @@ async def main() -> None:
             f"{row['events_per_s']:>10.0f}{row['events_per_s_vs_direct']:>9.2f}"
             f"{row['events_per_s_vs_mitmdump_sse']:>10.2f}{row['crowd_completed_min']:>10}{row['crowd_seconds']:>9.1f}"
         )
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    out = results / f"bench_streams-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    write_results("bench_streams", report)
 
 
 if __name__ == "__main__":

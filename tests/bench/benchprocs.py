@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Awaitable
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 
@@ -55,3 +57,13 @@ async def wait_until(
                 pass
             await asyncio.sleep(0.2)
     raise TimeoutError(f"{what} not ready in time")
+
+
+def write_results(bench: str, report: dict[str, object]) -> Path:
+    """Keep a run's figures as JSON in tests/bench/results/ (ignored by git) and say where."""
+    results = Path(__file__).resolve().parent / "results"
+    results.mkdir(exist_ok=True)
+    out = results / f"{bench}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten to {out}")
+    return out
