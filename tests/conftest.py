@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import prom
+from brownout.faults import Fault
 from brownout.runner import ProxySettings
 from brownout.runner import RunningProxy
 from brownout.scenario import parse_scenario
@@ -31,6 +32,13 @@ def state_with(text: str) -> Brownout:
     state.engine.load(parse_scenario(text, "s.yaml", default_name="s"))
     state.activate("s")
     return state
+
+
+@pytest.fixture
+def own_fault_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faults a test defines register into a copy of the registry that ends with the test,
+    so no other test (or a scenario error's list of allowed types) ever sees them."""
+    monkeypatch.setattr(Fault, "registry", dict(Fault.registry))
 
 
 def free_port() -> int:

@@ -137,22 +137,19 @@ async def test_stream_requests_and_event_streams_are_relayed_unbuffered() -> Non
         assert plain.response.stream is False
 
 
-class ExplodingFault(Fault):
-    type_name = "test_exploding"
-
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        raise RuntimeError("bug in a fault")
-
-
+@pytest.mark.usefixtures("own_fault_registry")
 async def test_a_failing_fault_falls_back_to_pass_through(caplog: pytest.LogCaptureFixture) -> None:
-    try:
-        state = state_with("rules:\n  - fault: {type: test_exploding}\n")
-        injector = Injector(state)
-        with taddons.context(injector):
-            flow = chat_flow()
-            await injector.request(flow)
-    finally:
-        Fault.registry.pop("test_exploding")
+    class ExplodingFault(Fault):
+        type_name = "test_exploding"
+
+        async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+            raise RuntimeError("bug in a fault")
+
+    state = state_with("rules:\n  - fault: {type: test_exploding}\n")
+    injector = Injector(state)
+    with taddons.context(injector):
+        flow = chat_flow()
+        await injector.request(flow)
     assert flow.response is None and flow.error is None
     assert flow.metadata["brownout"]["outcome"] == "fault_error"
     assert state.metrics.registry.get_sample_value("brownout_fault_errors_total", {"fault": "test_exploding"}) == 1

@@ -19,7 +19,6 @@ import pytest
 from mitmproxy import version
 
 from brownout import mitm_stream
-from brownout.faults.base import Fault
 from brownout.faults.stream_slow import StreamSlowFault
 from brownout.runner import RunningProxy
 from brownout.streamplan import StreamPlan
@@ -266,24 +265,21 @@ async def test_a_client_leaving_a_stall_ends_the_flow_at_once(rig: Rig) -> None:
     assert registry.get_sample_value("brownout_inflight_requests", {"provider": "openai"}) == 0
 
 
-class ExplodingPlanFault(StreamSlowFault):
-    type_name = "test_exploding_stream"
-
-    def plan(self, info):  # type: ignore[no-untyped-def]
-        class Exploding(StreamPlan):
-            def feed(self, data: bytes, now: float) -> list:  # type: ignore[type-arg]
-                raise RuntimeError("bug in a stream plan")
-
-        return Exploding()
-
-
+@pytest.mark.usefixtures("own_fault_registry")
 async def test_a_failing_plan_falls_back_to_pass_through(rig: Rig) -> None:
-    try:
-        switch_to(rig.proxy, "{type: test_exploding_stream, per_event: 1s}")
-        async with h1_client() as client:
-            result = await read_stream(client, rig.url, "faulty")
-    finally:
-        Fault.registry.pop("test_exploding_stream")
+    class ExplodingPlanFault(StreamSlowFault):
+        type_name = "test_exploding_stream"
+
+        def plan(self, info):  # type: ignore[no-untyped-def]
+            class Exploding(StreamPlan):
+                def feed(self, data: bytes, now: float) -> list:  # type: ignore[type-arg]
+                    raise RuntimeError("bug in a stream plan")
+
+            return Exploding()
+
+    switch_to(rig.proxy, "{type: test_exploding_stream, per_event: 1s}")
+    async with h1_client() as client:
+        result = await read_stream(client, rig.url, "faulty")
     assert result.error is None and result.done and len(result.events) == TOTAL and result.elapsed < 2
     errors = rig.proxy.state.metrics.registry.get_sample_value(
         "brownout_fault_errors_total", {"fault": "test_exploding_stream"}
