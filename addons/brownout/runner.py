@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from mitmproxy import addons
+from mitmproxy import master
 from mitmproxy import options
-from mitmproxy.tools.dump import DumpMaster
+from mitmproxy.addons import errorcheck
 
 from brownout.admin import AdminServer
 from brownout.bundle import Bundle
@@ -47,16 +49,54 @@ class ProxySettings:
         return modes
 
 
-def build_master(settings: ProxySettings, state: Brownout | None = None) -> tuple[DumpMaster, Brownout]:
-    """A DumpMaster with brownout's addons and options set; raises OptionsError on bad input."""
+# mitmproxy's default addons that act only through options, commands or files `brownout run` has no
+# way to set (replay, map/modify, export, HAR, sticky cookies...). mitmproxy offers every event of
+# every flow to every addon in its chain, so each of these costs each request something while
+# doing nothing; leaving them out makes brownout's whole pass-through cheaper than bare mitmdump's.
+# Named by class, so an addon a later mitmproxy adds or renames is kept rather than lost. Who needs
+# them loads brownout into their own mitmdump or mitmweb (`-s addons/brownout_addon.py`).
+UNREACHABLE_ADDONS = frozenset(
+    {
+        "AntiCache",
+        "AntiComp",
+        "BlockList",
+        "Browser",
+        "ClientPlayback",
+        "CommandHistory",
+        "Comment",
+        "Cut",
+        "Export",
+        "MapLocal",
+        "MapRemote",
+        "ModifyBody",
+        "ModifyHeaders",
+        "Save",
+        "SaveHar",
+        "ServerPlayback",
+        "StickyAuth",
+        "StickyCookie",
+        "StripDnsHttpsRecords",
+        "UpstreamAuth",
+    }
+)
+
+
+class ProxyMaster(master.Master):
+    """mitmdump's master less its dumper and the unreachable addons, and less mitmdump's replay and
+    stdin flow reading (KeepServing, ReadFileStdin), which only work with the addons left out."""
+
+    def __init__(self, opts: options.Options, with_termlog: bool, exit_on_startup_error: bool) -> None:
+        super().__init__(opts, with_termlog=with_termlog)
+        self.addons.add(*(a for a in addons.default_addons() if type(a).__name__ not in UNREACHABLE_ADDONS))
+        if exit_on_startup_error:
+            self.addons.add(errorcheck.ErrorCheck())
+
+
+def build_master(settings: ProxySettings, state: Brownout | None = None) -> tuple[ProxyMaster, Brownout]:
+    """A master with brownout's addons and options set; raises OptionsError on bad input."""
     state = state or Brownout()
     opts = options.Options(mode=settings.modes())
-    master = DumpMaster(opts, with_termlog=settings.termlog, with_dumper=False)
-    if not settings.exit_on_startup_error:
-        errorcheck = master.addons.get("errorcheck")
-        if errorcheck is not None:
-            errorcheck.finish()  # uninstalls its root-logger handler
-            master.addons.remove(errorcheck)
+    master = ProxyMaster(opts, settings.termlog, settings.exit_on_startup_error)
     master.addons.add(Bundle(state))
     # Addon options exist only once the addons are loaded, so they are set afterwards.
     master.options.update(
@@ -77,12 +117,12 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
     return master, state
 
 
-def admin_of(master: DumpMaster) -> AdminServer | None:
+def admin_of(master: ProxyMaster) -> AdminServer | None:
     admin = master.addons.get("adminserver")
     return admin if isinstance(admin, AdminServer) else None
 
 
-async def serve_forever(master: DumpMaster) -> int:
+async def serve_forever(master: ProxyMaster) -> int:
     """Run until Ctrl-C / SIGTERM; the exit status for the CLI."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

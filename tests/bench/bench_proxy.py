@@ -6,7 +6,8 @@ Five targets, measured in interleaved rounds so drift on a shared machine hits t
   direct          the upstream itself
   mitmdump        bare mitmdump in reverse mode (lazy connections, quiet)
   mitmdump+sse    the same with a three-line addon that streams text/event-stream
-  brownout        `brownout run`, no scenario on
+  brownout        `brownout run`, no scenario on (mitmproxy's core addons and brownout's; it leaves
+                  out the default addons its options cannot reach, which mitmdump carries)
   brownout+rules  `brownout run` with a scenario on whose rules never match this traffic, so
                   every request is classified and every rule tried, and none fires
 Each round measures throughput (keep-alive clients, fixed concurrency) and latency (one
