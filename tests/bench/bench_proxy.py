@@ -2,10 +2,12 @@
 
     uv run python tests/bench/bench_proxy.py [--rounds 5] [--requests 2000] [--concurrency 16]
 
-Five targets, measured in interleaved rounds so drift on a shared machine hits them alike:
+Six targets, measured in interleaved rounds so drift on a shared machine hits them alike:
   direct          the upstream itself
   mitmdump        bare mitmdump in reverse mode (lazy connections, quiet)
   mitmdump+sse    the same with a three-line addon that streams text/event-stream
+  mitmdump+addon  the same with brownout loaded from its addon file, as a mitmproxy user runs it:
+                  beside bare mitmdump, the cost of brownout's addons alone
   brownout        `brownout run`, no scenario on (mitmproxy's core addons and brownout's; it leaves
                   out the default addons its options cannot reach, which mitmdump carries)
   brownout+rules  `brownout run` with a scenario on whose rules never match this traffic, so
@@ -40,6 +42,7 @@ from benchprocs import wait_until
 from benchprocs import write_results
 
 BIN = Path(sys.executable).parent
+ADDON_FILE = Path(__file__).resolve().parents[2] / "addons" / "brownout_addon.py"
 
 UPSTREAM = r"""
 import json, sys
@@ -138,7 +141,7 @@ async def main() -> None:
     up = free_port()
     upstream = start([sys.executable, str(scratch / "upstream.py"), str(up)], env)
     mitm = [str(BIN / "mitmdump"), "-q", "--set", "connection_strategy=lazy", "--set", f"confdir={scratch}/mitm"]
-    ports = [free_port() for _ in range(4)]
+    ports = [free_port() for _ in range(5)]
     targets = [
         Target("direct", f"http://127.0.0.1:{up}/openai/v1/chat/completions"),
         Target(
@@ -155,6 +158,19 @@ async def main() -> None:
                 f"reverse:http://127.0.0.1:{up}@127.0.0.1:{ports[1]}",
                 "-s",
                 str(scratch / "stream_addon.py"),
+            ],
+        ),
+        Target(
+            "mitmdump+addon",
+            f"http://127.0.0.1:{ports[4]}/openai/v1/chat/completions",
+            [
+                *mitm,
+                "--mode",
+                f"reverse:http://127.0.0.1:{up}@127.0.0.1:{ports[4]}",
+                "-s",
+                str(ADDON_FILE),
+                "--set",
+                "brownout_admin_port=0",
             ],
         ),
     ]
