@@ -36,7 +36,7 @@ def anthropic_events(n: int) -> list[str]:
         "type": "message",
         "role": "assistant",
         "content": [],
-        "model": "claude-3-5-haiku-latest",
+        "model": "claude-haiku-4-5",
         "stop_reason": None,
         "stop_sequence": None,
         "usage": {"input_tokens": 5, "output_tokens": 1},

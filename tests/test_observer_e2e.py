@@ -132,7 +132,7 @@ async def test_anthropic_python_retries_529(rig: RigFactory) -> None:
     async with client:
         with pytest.raises(anthropic.APIStatusError) as raised:
             await client.messages.create(
-                model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": "What is a brownout?"}]
+                model="claude-sonnet-4-6", max_tokens=16, messages=[{"role": "user", "content": "What is a brownout?"}]
             )
     assert raised.value.status_code == 529
 
@@ -174,7 +174,7 @@ async def test_an_app_that_falls_back_from_openai_to_anthropic(rig: RigFactory) 
         except openai.InternalServerError as exc:
             assert exc.status_code == 503
             reply = await backup.messages.create(
-                model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": question}]
+                model="claude-sonnet-4-6", max_tokens=16, messages=[{"role": "user", "content": question}]
             )
             assert reply.content[0].text  # type: ignore[union-attr]
             answered_by = "anthropic"

@@ -85,7 +85,7 @@ def test_openai_429_for_tokens() -> None:
 
 
 def test_anthropic_429() -> None:
-    reply = rate_limited_reply("anthropic", REFUSED_TOKENS, "claude-sonnet-4-5", WALL)
+    reply = rate_limited_reply("anthropic", REFUSED_TOKENS, "claude-sonnet-4-6", WALL)
     body = json.loads(reply.body)
     headers = dict(reply.headers)
     assert reply.status == 429 and body["type"] == "error" and body["error"]["type"] == "rate_limit_error"
