@@ -27,6 +27,19 @@ def test_scenarios_option_loads_the_library_and_switches_on_the_chosen(tmp_path:
     assert state.metrics.registry.get_sample_value("brownout_scenario_active", {"scenario": "on"}) == 1
 
 
+def test_the_library_holds_yaml_and_json_files_alike(tmp_path: Path) -> None:
+    # The watcher reloads *.json files of the library too: they must be there from the start.
+    state = Brownout()
+    config = Config(state)
+    write(tmp_path / "a.yaml", "rules:\n  - fault: {type: reset}\n")
+    write(tmp_path / "b.yml", "rules:\n  - fault: {type: reset}\n")
+    write(tmp_path / "c.json", '{"rules": [{"fault": {"type": "empty_reply"}}]}')
+    write(tmp_path / "notes.txt", "not a scenario")
+    with taddons.context(config) as tctx:
+        tctx.configure(config, brownout_library=str(tmp_path))
+    assert sorted(state.engine.scenarios) == ["a", "b", "c"]
+
+
 def test_a_broken_scenario_is_refused_and_nothing_changes(tmp_path: Path) -> None:
     state = Brownout()
     config = Config(state)

@@ -34,7 +34,14 @@ def test_openai_retry_headers_only_when_asked() -> None:
         error_reply("openai", ErrorOptions(status=503, retry_after=2, retry_after_ms=700, should_retry=False))
     )
     assert (asked["retry-after"], asked["retry-after-ms"], asked["x-should-retry"]) == ("2", "700", "false")
-    assert headers(error_reply("openai", ErrorOptions(status=429, retry_after=1.5)))["retry-after"] == "1.5"
+
+
+def test_retry_after_is_whole_seconds_rounded_up() -> None:
+    # HTTP's delay-seconds has no fraction (urllib3 refuses `1.5`); `retry_after_ms` carries precision.
+    def sent(seconds: float) -> str:
+        return headers(error_reply("openai", ErrorOptions(status=429, retry_after=seconds)))["retry-after"]
+
+    assert [sent(s) for s in (0, 0.05, 1, 1.5, 2.0000000001)] == ["0", "1", "1", "2", "2"]
 
 
 def test_openai_5xx_variants() -> None:

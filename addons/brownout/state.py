@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 UNROUTED = "http://unrouted.brownout.invalid:9"
 
 
+SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")  # JSON is YAML too; the admin API takes either
+
+
 def library_dir() -> Path:
     """The built-in scenario library: `scenarios/` of a checkout, or the copy inside a wheel."""
     override = os.environ.get("BROWNOUT_LIBRARY")
@@ -38,13 +41,15 @@ def library_dir() -> Path:
 
 def library_files(directory: Path | None = None) -> list[Path]:
     directory = directory or library_dir()
-    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]) if directory.is_dir() else []
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.iterdir() if path.suffix in SCENARIO_SUFFIXES)
 
 
 def resolve_scenario_ref(ref: str, directory: Path | None = None) -> Path:
     """A `--scenario` value: a file path, or the name of a scenario in the library."""
     path = Path(ref)
-    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+    if path.suffix in SCENARIO_SUFFIXES or path.exists():
         return path
     for candidate in library_files(directory):
         if candidate.stem == ref:

@@ -24,6 +24,7 @@ from watchfiles import awatch
 
 from brownout import control
 from brownout.scenario import ScenarioError
+from brownout.state import SCENARIO_SUFFIXES
 from brownout.state import Brownout
 from brownout.state import library_dir
 from brownout.state import library_files
@@ -31,7 +32,6 @@ from brownout.state import resolve_scenario_ref
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".yaml", ".yml", ".json")
 # Editors write a file in several steps; changes this close together are applied once.
 DEBOUNCE_MS = 150
 # The kubelet's atomic writer: `name.yaml -> ..data/name.yaml`, `..data -> ..<timestamp>/`.
@@ -108,7 +108,7 @@ class ScenarioWatcher:
         shown = visible(path)
         if shown in self.files or path.resolve() in self.files:
             return True
-        return shown.parent in self.dirs and shown.suffix in SUFFIXES
+        return shown.parent in self.dirs and shown.suffix in SCENARIO_SUFFIXES
 
     def label(self, path: Path) -> str:
         shown = visible(path)

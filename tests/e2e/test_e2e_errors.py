@@ -103,7 +103,7 @@ async def test_azure_rate_limit(start_proxy: StartProxy) -> None:
 
 
 async def test_anthropic_overloaded_after_retries(start_proxy: StartProxy) -> None:
-    proxy = await start_proxy("rules:\n  - fault: {type: error, status: 529, retry_after: 0.05}\n")
+    proxy = await start_proxy("rules:\n  - fault: {type: error, status: 529, retry_after_ms: 50}\n")
     client = anthropic_client(proxy)  # production default: 2 retries
     with pytest.raises(anthropic.OverloadedError) as info:
         await client.messages.create(model="claude-sonnet-4-6", max_tokens=50, messages=MESSAGES)  # type: ignore[arg-type]
