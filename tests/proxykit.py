@@ -3,6 +3,7 @@ HTTP/1.1 and HTTP/2 (through the proxy's TLS, with its CA), and a reader that re
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import time
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.errors
 import httpx
 
 from brownout.runner import ProxySettings
@@ -30,6 +34,30 @@ def h2_client(confdir: Path, timeout: float = 30) -> httpx.AsyncClient:
     ctx = H2OnlyContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(confdir / "mitmproxy-ca-cert.pem")
     return httpx.AsyncClient(http1=False, http2=True, verify=ctx, timeout=timeout)
+
+
+async def h2_request_then_reset(
+    port: int, confdir: Path, path: str, body: bytes, wait: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send one HTTP/2 request, wait, then reset its stream (RST_STREAM CANCEL), as a client that
+    gives up does; the connection stays open (the caller closes it). httpx cannot: on a timeout it
+    drops the stream without a reset."""
+    tls = ssl.create_default_context(cafile=str(confdir / "mitmproxy-ca-cert.pem"))
+    tls.set_alpn_protocols(["h2"])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls, server_hostname="127.0.0.1")
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    stream_id = conn.get_next_available_stream_id()
+    headers = [(":method", "POST"), (":path", path), (":scheme", "https"), (":authority", f"127.0.0.1:{port}")]
+    conn.send_headers(stream_id, [*headers, ("content-type", "application/json")])
+    conn.send_data(stream_id, body, end_stream=True)
+    writer.write(conn.data_to_send())
+    await writer.drain()
+    await asyncio.sleep(wait)
+    conn.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+    writer.write(conn.data_to_send())
+    await writer.drain()
+    return reader, writer
 
 
 def h1_client(timeout: float = 30, **kwargs: object) -> httpx.AsyncClient:

@@ -63,20 +63,19 @@ async def test_latency_does_not_block_other_flows() -> None:
     state = state_with("rules:\n  - match: {model: slow}\n    fault: {type: latency, delay: 300ms}\n")
     injector = Injector(state)
     with taddons.context(injector):
-        slow_flows = [chat_flow("slow") for _ in range(50)]
-        fast_flow = chat_flow("fast")
-        fast_done: list[float] = []
+        done: dict[str, list[float]] = {"slow": [], "fast": []}
         start = time.monotonic()
-        slow = [injector.request(flow) for flow in slow_flows]
 
-        async def fast() -> None:
-            await injector.request(fast_flow)
-            fast_done.append(time.monotonic() - start)
+        async def one(model: str) -> None:
+            await injector.request(chat_flow(model))
+            done[model].append(time.monotonic() - start)
 
-        await asyncio.gather(*slow, fast())
+        await asyncio.gather(*(one("slow") for _ in range(50)), one("fast"))
         total = time.monotonic() - start
-    assert fast_done[0] < 0.15  # it never waits behind the 300 ms ones
-    assert 0.29 <= total < 0.5
+    # Order, not wall-clock bounds: a garbage collection may pause the whole loop at any point.
+    assert done["fast"][0] < min(done["slow"])  # it never waits behind the 300 ms ones
+    assert len(done["slow"]) == 50 and min(done["slow"]) >= 0.29
+    assert total < 1.5  # the 50 delays ran together, not one after another (15 s)
 
 
 async def test_timeout_ends_when_the_client_leaves() -> None:

@@ -16,6 +16,7 @@ from brownout.engine import UnknownScenario
 from brownout.faults import FaultRun
 from brownout.flowview import request_view
 from brownout.mitm import answer
+from brownout.mitm import client_reset_stream
 from brownout.mitm import reset_client
 from brownout.providers.base import Reply
 from brownout.state import Brownout
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 MARK = ":boom:"
 # A request may name the one scenario to apply to it alone, switched on or not (targeted tests).
 OVERRIDE_HEADER = "x-brownout-scenario"
+# How often a held HTTP/2 flow is checked for a client that reset its stream (see mitm.py).
+STREAM_RESET_POLL = 0.1
 
 
 def _override_error(exc: UnknownScenario) -> Reply:
@@ -50,6 +53,7 @@ class Injector:
         self.state = state
         self._armed: dict[str, _Armed] = {}
         self._client_gone: dict[str, dict[str, asyncio.Event]] = {}  # client id -> flow id -> event
+        self._stream_watches: dict[str, asyncio.Task[None]] = {}  # flow id -> its HTTP/2 reset watch
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
@@ -134,9 +138,21 @@ class Injector:
     def _watch_client(self, flow: http.HTTPFlow) -> asyncio.Event:
         event = asyncio.Event()
         self._client_gone.setdefault(flow.client_conn.id, {})[flow.id] = event
+        if flow.request.http_version.startswith("HTTP/2"):
+            # An HTTP/2 client that gives up resets its stream alone: no disconnect to hear of.
+            self._stream_watches[flow.id] = asyncio.create_task(self._watch_stream(flow, event))
         return event
 
+    @staticmethod
+    async def _watch_stream(flow: http.HTTPFlow, gone: asyncio.Event) -> None:
+        while not client_reset_stream(flow):
+            await asyncio.sleep(STREAM_RESET_POLL)
+        gone.set()
+
     def _forget_client(self, flow: http.HTTPFlow) -> None:
+        watch = self._stream_watches.pop(flow.id, None)
+        if watch is not None:
+            watch.cancel()
         flows = self._client_gone.get(flow.client_conn.id)
         if flows is not None:
             flows.pop(flow.id, None)

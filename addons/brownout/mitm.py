@@ -9,6 +9,7 @@ import struct
 
 from mitmproxy import ctx
 from mitmproxy import http
+from mitmproxy.proxy.layers.http import RequestProtocolError
 
 from brownout.providers.base import Reply
 
@@ -46,3 +47,28 @@ def reset_client(flow: http.HTTPFlow) -> None:
         transport.abort()
     except (AttributeError, KeyError, OSError) as exc:
         log.warning("brownout: TCP reset unavailable (%s); closing the connection instead", exc)
+
+
+def client_reset_stream(flow: http.HTTPFlow) -> bool:
+    """Whether an HTTP/2 client has reset the flow's stream while a hook of ours holds the flow.
+
+    Giving up on HTTP/2 resets one stream and keeps the connection, so `client_disconnected`
+    never fires; and mitmproxy queues the stream's events while its hook runs, so the reset waits
+    in that queue until the hook returns. This finds the flow's stream layer through the
+    proxyserver addon's connection table (as `reset_client` does) and looks into the queue. On any
+    mismatch with the installed mitmproxy it answers False: the hold then lasts its full length.
+    """
+    try:
+        handler = ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
+        pending = [handler.layer]
+        while pending:
+            layer = pending.pop()
+            for stream in getattr(layer, "streams", {}).values():
+                if getattr(stream, "flow", None) is flow:
+                    return any(isinstance(event, RequestProtocolError) for event in stream._paused_event_queue)
+            pending.extend(
+                child for child in (getattr(layer, "layer", None), getattr(layer, "child_layer", None)) if child
+            )
+    except (AttributeError, KeyError, TypeError):
+        pass
+    return False

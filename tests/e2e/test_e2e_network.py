@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import statistics
@@ -19,6 +20,9 @@ import pytest
 from brownout.runner import RunningProxy
 from conftest import StartProxy
 from conftest import free_port
+from proxykit import h2_request_then_reset
+from proxykit import proxy_for
+from proxykit import switch_to
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
@@ -82,6 +86,30 @@ async def test_timeout_without_hang_lasts_until_the_client_gives_up(start_proxy:
             break
         await asyncio.sleep(0.05)
     assert _count(proxy, "abandoned") == 1
+
+
+async def test_an_http2_client_resetting_its_stream_during_a_timeout_is_heard(tmp_path: Path) -> None:
+    # Over HTTP/2 a client gives up by resetting its stream and keeps the connection, so there is
+    # no disconnect; and mitmproxy holds the stream's events while the fault holds the request.
+    async with proxy_for("http://127.0.0.1:9", tmp_path) as proxy:
+        switch_to(proxy, "{type: timeout}")
+        body = json.dumps({"model": "faulty", "messages": []}).encode()
+        _, writer = await h2_request_then_reset(proxy.port, tmp_path, "/openai/v1/chat/completions", body, 0.5)
+        try:
+            for _ in range(40):
+                if _count(proxy, "abandoned"):
+                    break
+                await asyncio.sleep(0.05)
+            registry = proxy.state.metrics.registry
+            heard = "the HTTP/2 reset watch (mitm.client_reset_stream) does not fit this mitmproxy"
+            assert _count(proxy, "abandoned") == 1 and _count(proxy, "timeout") == 0, heard
+            assert registry.get_sample_value("brownout_inflight_requests", {"provider": "openai"}) == 0
+            labels = {"provider": "openai", "endpoint": "chat", "client": "other"}
+            waited = registry.get_sample_value("brownout_client_abandon_wait_seconds_sum", labels)
+            assert waited is not None and 0.5 <= waited < 1.0
+        finally:
+            writer.close()
+            await writer.wait_closed()
 
 
 async def test_timeout_with_hang_closes_the_connection(start_proxy: StartProxy) -> None:
@@ -197,8 +225,15 @@ async def test_latency_delays_each_of_50_concurrent_requests_without_serialising
             await asyncio.gather(*(_exchange(r, w, model, f"{model}-{i}") for i, (r, w) in enumerate(connections)))
             return time.monotonic() - start
 
-        fast_wall = await batch("fast")
-        slow_wall = await batch("slow")
+        # The walls are read in this process: a full garbage collection of the test run's heap
+        # (a tenth of a second or more) must not land inside one.
+        gc.collect()
+        gc.disable()
+        try:
+            fast_wall = await batch("fast")
+            slow_wall = await batch("slow")
+        finally:
+            gc.enable()
         for _, writer in connections:
             writer.close()
         async with httpx.AsyncClient() as client:
