@@ -216,45 +216,67 @@ async def test_latency_delays_each_of_50_concurrent_requests_without_serialising
                 await asyncio.sleep(0.1)
         connections = [await asyncio.open_connection("127.0.0.1", proxy_port) for _ in range(50)]
 
-        async def batch(model: str) -> float:
+        async def batch(model: str, label: str) -> float:
             # Warm every connection, upstream side included, before measuring.
             await asyncio.gather(
-                *(_exchange(r, w, "warm", f"warm-{model}-{i}") for i, (r, w) in enumerate(connections))
+                *(_exchange(r, w, "warm", f"warm-{label}-{i}") for i, (r, w) in enumerate(connections))
             )
             start = time.monotonic()
-            await asyncio.gather(*(_exchange(r, w, model, f"{model}-{i}") for i, (r, w) in enumerate(connections)))
+            await asyncio.gather(*(_exchange(r, w, model, f"{label}-{i}") for i, (r, w) in enumerate(connections)))
             return time.monotonic() - start
 
-        # The walls are read in this process: a full garbage collection of the test run's heap
-        # (a tenth of a second or more) must not land inside one.
-        gc.collect()
-        gc.disable()
-        try:
-            fast_wall = await batch("fast")
-            slow_wall = await batch("slow")
-        finally:
-            gc.enable()
+        # Best of three rounds: on a 2-core machine shared by client, proxy and upstream, a pause in
+        # any of them (a garbage collection, the scheduler) only ever adds delay, so one clean
+        # round shows what the fault does; a wrong or serialising delay fails all three.
+        failures: list[str] = []
+        for round_no in range(3):
+            # The walls are read in this process: a full garbage collection of the test run's heap
+            # (a tenth of a second or more) must not land inside one.
+            gc.collect()
+            gc.disable()
+            try:
+                fast_wall = await batch("fast", f"fast-{round_no}")
+                slow_wall = await batch("slow", f"slow-{round_no}")
+            finally:
+                gc.enable()
+            async with httpx.AsyncClient() as client:
+                held = (await client.get(f"http://127.0.0.1:{upstream_port}/held")).json()
+            without = [held[f"fast-{round_no}-{i}"] for i in range(50)]
+            delayed = [held[f"slow-{round_no}-{i}"] for i in range(50)]
+            problems = _latency_bar_problems(without, delayed, fast_wall, slow_wall)
+            if not problems:
+                break
+            failures.append(f"round {round_no + 1}: " + "; ".join(problems))
+        else:
+            pytest.fail("\n".join(failures))
         for _, writer in connections:
             writer.close()
-        async with httpx.AsyncClient() as client:
-            held = (await client.get(f"http://127.0.0.1:{upstream_port}/held")).json()
     finally:
         for process in (proxy, upstream):
             process.terminate()
             process.wait(10)
-    without = [held[f"fast-{i}"] for i in range(50)]
-    delayed = [held[f"slow-{i}"] for i in range(50)]
-    detail = (
-        f"held with the fault (ms): {sorted(round(d * 1000) for d in delayed)}; "
-        f"without (ms): {sorted(round(d * 1000) for d in without)}"
-    )
-    # mitmproxy takes a burst of 50 requests' headers before it forwards the first, so even without
-    # the fault the later ones wait tens of ms (its throughput; see the benchmark). The fault adds
-    # 300 ms on top of that: never less, and beyond the proxy's own wait by at most 20 ms.
-    assert statistics.median(delayed) - statistics.median(without) == pytest.approx(0.3, abs=0.02), detail
-    assert all(0.3 <= d <= max(without) + 0.3 + 0.02 for d in delayed), detail
-    # All 50 waited at once: the batch took one delay more than without the fault, not 50.
-    assert slow_wall - fast_wall == pytest.approx(0.3, abs=0.05), (fast_wall, slow_wall)
+
+
+def _latency_bar_problems(without: list[float], delayed: list[float], fast_wall: float, slow_wall: float) -> list[str]:
+    """What keeps one round from the bar, empty when it meets it.
+
+    mitmproxy takes a burst of 50 requests' headers before it forwards the first, so even without
+    the fault the later ones wait tens of ms (its throughput; see the benchmark). The fault adds
+    300 ms on top of that: never less, and beyond the proxy's own wait by at most 20 ms. All 50
+    wait at once: the batch takes one delay more than without the fault, not 50.
+    """
+    problems = []
+    added = statistics.median(delayed) - statistics.median(without)
+    if abs(added - 0.3) > 0.02:
+        problems.append(f"median added hold {added * 1000:.0f} ms")
+    if not all(0.3 <= d <= max(without) + 0.3 + 0.02 for d in delayed):
+        problems.append(
+            f"held with the fault (ms): {sorted(round(d * 1000) for d in delayed)}; "
+            f"without (ms): {sorted(round(d * 1000) for d in without)}"
+        )
+    if abs((slow_wall - fast_wall) - 0.3) > 0.05:
+        problems.append(f"batch walls {fast_wall:.3f} s without the fault, {slow_wall:.3f} s with it")
+    return problems
 
 
 def _count(proxy: RunningProxy, code: str) -> float:
