@@ -6,6 +6,7 @@ import email.utils
 import logging
 import socket
 import struct
+from typing import Any
 
 from mitmproxy import ctx
 from mitmproxy import http
@@ -27,6 +28,12 @@ def answer(flow: http.HTTPFlow, reply: Reply) -> None:
     flow.response = response
 
 
+def _connection_handler(flow: http.HTTPFlow) -> Any:
+    """mitmproxy's handler of the flow's client connection, from the proxyserver addon's connection
+    table (private, stable from 10.x to 12.3); AttributeError or KeyError where it does not fit."""
+    return ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
+
+
 def reset_client(flow: http.HTTPFlow) -> None:
     """Reset the client side: TCP RST for HTTP/1, RST_STREAM (through kill) for HTTP/2.
 
@@ -38,8 +45,7 @@ def reset_client(flow: http.HTTPFlow) -> None:
     if flow.request.http_version.startswith("HTTP/2"):
         return  # kill() answers the stream with RST_STREAM and keeps its siblings alive
     try:
-        proxyserver = ctx.master.addons.get("proxyserver")
-        handler = proxyserver.connections[flow.client_conn.id]
+        handler = _connection_handler(flow)
         transport = handler.transports[handler.client].writer.transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -59,8 +65,7 @@ def client_reset_stream(flow: http.HTTPFlow) -> bool:
     mismatch with the installed mitmproxy it answers False: the hold then lasts its full length.
     """
     try:
-        handler = ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
-        pending = [handler.layer]
+        pending = [_connection_handler(flow).layer]
         while pending:
             layer = pending.pop()
             for stream in getattr(layer, "streams", {}).values():

@@ -58,17 +58,17 @@ def seconds_text(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
 
-def whole_seconds(seconds: float) -> str:
+def whole_seconds(seconds: float) -> int:
     """A `retry-after` value: HTTP allows whole seconds only (urllib3, under requests, refuses `1.5`),
-    so a fraction is rounded up and the header never asks for less than the scenario did."""
-    return str(max(0, math.ceil(seconds - 1e-9)))
+    so a fraction is rounded up and the header never asks for less than was meant."""
+    return max(0, math.ceil(seconds - 1e-9))
 
 
 def retry_headers(opts: ErrorOptions) -> list[tuple[str, str]]:
     """The headers the Stainless SDKs read before retrying, as the scenario asked for them."""
     headers: list[tuple[str, str]] = []
     if opts.retry_after is not None:
-        headers.append(("retry-after", whole_seconds(opts.retry_after)))
+        headers.append(("retry-after", str(whole_seconds(opts.retry_after))))
     if opts.retry_after_ms is not None:
         headers.append(("retry-after-ms", str(opts.retry_after_ms)))
     if opts.should_retry is not None:

@@ -26,13 +26,14 @@ from brownout.providers import gemini
 from brownout.providers import openai
 from brownout.providers.base import Reply
 from brownout.providers.base import seconds_text
+from brownout.providers.base import whole_seconds
 from brownout.ratelimit import LimitState
 from brownout.ratelimit import Verdict
 
 
 def retry_after_seconds(wait: float) -> int:
     """`retry-after` is whole seconds; at least 1, never shorter than the real wait."""
-    return max(1, math.ceil(wait - 1e-9))
+    return max(1, whole_seconds(wait))
 
 
 def retry_after_millis(wait: float) -> int:
