@@ -3,6 +3,6 @@
 mitmproxy puts this file's folder on sys.path, so the `brownout` package beside it imports.
 """
 
-from brownout.bundle import Bundle
+from brownout.hooks.bundle import Bundle
 
 addons = [Bundle()]

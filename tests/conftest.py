@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 import prom
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
+from brownout.engine.state import Brownout
 from brownout.faults import Fault
-from brownout.runner import ProxySettings
-from brownout.runner import RunningProxy
-from brownout.scenario import parse_scenario
+from brownout.scenario.compile import parse_scenario
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
-from brownout.state import Brownout
 
 PROVIDERS = ("openai", "anthropic", "gemini", "azure")
 

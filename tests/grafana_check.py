@@ -299,8 +299,8 @@ def lint_problems(dashboard: dict[str, Any], cumulative_titles: frozenset[str] =
 
 def exposed_names() -> set[str]:
     """Every series name brownout can expose: its whole registry, with all addons built."""
-    from brownout.bundle import make_addons
-    from brownout.state import Brownout
+    from brownout.engine.state import Brownout
+    from brownout.hooks.bundle import make_addons
 
     state = Brownout()
     make_addons(state)

@@ -17,9 +17,9 @@ import h2.connection
 import h2.errors
 import httpx
 
-from brownout.runner import ProxySettings
-from brownout.runner import RunningProxy
-from brownout.scenario import parse_scenario
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
+from brownout.scenario.compile import parse_scenario
 
 
 class H2OnlyContext(ssl.SSLContext):

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from brownout.streamplan import Action
-from brownout.streamplan import Alarm
-from brownout.streamplan import Cut
-from brownout.streamplan import Finish
-from brownout.streamplan import Hold
-from brownout.streamplan import Send
-from brownout.streamplan import StreamPlan
+from brownout.faults.stream.plan import Action
+from brownout.faults.stream.plan import Alarm
+from brownout.faults.stream.plan import Cut
+from brownout.faults.stream.plan import Finish
+from brownout.faults.stream.plan import Hold
+from brownout.faults.stream.plan import Send
+from brownout.faults.stream.plan import StreamPlan
 
 
 @dataclass

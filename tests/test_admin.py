@@ -8,11 +8,11 @@ from aiohttp.test_utils import TestServer
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
-from brownout.admin import AdminServer
-from brownout.admin import build_app
-from brownout.admin import is_loopback
-from brownout.scenario import parse_scenario
-from brownout.state import Brownout
+from brownout.engine.state import Brownout
+from brownout.hooks.admin import AdminServer
+from brownout.hooks.admin import build_app
+from brownout.hooks.admin import is_loopback
+from brownout.scenario.compile import parse_scenario
 
 OUTAGE = "name: outage\ndescription: All down.\nrules:\n  - fault: {type: error, status: 503}\n"
 TIMED = """\

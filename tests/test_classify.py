@@ -2,11 +2,11 @@ import json
 
 import pytest
 
-from brownout.classify import RequestInfo
-from brownout.classify import api_key_hash
-from brownout.classify import classify
-from brownout.classify import client_family
-from brownout.classify import plain_headers
+from brownout.classify.request import RequestInfo
+from brownout.classify.request import api_key_hash
+from brownout.classify.request import classify
+from brownout.classify.request import client_family
+from brownout.classify.request import plain_headers
 
 
 def body(**fields: object) -> bytes:

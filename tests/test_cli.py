@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from brownout.cli import main
+from brownout.cli.main import main
 from brownout.sim import SimServer
 from conftest import StartProcess
 from conftest import free_port

@@ -1,13 +1,13 @@
 import subprocess
 
-from brownout.client_metrics import ClientMetrics
-from brownout.observe import Abandoned
-from brownout.observe import Fallback
-from brownout.observe import LogicalRequestEnded
-from brownout.observe import Recovered
-from brownout.observe import Retry
-from brownout.observe import RetryStorm
-from brownout.state import Brownout
+from brownout.engine.state import Brownout
+from brownout.metrics.client import ClientMetrics
+from brownout.observe.grouping import Abandoned
+from brownout.observe.grouping import Fallback
+from brownout.observe.grouping import LogicalRequestEnded
+from brownout.observe.grouping import Recovered
+from brownout.observe.grouping import Retry
+from brownout.observe.grouping import RetryStorm
 from conftest import need_tool
 
 OBSERVATIONS = [

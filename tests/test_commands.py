@@ -4,9 +4,9 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
-from brownout.commands import Commands
-from brownout.scenario import parse_scenario
-from brownout.state import Brownout
+from brownout.engine.state import Brownout
+from brownout.hooks.commands import Commands
+from brownout.scenario.compile import parse_scenario
 
 
 def loaded() -> Brownout:

@@ -4,8 +4,8 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
-from brownout.config import Config
-from brownout.state import Brownout
+from brownout.engine.state import Brownout
+from brownout.hooks.options import Config
 
 
 def write(path: Path, text: str) -> str:

@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from brownout import control
-from brownout.classify import RequestInfo
-from brownout.scenario import ScenarioError
-from brownout.scenario import load_scenario
-from brownout.state import Brownout
+from brownout.classify.request import RequestInfo
+from brownout.control import actions as control
+from brownout.engine.state import Brownout
+from brownout.scenario.compile import ScenarioError
+from brownout.scenario.compile import load_scenario
 
 CHAT = RequestInfo("openai", "chat", "gpt-4o", False)
 

@@ -1,7 +1,7 @@
 import pytest
 
-from brownout.conversation import last_user_text
-from brownout.conversation import text_of
+from brownout.classify.conversation import last_user_text
+from brownout.classify.conversation import text_of
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from brownout.runner import ProxySettings
-from brownout.runner import RunningProxy
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
 from conftest import free_port
 
 BROWNOUT = str(Path(sys.executable).with_name("brownout"))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import grafana_check
-from brownout import dashboard
+from brownout.metrics import dashboard
 
 DASHBOARD_FILE = grafana_check.REPO / "dashboards" / "brownout.json"
 
@@ -37,7 +37,7 @@ def cumulative() -> frozenset[str]:
 def test_committed_file_is_what_the_generator_builds(built: dict[str, Any]) -> None:
     committed = json.loads(DASHBOARD_FILE.read_text())
     assert committed == built, (
-        "dashboards/brownout.json is stale: run `uv run python -m brownout.dashboard "
+        "dashboards/brownout.json is stale: run `uv run python -m brownout.metrics.dashboard "
         + str(DASHBOARD_FILE.relative_to(grafana_check.REPO))
         + "`"
     )

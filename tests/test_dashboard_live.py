@@ -19,8 +19,8 @@ import pytest
 
 import dashboard_run
 import grafana_check
-from brownout import dashboard
-from brownout.runner import ProxySettings
+from brownout.cli.runner import ProxySettings
+from brownout.metrics import dashboard
 from brownout.sim import SimServer
 from conftest import PROVIDERS
 from conftest import start_scraped_proxy

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 import grafana_check
-from brownout.cli import build_parser
-from brownout.scenario import load_scenario
+from brownout.cli.main import build_parser
+from brownout.scenario.compile import load_scenario
 
 REPO = grafana_check.REPO
 DASHBOARDS = REPO / "dashboards"

@@ -1,7 +1,7 @@
 import pytest
 
-from brownout.durations import go_duration
-from brownout.durations import parse_duration
+from brownout.units import go_duration
+from brownout.units import parse_duration
 
 
 @pytest.mark.parametrize(

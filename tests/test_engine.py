@@ -1,9 +1,9 @@
 import pytest
 
-from brownout.classify import RequestInfo
-from brownout.engine import Engine
-from brownout.engine import UnknownScenario
-from brownout.scenario import parse_scenario
+from brownout.classify.request import RequestInfo
+from brownout.engine.engine import Engine
+from brownout.engine.engine import UnknownScenario
+from brownout.scenario.compile import parse_scenario
 
 CHAT = RequestInfo("openai", "chat", "gpt-4o", False)
 MESSAGES = RequestInfo("anthropic", "messages", "claude-sonnet-4-6", True)

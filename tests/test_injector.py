@@ -7,11 +7,11 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
+from brownout.engine.state import Brownout
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
-from brownout.injector import Injector
-from brownout.scenario import parse_scenario
-from brownout.state import Brownout
+from brownout.hooks.injector import Injector
+from brownout.scenario.compile import parse_scenario
 from conftest import state_with
 
 

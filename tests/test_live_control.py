@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from brownout.runner import ProxySettings
-from brownout.runner import RunningProxy
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
 from conftest import free_port

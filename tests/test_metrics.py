@@ -1,11 +1,11 @@
 from prometheus_client import CollectorRegistry
 
-from brownout.client_metrics import ClientMetrics
-from brownout.metrics import Metrics
-from brownout.metrics import ModelLabels
-from brownout.metrics import families
-from brownout.state import Brownout
-from brownout.streams import Streams
+from brownout.engine.state import Brownout
+from brownout.hooks.streams import Streams
+from brownout.metrics.client import ClientMetrics
+from brownout.metrics.proxy import Metrics
+from brownout.metrics.proxy import ModelLabels
+from brownout.metrics.proxy import families
 
 
 def test_model_labels_are_bounded() -> None:

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from mitmproxy import version
 
-from brownout import mitm_stream
-from brownout.faults.stream_slow import StreamSlowFault
-from brownout.runner import RunningProxy
-from brownout.streamplan import StreamPlan
+from brownout.cli.runner import RunningProxy
+from brownout.faults.stream.plan import StreamPlan
+from brownout.faults.stream.slow import StreamSlowFault
+from brownout.mitm import relay as mitm_stream
 from proxykit import StreamResult
 from proxykit import h1_client
 from proxykit import h2_client
@@ -37,7 +37,7 @@ TOTAL = EVENTS + 3
 def test_the_adapter_fits_the_installed_mitmproxy() -> None:
     problems = mitm_stream.check()
     assert not problems, (
-        f"brownout.mitm_stream does not fit mitmproxy {version.VERSION}: time-based stream faults "
+        f"brownout.mitm.relay does not fit mitmproxy {version.VERSION}: time-based stream faults "
         "(stream_slow, stream_stall, stream_cut) are switched off on it. Update the adapter:\n- "
         + "\n- ".join(problems)
     )

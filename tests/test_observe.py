@@ -2,19 +2,19 @@ import itertools
 
 import pytest
 
-from brownout.observe import Abandoned
-from brownout.observe import AttemptEnded
-from brownout.observe import AttemptStarted
-from brownout.observe import ClientAbandoned
-from brownout.observe import Fallback
-from brownout.observe import FaultsSwitched
-from brownout.observe import LogicalRequestEnded
-from brownout.observe import Observation
-from brownout.observe import Observer
-from brownout.observe import Recovered
-from brownout.observe import Retry
-from brownout.observe import RetryStorm
-from brownout.observe import Settings
+from brownout.observe.grouping import Abandoned
+from brownout.observe.grouping import AttemptEnded
+from brownout.observe.grouping import AttemptStarted
+from brownout.observe.grouping import ClientAbandoned
+from brownout.observe.grouping import Fallback
+from brownout.observe.grouping import FaultsSwitched
+from brownout.observe.grouping import LogicalRequestEnded
+from brownout.observe.grouping import Observation
+from brownout.observe.grouping import Observer
+from brownout.observe.grouping import Recovered
+from brownout.observe.grouping import Retry
+from brownout.observe.grouping import RetryStorm
+from brownout.observe.grouping import Settings
 
 _ids = itertools.count()
 

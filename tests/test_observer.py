@@ -9,17 +9,17 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
-from brownout.client_metrics import ClientMetrics
-from brownout.injector import Injector
-from brownout.observer import ClientObserver
-from brownout.observer import failure_of_error
-from brownout.observer import failure_of_response
-from brownout.phases import PhaseAnnouncer
+from brownout.engine.state import Brownout
+from brownout.engine.state import ScenarioSwitch
+from brownout.hooks.injector import Injector
+from brownout.hooks.observer import ClientObserver
+from brownout.hooks.observer import failure_of_error
+from brownout.hooks.observer import failure_of_response
+from brownout.hooks.phases import PhaseAnnouncer
+from brownout.metrics.client import ClientMetrics
 from brownout.providers import error_reply
 from brownout.providers.base import ErrorOptions
-from brownout.scenario import parse_scenario
-from brownout.state import Brownout
-from brownout.state import ScenarioSwitch
+from brownout.scenario.compile import parse_scenario
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}
 SDK = {"user-agent": "AsyncOpenAI/Python 3.54.0", "authorization": "Bearer sk-test"}

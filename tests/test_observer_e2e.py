@@ -19,8 +19,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from brownout.runner import ProxySettings
-from brownout.runner import RunningProxy
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
 from brownout.sim import SimServer
 from conftest import start_scraped_proxy
 from prom import Prometheus

@@ -1,6 +1,6 @@
-from brownout.phases import PhaseAnnouncer
-from brownout.scenario import parse_scenario
-from brownout.state import Brownout
+from brownout.engine.state import Brownout
+from brownout.hooks.phases import PhaseAnnouncer
+from brownout.scenario.compile import parse_scenario
 
 
 class Clock:

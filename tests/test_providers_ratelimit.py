@@ -5,13 +5,13 @@ import json
 
 import pytest
 
-from brownout.providers.ratelimit import limit_headers
-from brownout.providers.ratelimit import rate_limited_reply
-from brownout.providers.ratelimit import retry_after_millis
-from brownout.providers.ratelimit import retry_after_seconds
-from brownout.providers.ratelimit import rfc3339
-from brownout.ratelimit import LimitState
-from brownout.ratelimit import Verdict
+from brownout.faults.rate_limit.buckets import LimitState
+from brownout.faults.rate_limit.buckets import Verdict
+from brownout.providers.rate_limits import limit_headers
+from brownout.providers.rate_limits import rate_limited_reply
+from brownout.providers.rate_limits import retry_after_millis
+from brownout.providers.rate_limits import retry_after_seconds
+from brownout.providers.rate_limits import rfc3339
 
 WALL = datetime.datetime(2025, 8, 21, 12, 40, 58, 400_000, tzinfo=datetime.UTC).timestamp()
 PASSED = Verdict(True, LimitState(500, 499, 0.12), LimitState(30_000, 29_962, 0.076), 0.0, None, 38)

@@ -1,7 +1,7 @@
 import pytest
 
-from brownout.ratelimit import RateLimiter
-from brownout.ratelimit import TokenBucket
+from brownout.faults.rate_limit.buckets import RateLimiter
+from brownout.faults.rate_limit.buckets import TokenBucket
 
 
 class Clock:

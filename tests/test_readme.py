@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from brownout.bundle import Bundle
+from brownout.engine.state import Brownout
 from brownout.faults import Fault
-from brownout.state import Brownout
+from brownout.hooks.bundle import Bundle
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

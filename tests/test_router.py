@@ -4,11 +4,11 @@ from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
-from brownout.router import Router
-from brownout.routing import RouteTable
-from brownout.routing import parse_upstream_arg
-from brownout.state import UNROUTED
-from brownout.state import Brownout
+from brownout.classify.routing import RouteTable
+from brownout.classify.routing import parse_upstream_arg
+from brownout.engine.state import Brownout
+from brownout.hooks.router import UNROUTED
+from brownout.hooks.router import Router
 
 
 def reverse_flow(path: str, mode: str = f"reverse:{UNROUTED}@8080"):  # type: ignore[no-untyped-def]

@@ -1,9 +1,9 @@
 import pytest
 
-from brownout.routing import RouteTable
-from brownout.routing import RoutingError
-from brownout.routing import Target
-from brownout.routing import parse_upstream_arg
+from brownout.classify.routing import RouteTable
+from brownout.classify.routing import RoutingError
+from brownout.classify.routing import Target
+from brownout.classify.routing import parse_upstream_arg
 
 
 def test_default_prefixes_go_to_the_real_apis() -> None:

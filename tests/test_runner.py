@@ -2,11 +2,11 @@
 
 from mitmproxy import addons
 
-from brownout.bundle import Bundle
-from brownout.runner import UNREACHABLE_ADDONS
-from brownout.runner import ProxySettings
-from brownout.runner import RunningProxy
-from brownout.runner import build_master
+from brownout.cli.runner import UNREACHABLE_ADDONS
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
+from brownout.cli.runner import build_master
+from brownout.hooks.bundle import Bundle
 
 
 def chain_names(settings: ProxySettings) -> list[str]:

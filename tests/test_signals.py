@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from brownout import signals
+from brownout.observe import retry_signals as signals
 from brownout.providers import error_reply
 from brownout.providers.base import ErrorOptions
 

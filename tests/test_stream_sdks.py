@@ -17,7 +17,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from brownout.runner import RunningProxy
+from brownout.cli.runner import RunningProxy
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
 from proxykit import proxy_for

@@ -1,7 +1,7 @@
 import pytest
 
-from brownout.timeline import Phase
-from brownout.timeline import Timeline
+from brownout.engine.timeline import Phase
+from brownout.engine.timeline import Timeline
 
 HEALTHY = Phase("healthy", 30.0, frozenset())
 OUTAGE = Phase("outage", 60.0, frozenset({"down"}))

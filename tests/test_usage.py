@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from brownout.usage import SseUsageWatcher
-from brownout.usage import UsageCounter
-from brownout.usage import estimate_tokens
+from brownout.faults.rate_limit.usage import SseUsageWatcher
+from brownout.faults.rate_limit.usage import UsageCounter
+from brownout.faults.rate_limit.usage import estimate_tokens
 
 
 def test_estimate_is_a_quarter_of_the_body_plus_the_output_cap() -> None:

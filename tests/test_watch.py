@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from mitmproxy.test import taddons
 
-from brownout.config import Config
-from brownout.state import Brownout
-from brownout.watch import ScenarioWatcher
+from brownout.engine.state import Brownout
+from brownout.hooks.options import Config
+from brownout.hooks.watch import ScenarioWatcher
 
 
 @pytest.fixture
@@ -83,8 +83,8 @@ async def test_a_configmap_volume_update_is_applied(tmp_path: Path) -> None:
     import asyncio
     import time
 
-    from brownout.runner import ProxySettings
-    from brownout.runner import RunningProxy
+    from brownout.cli.runner import ProxySettings
+    from brownout.cli.runner import RunningProxy
 
     mounted = tmp_path / "scenarios"
     mounted.mkdir()

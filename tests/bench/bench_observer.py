@@ -24,11 +24,11 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
-from brownout.observe import AttemptEnded
-from brownout.observe import AttemptStarted
-from brownout.observe import Observer
-from brownout.observer import ClientObserver
-from brownout.state import Brownout
+from brownout.engine.state import Brownout
+from brownout.hooks.observer import ClientObserver
+from brownout.observe.grouping import AttemptEnded
+from brownout.observe.grouping import AttemptStarted
+from brownout.observe.grouping import Observer
 
 
 def bench_feed(attempts: int) -> dict[str, float]:

@@ -9,7 +9,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from brownout.runner import RunningProxy
+from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from brownout.runner import RunningProxy
+from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
 
 SCENARIO = (

@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 
-from brownout.runner import RunningProxy
+from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
 from conftest import free_port
 from proxykit import h2_request_then_reset

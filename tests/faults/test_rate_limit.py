@@ -12,15 +12,15 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
-from brownout.faults.rate_limit import RateLimitFault
-from brownout.injector import Injector
-from brownout.runner import ProxySettings
-from brownout.runner import RunningProxy
-from brownout.scenario import ScenarioError
-from brownout.scenario import parse_scenario
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
+from brownout.engine.state import Brownout
+from brownout.faults.rate_limit.fault import RateLimitFault
+from brownout.hooks.injector import Injector
+from brownout.scenario.compile import ScenarioError
+from brownout.scenario.compile import parse_scenario
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
-from brownout.state import Brownout
 
 
 class Clock:

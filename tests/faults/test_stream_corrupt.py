@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from brownout.classify import RequestInfo
-from brownout.faults.stream_corrupt import StreamCorruptFault
-from brownout.faults.stream_corrupt import malformed
+from brownout.classify.request import RequestInfo
+from brownout.faults.stream.corrupt import StreamCorruptFault
+from brownout.faults.stream.corrupt import malformed
 from brownout.providers.sse import EventSplitter
 from brownout.providers.sse import SseEvent
 from sse_upstream import anthropic_events

@@ -1,11 +1,11 @@
 import pytest
 
-from brownout.classify import RequestInfo
-from brownout.faults.stream_error import StreamErrorFault
+from brownout.classify.request import RequestInfo
+from brownout.faults.stream.error import StreamErrorFault
 from brownout.providers.sse import EventSplitter
 from brownout.providers.sse import SseEvent
-from brownout.scenario import ScenarioError
-from brownout.scenario import parse_scenario
+from brownout.scenario.compile import ScenarioError
+from brownout.scenario.compile import parse_scenario
 from sse_upstream import anthropic_events
 from sse_upstream import gemini_events
 from sse_upstream import openai_chat_events

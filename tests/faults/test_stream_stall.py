@@ -1,9 +1,9 @@
 import pytest
 
-from brownout.classify import RequestInfo
-from brownout.faults.stream_stall import StreamStallFault
-from brownout.scenario import ScenarioError
-from brownout.scenario import parse_scenario
+from brownout.classify.request import RequestInfo
+from brownout.faults.stream.stall import StreamStallFault
+from brownout.scenario.compile import ScenarioError
+from brownout.scenario.compile import parse_scenario
 from sse_upstream import openai_chat_events
 from streamsim import body
 from streamsim import ending

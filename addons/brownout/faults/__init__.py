@@ -1,21 +1,21 @@
-"""Fault types, one module each; importing this package registers them all."""
+"""Fault types, one small module each; importing this package registers them all."""
 
 from brownout.faults import empty_reply
 from brownout.faults import error
 from brownout.faults import latency
 from brownout.faults import malformed
-from brownout.faults import rate_limit
 from brownout.faults import reset
-from brownout.faults import stream_corrupt
-from brownout.faults import stream_cut
-from brownout.faults import stream_error
-from brownout.faults import stream_slow
-from brownout.faults import stream_stall
 from brownout.faults import timeout
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import fault_types
+from brownout.faults.rate_limit import fault as rate_limit
+from brownout.faults.stream import corrupt as stream_corrupt
+from brownout.faults.stream import cut as stream_cut
+from brownout.faults.stream import error as stream_error
+from brownout.faults.stream import slow as stream_slow
+from brownout.faults.stream import stall as stream_stall
 
 __all__ = [
     "Duration",

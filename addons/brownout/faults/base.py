@@ -22,8 +22,8 @@ from pydantic import BaseModel
 from pydantic import BeforeValidator
 from pydantic import ConfigDict
 
-from brownout.classify import RequestInfo
-from brownout.durations import parse_duration
+from brownout.classify.request import RequestInfo
+from brownout.units import parse_duration
 
 if TYPE_CHECKING:
     from mitmproxy import http

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic import model_validator
 
 from brownout import providers
-from brownout.classify import RequestInfo
+from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
@@ -51,7 +51,7 @@ class ErrorFault(Fault):
         return providers.error_reply(info.provider, opts)
 
     async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        from brownout.mitm import answer
+        from brownout.mitm.flows import answer
 
         reply = self.reply(run.info)
         answer(flow, reply)

@@ -47,7 +47,7 @@ class MalformedFault(Fault):
     async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
         # A streamed answer cannot be cut here without buffering it: answer invalid JSON instead.
         if self.mode != "truncate" or run.info.stream:
-            from brownout.mitm import answer
+            from brownout.mitm.flows import answer
 
             answer(flow, self.invalid_reply(run.info.provider))
             run.outcome = f"malformed_{'empty' if self.mode == 'empty' else 'invalid'}"

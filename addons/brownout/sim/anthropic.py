@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from brownout.conversation import last_user_text
+from brownout.classify.conversation import last_user_text
 from brownout.sim.common import BASE62
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan

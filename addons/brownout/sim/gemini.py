@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from brownout.conversation import last_user_text
-from brownout.conversation import text_of
+from brownout.classify.conversation import last_user_text
+from brownout.classify.conversation import text_of
 from brownout.sim.common import URLSAFE
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan

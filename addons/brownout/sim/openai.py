@@ -12,7 +12,7 @@ import base64
 import hashlib
 from typing import Any
 
-from brownout.conversation import last_user_text
+from brownout.classify.conversation import last_user_text
 from brownout.sim.common import BASE62
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan

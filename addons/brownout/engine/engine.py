@@ -1,0 +1,148 @@
+"""Choose the fault for a request: active scenarios, rules in order, match, probability draw.
+
+Pure: a RequestInfo in, a Decision (or None) out. Each scenario owns its random generator,
+seeded when the scenario sets `seed:`, so its draws repeat run to run. A scenario's timeline
+runs on the engine's clock (injected, so tests set the time) from the moment it is switched on.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from brownout.classify.request import RequestInfo
+from brownout.engine.timeline import PhaseAt
+from brownout.faults import Fault
+from brownout.scenario.compile import CompiledRule
+from brownout.scenario.compile import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    scenario: str
+    rule: str
+    fault: Fault
+    rng: random.Random
+
+
+class UnknownScenario(KeyError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.known = known
+
+    def __str__(self) -> str:
+        known = ", ".join(self.known) or "none loaded"
+        return f"unknown scenario {self.name!r}; loaded: {known}"
+
+
+class Engine:
+    """The loaded scenarios, which of them are on, and the choice of a fault per request."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.scenarios: dict[str, Scenario] = {}
+        self.clock = clock
+        self._active: list[str] = []  # activation order is the order rules are tried in
+        self._rngs: dict[str, random.Random] = {}
+        self._since: dict[str, float] = {}  # when each active scenario was switched on (clock time)
+
+    # -- library
+
+    def load(self, scenario: Scenario) -> bool:
+        """Add or replace a scenario; returns True when it replaced one.
+
+        An active one stays on, and its timeline keeps its clock: an edit takes effect in the
+        phase the rehearsal has reached rather than starting it over.
+        """
+        replaced = scenario.name in self.scenarios
+        self.scenarios[scenario.name] = scenario
+        self._rngs[scenario.name] = random.Random(scenario.seed)
+        return replaced
+
+    def remove(self, name: str) -> None:
+        self.deactivate(name)
+        self.scenarios.pop(name, None)
+        self._rngs.pop(name, None)
+
+    # -- switching
+
+    @property
+    def active(self) -> list[str]:
+        return list(self._active)
+
+    def is_active(self, name: str) -> bool:
+        return name in self._active
+
+    def activate(self, name: str) -> bool:
+        """Turn a scenario on; False when it already was. Seeded draws restart from the seed."""
+        if name not in self.scenarios:
+            raise UnknownScenario(name, sorted(self.scenarios))
+        if name in self._active:
+            return False
+        self._rngs[name] = random.Random(self.scenarios[name].seed)
+        self._active.append(name)
+        self._since[name] = self.clock()
+        return True
+
+    def deactivate(self, name: str) -> bool:
+        if name not in self.scenarios:
+            raise UnknownScenario(name, sorted(self.scenarios))
+        if name not in self._active:
+            return False
+        self._active.remove(name)
+        self._since.pop(name, None)
+        return True
+
+    def clear(self) -> list[str]:
+        was, self._active = self._active, []
+        self._since.clear()
+        return was
+
+    def active_for(self, name: str) -> float | None:
+        """Seconds since a scenario was switched on; None while it is off."""
+        since = self._since.get(name)
+        return None if since is None else max(0.0, self.clock() - since)
+
+    def phase(self, name: str) -> PhaseAt | None:
+        """Where an active scenario's timeline stands; None when it is off or has no timeline."""
+        scenario = self.scenarios.get(name)
+        elapsed = self.active_for(name)
+        if scenario is None or scenario.timeline is None or elapsed is None:
+            return None
+        return scenario.timeline.at(elapsed)
+
+    # -- choosing
+
+    def choose(self, info: RequestInfo, only: str | None = None) -> Decision | None:
+        """The first rule whose match holds and whose probability draw succeeds.
+
+        `only` names one scenario to consult alone, active or not (a per-request override).
+        """
+        names = [only] if only is not None else self._active
+        for name in names:
+            scenario = self.scenarios[name]
+            rng = self._rngs[name]
+            for rule in self.rules_of(scenario):
+                if rule.match.holds(info) and _draw(rule, rng):
+                    return Decision(name, rule.name, rule.fault, rng)
+        return None
+
+    def rules_of(self, scenario: Scenario) -> tuple[CompiledRule, ...]:
+        """The rules in force for a scenario now: its timeline's current phase narrows them.
+
+        A scenario consulted while off (a per-request override) has no running timeline, so
+        all its rules apply as written.
+        """
+        if scenario.timeline is None:
+            return scenario.rules
+        at = self.phase(scenario.name)
+        if at is None:
+            return scenario.rules
+        return () if at.index is None else scenario.phase_rules[at.index]
+
+
+def _draw(rule: CompiledRule, rng: random.Random) -> bool:
+    # A certain rule draws nothing, so adding one does not shift a seeded sequence.
+    return rule.probability >= 1.0 or rng.random() < rule.probability

@@ -1,0 +1,99 @@
+"""What brownout's addons share in one process: routes, the engine, the metrics, and switching."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+
+from brownout.classify.routing import RouteTable
+from brownout.engine.engine import Engine
+from brownout.metrics.control import ControlMetrics
+from brownout.metrics.proxy import Metrics
+from brownout.scenario.compile import Scenario
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSwitch:
+    """A scenario's faults were switched on or off: the whole scenario, or (off, with `phase`) one
+    phase of its timeline ending while the next begins."""
+
+    scenario: str
+    active: bool
+    phase: str = ""  # the timeline phase that ended; "" for the scenario itself
+    at: float | None = None  # when it happened (Unix time); None: now
+
+
+@dataclass
+class Brownout:
+    """Shared state; each addon holds a reference and keeps its hooks thin."""
+
+    engine: Engine = field(default_factory=Engine)
+    metrics: Metrics = field(default_factory=Metrics)
+    routes: RouteTable = field(default_factory=RouteTable)
+    # Called on every switch, so addons learn of it at once (the observer times recoveries from it).
+    listeners: list[Callable[[ScenarioSwitch], None]] = field(default_factory=list)
+    # Scenario file -> why its latest edit was rejected (the previous version keeps running).
+    file_errors: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    control: ControlMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.control = ControlMetrics(self.metrics.registry, self.engine)
+
+    def sync_gauges(self) -> None:
+        self.metrics.set_scenarios(self.engine.scenarios, self.engine.active)
+
+    def notify(self, switch: ScenarioSwitch) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(switch)
+            except Exception:
+                log.exception("brownout: a listener failed on %s", switch)
+
+    def activate(self, name: str) -> bool:
+        changed = self.engine.activate(name)
+        self.sync_gauges()
+        if changed:
+            self.control.switches.labels(scenario=name, action="on").inc()
+            log.info("brownout: scenario %s on", name)
+            self.notify(ScenarioSwitch(name, active=True))
+        return changed
+
+    def deactivate(self, name: str) -> bool:
+        changed = self.engine.deactivate(name)
+        self.sync_gauges()
+        if changed:
+            self.control.switches.labels(scenario=name, action="off").inc()
+            log.info("brownout: scenario %s off", name)
+            self.notify(ScenarioSwitch(name, active=False))
+        return changed
+
+    def clear(self) -> list[str]:
+        was = self.engine.clear()
+        self.sync_gauges()
+        for name in was:
+            self.control.switches.labels(scenario=name, action="off").inc()
+            self.notify(ScenarioSwitch(name, active=False))
+        if was:
+            log.info("brownout: scenarios off: %s", ", ".join(was))
+        return was
+
+    def load(self, scenario: Scenario) -> bool:
+        """Add or replace a scenario (an active one stays on); True when it replaced one."""
+        replaced = self.engine.load(scenario)
+        self.sync_gauges()
+        return replaced
+
+    def remove(self, name: str) -> None:
+        if self.engine.is_active(name):
+            self.deactivate(name)
+        self.engine.remove(name)
+        with contextlib.suppress(KeyError):  # never exported yet
+            self.metrics.scenario_active.remove(name)
+        self.sync_gauges()

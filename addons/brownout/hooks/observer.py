@@ -1,0 +1,307 @@
+"""Watch how the client reacts: translate flows into `observe` events and record what they show.
+
+Thin hooks: when an attempt ends, its flow becomes `AttemptStarted` plus `AttemptEnded`
+(response or error) or `ClientAbandoned` (the client closed first), each with its own time;
+`observe.Observer` does the grouping and `client_metrics.ClientMetrics` the counting. Nothing
+is done on the request's way upstream, so watching never shifts a fault's timing. It runs after
+the Injector and Streams, so the flow's metadata says what the faults did to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mitmproxy import connection
+from mitmproxy import exceptions
+from mitmproxy import flow as mflow
+from mitmproxy import http
+
+from brownout.classify.request import api_key_hash
+from brownout.classify.request import plain_headers
+from brownout.engine.state import Brownout
+from brownout.engine.state import ScenarioSwitch
+from brownout.metrics.client import ClientMetrics
+from brownout.mitm.view import request_view
+from brownout.observe import retry_signals as signals
+from brownout.observe.grouping import AttemptEnded
+from brownout.observe.grouping import AttemptStarted
+from brownout.observe.grouping import ClientAbandoned
+from brownout.observe.grouping import Event
+from brownout.observe.grouping import FaultsSwitched
+from brownout.observe.grouping import Observation
+from brownout.observe.grouping import Observer
+from brownout.units import parse_duration
+
+log = logging.getLogger(__name__)
+
+# Error bodies are small; a streamed one is read up to this much for its code and RetryInfo.
+ERROR_BODY_LIMIT = 64 * 1024
+# What the proxy itself did to an attempt that never got an answer.
+TRANSPORT_OUTCOMES = ("reset", "timeout", "empty_reply")
+# What a fault did to a 200 answer that leaves the client without a usable reply (the `outcome`
+# the Injector and Streams leave in the metadata: a cut, an error event, corrupted events, a broken
+# body). A stall that resumed or a slowed stream still delivered the whole answer.
+SPOILED_OUTCOMES = ("cut", "reset", "stream_error", "corrupted")
+# A stream fault that never acted (it was armed, or could not apply to this answer).
+IDLE_OUTCOMES = ("", "armed", "not_applied")
+# mitmproxy's messages when the client side went away (HTTP/1 close, HTTP/2 stream reset).
+_CLIENT_GONE = ("Client disconnected", "stream reset by client")
+TICK_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class _Watched:
+    flow: http.HTTPFlow
+    client_id: str
+    started: bool = False
+
+
+def failure_of_response(status: int, meta: dict[str, object]) -> str:
+    """What a complete answer means for the client: "" when usable, else the `after` label (the
+    status, or the fault that spoiled a 200)."""
+    if status >= 400:
+        return str(status)
+    outcome = str(meta.get("outcome", ""))
+    if outcome in SPOILED_OUTCOMES or outcome.startswith("malformed"):
+        return str(meta.get("fault") or outcome)
+    return ""
+
+
+def failure_of_error(meta: dict[str, object], response_status: int | None) -> str:
+    """The `after` label of an attempt that ended in a transport error rather than an answer."""
+    outcome = str(meta.get("outcome", ""))
+    if outcome in TRANSPORT_OUTCOMES:
+        return outcome
+    fault = meta.get("fault")
+    if isinstance(fault, str) and fault.startswith("stream_") and outcome not in IDLE_OUTCOMES:
+        return fault
+    if response_status is not None:
+        return str(response_status) if response_status >= 400 else "aborted"
+    return "error"
+
+
+def _duration_option(name: str, value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise exceptions.OptionsError(f"{name}: {exc}") from exc
+
+
+class ClientObserver:
+    def __init__(self, state: Brownout) -> None:
+        self.state = state
+        self.observer = Observer()
+        self.metrics = ClientMetrics.on(state.metrics.registry)
+        self._watched: dict[str, _Watched] = {}  # flow id -> flow under watch
+        self._by_client: dict[str, set[str]] = {}  # client connection id -> its flows under watch
+        self._error_bodies: dict[str, bytearray] = {}  # flow id -> start of a streamed error body
+        self._ticker: asyncio.Task[None] | None = None
+        state.listeners.append(self._switched)
+
+    # -- options and lifecycle
+
+    def load(self, loader) -> None:  # type: ignore[no-untyped-def]
+        loader.add_option(
+            "brownout_retry_window",
+            str,
+            "30s",
+            "How long after a failed attempt (plus its Retry-After) the same request still counts as its retry.",
+        )
+        loader.add_option(
+            "brownout_fallback_window",
+            str,
+            "60s",
+            "How long after a failure the same conversation at another provider or model counts as a fallback.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        from mitmproxy import ctx
+
+        settings = self.observer.settings
+        if "brownout_retry_window" in updated:
+            retry_window = _duration_option("brownout_retry_window", ctx.options.brownout_retry_window)
+            settings = dataclasses.replace(settings, retry_window=retry_window)
+        if "brownout_fallback_window" in updated:
+            fallback_window = _duration_option("brownout_fallback_window", ctx.options.brownout_fallback_window)
+            settings = dataclasses.replace(settings, fallback_window=fallback_window)
+        self.observer.settings = settings
+
+    def running(self) -> None:
+        # Synchronous on purpose (a script reload calls it without awaiting); the ticker is a task.
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    def done(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        with contextlib.suppress(ValueError):
+            self.state.listeners.remove(self._switched)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self._record(self.observer.tick(time.time()))
+
+    # -- hooks
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        if "provider" not in flow.metadata.get("brownout", {}):
+            return  # not an AI-API request
+        self._watched[flow.id] = _Watched(flow, flow.client_conn.id)
+        self._by_client.setdefault(flow.client_conn.id, set()).add(flow.id)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        if flow.id not in self._watched or response is None:
+            return
+        if response.status_code >= 400 and response.stream:
+            self._capture_error_body(flow, response)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        watched = self._watched.get(flow.id)
+        if watched is None or flow.response is None or not self._start(watched):
+            return
+        response = flow.response
+        meta = flow.metadata.get("brownout", {})
+        failure = failure_of_response(response.status_code, meta)
+        retry_after: float | None = None
+        nonretryable = False
+        if failure:
+            body = response.get_content(strict=False) if response.raw_content is not None else None
+            if body is None:
+                body = bytes(self._error_bodies.get(flow.id, b""))
+            error = signals.error_object(body)
+            headers = plain_headers(response.headers.fields)
+            retry_after = signals.retry_after(headers, error, received=response.timestamp_end)
+            status = response.status_code if response.status_code >= 400 else None
+            nonretryable = signals.is_nonretryable(status, signals.error_code(error), signals.should_retry(headers))
+        self._finish(
+            flow,
+            AttemptEnded(
+                flow.id,
+                response.timestamp_end or time.time(),
+                failure=failure,
+                retry_after=retry_after,
+                nonretryable=nonretryable,
+                scenario=str(meta.get("scenario", "")),
+            ),
+        )
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        watched = self._watched.get(flow.id)
+        if watched is None or flow.error is None or not self._start(watched):
+            return
+        meta = flow.metadata.get("brownout", {})
+        scenario = str(meta.get("scenario", ""))
+        at = flow.error.timestamp
+        if flow.error.msg.startswith(_CLIENT_GONE) or meta.get("outcome") == "abandoned":
+            self._finish(flow, ClientAbandoned(flow.id, at, scenario=scenario))
+            return
+        status = flow.response.status_code if flow.response is not None else None
+        self._finish(flow, AttemptEnded(flow.id, at, failure=failure_of_error(meta, status), scenario=scenario))
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        at = client.timestamp_end or time.time()
+        for flow_id in list(self._by_client.get(client.id, ())):
+            watched = self._watched.get(flow_id)
+            if watched is None:
+                continue
+            flow = watched.flow
+            if flow.error is not None and flow.error.msg == mflow.Error.KILLED_MESSAGE:
+                continue  # brownout closed it (reset, hang, empty reply): its error hook says how
+            if not self._start(watched):
+                continue
+            scenario = str(flow.metadata.get("brownout", {}).get("scenario", ""))
+            self._finish(flow, ClientAbandoned(flow.id, at, scenario=scenario))
+
+    # -- translation
+
+    def _start(self, watched: _Watched) -> bool:
+        """Report the attempt's start, once, just before its end; False when brownout did not
+        classify the request (not an AI-API call)."""
+        if watched.started:
+            return True
+        flow = watched.flow
+        meta = flow.metadata.get("brownout", {})
+        if "endpoint" not in meta:
+            self._forget(flow.id)
+            return False
+        watched.started = True
+        self._feed(self.attempt_started(flow, meta))
+        return True
+
+    @staticmethod
+    def attempt_started(flow: http.HTTPFlow, meta: dict[str, object]) -> AttemptStarted:
+        request = flow.request
+        view = request_view(flow)
+        headers, body, parsed = view.headers, request.raw_content, view.body
+        provider = str(meta["provider"])
+        address = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
+        return AttemptStarted(
+            attempt=flow.id,
+            time=request.timestamp_start,
+            provider=provider,
+            endpoint=str(meta.get("endpoint", "other")),
+            model=str(meta.get("model", "")),
+            client=str(meta.get("client", "other")),
+            identity=signals.identity(api_key_hash(headers, request.path.partition("?")[2]), address),
+            fingerprint=signals.fingerprint(request.method, provider, request.path, body, parsed),
+            conversation=signals.conversation_key(parsed),
+            origin=address,
+            retry_count=signals.retry_count(headers),
+            declared_timeout=signals.declared_timeout(headers),
+        )
+
+    def _capture_error_body(self, flow: http.HTTPFlow, response: http.Response) -> None:
+        """Keep the first bytes of a streamed error answer (its code, Gemini's RetryInfo) while
+        relaying every chunk unchanged, through whatever stream function is already set."""
+        inner = response.stream
+        captured = self._error_bodies.setdefault(flow.id, bytearray())
+
+        def relay(data: bytes) -> bytes | Iterable[bytes]:
+            room = ERROR_BODY_LIMIT - len(captured)
+            if room > 0:
+                captured.extend(data[:room])
+            if callable(inner):
+                return inner(data)
+            return data if data else []
+
+        response.stream = relay
+
+    def _finish(self, flow: http.HTTPFlow, event: Event) -> None:
+        self._forget(flow.id)
+        self._feed(event)
+
+    def _forget(self, flow_id: str) -> None:
+        watched = self._watched.pop(flow_id, None)
+        self._error_bodies.pop(flow_id, None)
+        if watched is not None:
+            flows = self._by_client.get(watched.client_id)
+            if flows is not None:
+                flows.discard(flow_id)
+                if not flows:
+                    del self._by_client[watched.client_id]
+
+    def _switched(self, switch: ScenarioSwitch) -> None:
+        at = switch.at if switch.at is not None else time.time()
+        self._feed(FaultsSwitched(switch.scenario, switch.active, at))
+
+    def _feed(self, event: Event) -> None:
+        try:
+            self._record(self.observer.feed(event))
+        except Exception:
+            # Observing must never break the traffic it watches.
+            log.exception("brownout: observing %s failed", type(event).__name__)
+
+    def _record(self, observations: Iterable[Observation]) -> None:
+        for observation in observations:
+            self.metrics.record(observation)

@@ -1,0 +1,95 @@
+"""mitmproxy options for brownout, and what changing them does to the shared state.
+
+Options make brownout configurable the mitmproxy way: `--set brownout_scenarios=...` on
+mitmdump, `:set` in the console, the Options page in mitmweb.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from mitmproxy import exceptions
+
+from brownout.classify.routing import RouteTable
+from brownout.classify.routing import RoutingError
+from brownout.classify.routing import parse_upstream_arg
+from brownout.engine.state import Brownout
+from brownout.scenario.compile import ScenarioError
+from brownout.scenario.library import library_dir
+from brownout.scenario.library import library_files
+from brownout.scenario.library import load_all
+
+log = logging.getLogger(__name__)
+
+
+class Config:
+    def __init__(self, state: Brownout) -> None:
+        self.state = state
+        # The scenarios this option switched on: dropping one from the option switches it off.
+        self._chosen: list[str] = []
+
+    def load(self, loader) -> None:  # type: ignore[no-untyped-def]
+        loader.add_option(
+            "brownout_scenarios",
+            Sequence[str],
+            [],
+            "Scenario files or library names to load and switch on.",
+        )
+        loader.add_option(
+            "brownout_library",
+            str,
+            "",
+            "Directory of scenarios loaded (switched off) at start; empty: the built-in library.",
+        )
+        loader.add_option(
+            "brownout_upstreams",
+            Sequence[str],
+            [],
+            "Upstream overrides as NAME=URL, e.g. openai=http://127.0.0.1:9000/openai; "
+            "a new NAME adds the prefix /NAME for an OpenAI-compatible server.",
+        )
+        loader.add_option(
+            "brownout_models",
+            Sequence[str],
+            [],
+            "Models reported by name in metric labels; others are 'other'. Empty: the first 20 distinct models seen.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        from mitmproxy import ctx
+
+        if "brownout_upstreams" in updated:
+            try:
+                upstreams = [parse_upstream_arg(v) for v in ctx.options.brownout_upstreams]
+            except RoutingError as exc:
+                raise exceptions.OptionsError(f"brownout_upstreams: {exc}") from exc
+            self.state.routes = RouteTable(upstreams)
+        if "brownout_models" in updated and ctx.options.brownout_models:
+            self.state.metrics.models.allow = set(ctx.options.brownout_models)
+            self.state.metrics.models.fixed = True
+        if updated & {"brownout_scenarios", "brownout_library"}:
+            self._load_scenarios(ctx.options.brownout_library, ctx.options.brownout_scenarios)
+
+    def _load_scenarios(self, library: str, refs: Sequence[str]) -> None:
+        directory = Path(library) if library else library_dir()
+        try:
+            # Validate everything first: a broken file leaves the running state untouched.
+            library_scenarios = load_all(str(p) for p in library_files(directory))
+            chosen = load_all(refs, directory)
+        except ScenarioError as exc:
+            raise exceptions.OptionsError(f"brownout: invalid scenario\n{exc}") from exc
+        engine = self.state.engine
+        for scenario in [*library_scenarios, *chosen]:
+            engine.load(scenario)
+        names = [scenario.name for scenario in chosen]
+        for name in self._chosen:
+            if name not in names and engine.is_active(name):
+                self.state.deactivate(name)
+        for name in names:
+            self.state.activate(name)
+        self._chosen = names
+        self.state.sync_gauges()
+        if chosen:
+            log.info("brownout: active scenarios: %s", ", ".join(engine.active))

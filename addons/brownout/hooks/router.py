@@ -1,0 +1,64 @@
+"""Route requests on brownout's listener by path prefix (`/openai`, `/anthropic`, ...)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from mitmproxy import http
+from mitmproxy.net.http import url
+from mitmproxy.proxy.mode_specs import ReverseMode
+
+from brownout.classify.request import guess_provider
+from brownout.classify.request import provider_for_host
+from brownout.classify.routing import RoutingError
+from brownout.engine.state import Brownout
+from brownout.mitm.flows import answer
+from brownout.providers.base import Reply
+
+log = logging.getLogger(__name__)
+
+# The reverse-mode target of brownout's own listener. Every request there is routed by its path
+# prefix; one that matches no prefix is answered 404 and never sent here.
+UNROUTED = "http://unrouted.brownout.invalid:9"
+
+
+def _json_reply(status: int, message: str) -> Reply:
+    body = json.dumps({"error": {"message": message, "type": "brownout_routing_error"}}).encode()
+    return Reply(status, [("content-type", "application/json"), ("x-brownout", "routing")], body)
+
+
+class Router:
+    def __init__(self, state: Brownout) -> None:
+        self.state = state
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        meta = flow.metadata.setdefault("brownout", {})
+        mode = flow.client_conn.proxy_mode
+        # Prefixes route only on brownout's own listener; in a user's own reverse or forward mode
+        # the path and the upstream are theirs.
+        if isinstance(mode, ReverseMode) and mode.data == UNROUTED:
+            try:
+                target = self.state.routes.resolve(flow.request.path)
+            except RoutingError as exc:
+                answer(flow, _json_reply(400, str(exc)))
+                return
+            if target is None:
+                prefixes = ", ".join(self.state.routes.prefixes())
+                message = f"brownout: no upstream for {flow.request.path!r}; path prefixes: {prefixes}"
+                answer(flow, _json_reply(404, message))
+                return
+            # Set the address in one step: mitmproxy's host and port setters each re-derive the
+            # Host header (with an IDNA round trip), a large share of routing's cost.
+            request = flow.request
+            request.data.host, request.data.port, request.scheme = target.host, target.port, target.scheme
+            request.host_header = url.hostport(target.scheme, target.host, target.port)
+            request.path = target.path
+            meta["provider"] = target.provider
+            meta["route"] = target.route
+            return
+        provider = provider_for_host(flow.request.host) or guess_provider(flow.request.path.partition("?")[0])
+        if provider:
+            meta["provider"] = provider

@@ -1,0 +1,170 @@
+"""The client-behaviour metric families, and how each observation lands in them.
+
+They register on the shared registry (`state.metrics.registry`), once per registry: asking
+again for the same registry returns the same families, so building the addons twice (a
+script reload, a test) never registers a name twice.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter
+from prometheus_client import Gauge
+from prometheus_client import Histogram
+
+from brownout.classify.request import CLIENT_FAMILIES
+from brownout.metrics.proxy import LLM_BUCKETS
+from brownout.metrics.proxy import OTHER
+from brownout.metrics.proxy import families
+from brownout.observe.grouping import Abandoned
+from brownout.observe.grouping import Fallback
+from brownout.observe.grouping import LogicalRequestEnded
+from brownout.observe.grouping import Observation
+from brownout.observe.grouping import Recovered
+from brownout.observe.grouping import Retry
+from brownout.observe.grouping import RetryStorm
+
+# Attempts per logical request: the SDKs' defaults are 3 (Stainless) and 5 (google-genai retry
+# options); Claude Code goes to 10; beyond that is a loop.
+ATTEMPT_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
+
+
+def client_label(client: str) -> str:
+    return client if client in CLIENT_FAMILIES else OTHER
+
+
+class ClientMetrics:
+    @classmethod
+    def on(cls, registry: CollectorRegistry) -> ClientMetrics:
+        """The families on this registry, registered the first time they are asked for."""
+        return families(registry, cls)
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.retries = Counter(
+            "brownout_client_retries",
+            "Retries: attempts that repeat a failed one; `after` is what the failed attempt got.",
+            ["provider", "after", "client"],
+            registry=r,
+        )
+        self.retry_delay = Histogram(
+            "brownout_client_retry_delay_seconds",
+            "Gap between a failed attempt's end and its retry's start.",
+            ["provider", "client"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.violations = Counter(
+            "brownout_client_retry_after_violations",
+            "Retries sent before the failed attempt's Retry-After (retry-after, retry-after-ms, Gemini RetryInfo) "
+            "elapsed.",
+            ["provider", "client"],
+            registry=r,
+        )
+        self.nonretryable = Counter(
+            "brownout_client_nonretryable_retries",
+            "Retries of answers that must not be retried: 400, 401, 403, 404, 413, 422, insufficient_quota, "
+            "x-should-retry: false.",
+            ["provider", "client"],
+            registry=r,
+        )
+        self.attempts = Histogram(
+            "brownout_client_attempts",
+            "Attempts per logical request, observed when it ends (success, a failure nobody retried, abandonment).",
+            ["provider", "client", "outcome"],
+            buckets=ATTEMPT_BUCKETS,
+            registry=r,
+        )
+        self.abandoned = Counter(
+            "brownout_client_abandoned",
+            "Attempts the client closed before the response ended.",
+            ["provider", "endpoint", "client"],
+            registry=r,
+        )
+        self.abandon_wait = Histogram(
+            "brownout_client_abandon_wait_seconds",
+            "How long the client waited before it closed: its real timeout.",
+            ["provider", "endpoint", "client"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.abandon_declared = Histogram(
+            "brownout_client_abandon_declared_timeout_seconds",
+            "The timeout the SDK declared (x-stainless-read-timeout, x-stainless-timeout, x-server-timeout) "
+            "on the attempts it abandoned.",
+            ["provider", "client"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "brownout_client_fallbacks",
+            "Conversations that moved to another provider or model after a failure.",
+            ["from_provider", "to_provider"],
+            registry=r,
+        )
+        self.fallback_seconds = Histogram(
+            "brownout_client_fallback_seconds",
+            "A conversation's first failure to the start of its fallback attempt.",
+            ["from_provider", "to_provider"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.recovery = Histogram(
+            "brownout_client_recovery_seconds",
+            "A scenario's switch-off to the start of the first attempt that then succeeded, per provider it hit.",
+            ["scenario", "provider"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.storms = Counter(
+            "brownout_client_retry_storms",
+            "Retry storms: in 10 s, at least 10 retries to a provider and at least one per first attempt.",
+            ["provider"],
+            registry=r,
+        )
+        self.storm_active = Gauge(
+            "brownout_client_retry_storm_active",
+            "1 while a retry storm against the provider lasts.",
+            ["provider"],
+            registry=r,
+        )
+
+    def record(self, observation: Observation) -> None:
+        match observation:
+            case Retry(provider=provider, client=client):
+                client = client_label(client)
+                self.retries.labels(provider=provider, after=observation.after, client=client).inc()
+                if observation.delay is not None:
+                    self.retry_delay.labels(provider=provider, client=client).observe(observation.delay)
+                # Touched on every retry so a clean client shows 0 rather than no series.
+                violations = self.violations.labels(provider=provider, client=client)
+                nonretryable = self.nonretryable.labels(provider=provider, client=client)
+                if observation.violation:
+                    violations.inc()
+                if observation.nonretryable:
+                    nonretryable.inc()
+            case LogicalRequestEnded():
+                self.attempts.labels(
+                    provider=observation.provider, client=client_label(observation.client), outcome=observation.outcome
+                ).observe(observation.attempts)
+            case Abandoned(provider=provider, endpoint=endpoint):
+                client = client_label(observation.client)
+                self.abandoned.labels(provider=provider, endpoint=endpoint, client=client).inc()
+                if observation.waited is not None:
+                    self.abandon_wait.labels(provider=provider, endpoint=endpoint, client=client).observe(
+                        observation.waited
+                    )
+                if observation.declared_timeout is not None:
+                    self.abandon_declared.labels(provider=provider, client=client).observe(observation.declared_timeout)
+            case Fallback():
+                labels = {"from_provider": observation.from_provider, "to_provider": observation.to_provider}
+                self.fallbacks.labels(**labels).inc()
+                self.fallback_seconds.labels(**labels).observe(observation.seconds)
+            case Recovered():
+                self.recovery.labels(scenario=observation.scenario, provider=observation.provider).observe(
+                    observation.seconds
+                )
+            case RetryStorm(provider=provider):
+                if observation.active:
+                    self.storms.labels(provider=provider).inc()
+                self.storm_active.labels(provider=provider).set(1 if observation.active else 0)
