@@ -24,6 +24,7 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
+from brownout.classify.request import RequestInfo
 from brownout.engine.state import Brownout
 from brownout.hooks.observer import ClientObserver
 from brownout.observe.grouping import AttemptEnded
@@ -87,7 +88,8 @@ def bench_hooks(flows: int, body: bytes, status: int) -> float:
             flow.request.headers["x-stainless-retry-count"] = "0"
             flow.request.content = body + b" " * (n % 3)  # distinct requests, same size
             flow.request.timestamp_start = 1000.0 + n
-            flow.metadata["brownout"] = {"provider": "openai", "endpoint": "chat", "model": "gpt-4o", "client": "x"}
+            here = state.flows.of(flow)  # what the Router and the Injector leave for the observer
+            here.provider, here.info = "openai", RequestInfo("openai", "chat", "gpt-4o", False, "x")
             response = http.Response.make(status, b'{"error": {"code": "rate_limit_exceeded"}}')
             response.headers["retry-after-ms"] = "700"
             response.timestamp_end = 1000.1 + n

@@ -70,6 +70,15 @@ class RequestInfo:
     key_hash: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """A request as brownout reads it, once per flow: headers by lower-case name (the first value
+    of a repeated one) and the JSON body (empty when it is not a JSON object)."""
+
+    headers: Mapping[str, str]
+    body: Mapping[str, object]
+
+
 def provider_for_host(host: str) -> str | None:
     """The provider a hostname belongs to, or None when the host alone does not tell."""
     host = host.lower().rstrip(".")

@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import signal
 import statistics
-import sys
 import time
 from collections import Counter
 from collections import defaultdict
@@ -30,6 +29,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from brownout.cli.checks import check_scenarios
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
 from brownout.sim import SimConfig
@@ -264,18 +264,10 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from brownout.cli.main import _check_scenarios
-
-    if not _check_scenarios(args.scenario, args.library):
+    if not check_scenarios(args.scenario, args.library):
         return 1
     console = Console()
     try:
         return asyncio.run(demo(args, console))
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    from brownout.cli.main import main
-
-    sys.exit(main(["demo", *sys.argv[1:]]))

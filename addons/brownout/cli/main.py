@@ -7,7 +7,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from brownout import __version__
 
@@ -107,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
+            from brownout.cli.run import cmd_run
+
             return cmd_run(args)
         if args.command == "sim":
             return cmd_sim(args)
@@ -118,89 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from brownout.cli import ctl
 
             return ctl.run(args)
+        from brownout.cli.scenarios import cmd_scenarios
+
         return cmd_scenarios(args)
     except KeyboardInterrupt:
         return 130
-
-
-def _check_scenarios(refs: Sequence[str], library: str) -> bool:
-    """Validate everything the proxy would load, before anything starts."""
-    from brownout.scenario.compile import ScenarioError
-    from brownout.scenario.library import library_dir
-    from brownout.scenario.library import library_files
-    from brownout.scenario.library import load_all
-
-    directory = Path(library) if library else library_dir()
-    try:
-        load_all([str(p) for p in library_files(directory)])
-        load_all(refs, directory)
-    except ScenarioError as exc:
-        print(f"brownout: invalid scenario\n{exc}", file=sys.stderr)
-        return False
-    return True
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from brownout.classify.routing import RoutingError
-    from brownout.classify.routing import parse_upstream_arg
-
-    try:
-        upstreams = [parse_upstream_arg(v) for v in args.upstream]
-    except RoutingError as exc:
-        print(f"brownout: {exc}", file=sys.stderr)
-        return 2
-    if not _check_scenarios(args.scenario, args.library):
-        return 1
-    from mitmproxy import exceptions
-
-    from brownout.classify.routing import RouteTable
-    from brownout.cli.runner import ProxySettings
-    from brownout.cli.runner import build_master
-    from brownout.cli.runner import serve_forever
-
-    settings = ProxySettings(
-        listen_host=args.listen_host,
-        port=args.port,
-        admin_host=args.admin_host,
-        admin_port=args.admin_port,
-        forward_port=args.forward_port,
-        upstreams=args.upstream,
-        scenarios=args.scenario,
-        library=args.library,
-        verbosity="debug" if args.verbose else "info",
-        admin_token=args.admin_token,
-        watch=not args.no_watch,
-    )
-
-    async def serve() -> int:
-        try:
-            master, _ = build_master(settings)
-        except exceptions.OptionsError as exc:
-            message = str(exc)  # the addons' messages name brownout already
-            print(message if message.startswith("brownout:") else f"brownout: {message}", file=sys.stderr)
-            return 1
-        _print_routes(settings, RouteTable(upstreams))
-        return await serve_forever(master)
-
-    return asyncio.run(serve())
-
-
-def _print_routes(settings: object, routes: object) -> None:
-    from brownout.classify.routing import RouteTable
-    from brownout.cli.runner import ProxySettings
-
-    assert isinstance(settings, ProxySettings) and isinstance(routes, RouteTable)
-    base = f"http://{settings.listen_host}:{settings.port}"
-    lines = [f"brownout {__version__}: proxy on {base}"]
-    for name, upstream in sorted(routes.upstreams.items()):
-        lines.append(f"  {base}/{name:<10} -> {upstream.url}")
-    lines.append(f"  {base}/azure/<resource host> -> https://<resource host>")
-    lines.append(f"  OPENAI_BASE_URL={base}/openai/v1  ANTHROPIC_BASE_URL={base}/anthropic")
-    if settings.forward_port is not None:
-        lines.append(f"  forward proxy: HTTPS_PROXY=http://{settings.listen_host}:{settings.forward_port}")
-    if settings.admin_port > 0:
-        lines.append(f"  metrics: http://{settings.admin_host}:{settings.admin_port}/metrics")
-    print("\n".join(lines), flush=True)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -217,63 +140,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
         asyncio.run(run_sim(args.host, args.port, config))
     except KeyboardInterrupt:
         pass
-    return 0
-
-
-def cmd_scenarios(args: argparse.Namespace) -> int:
-    from brownout.scenario.compile import ScenarioError
-    from brownout.scenario.compile import load_scenario
-    from brownout.scenario.library import library_dir
-    from brownout.scenario.library import library_files
-    from brownout.scenario.library import resolve_scenario_ref
-
-    if args.action == "validate":
-        failed = 0
-        for file in args.files:
-            try:
-                scenario = load_scenario(file)
-            except ScenarioError as exc:
-                failed += 1
-                print(exc, file=sys.stderr)
-            else:
-                print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
-        return 1 if failed else 0
-
-    directory = Path(args.library) if args.library else library_dir()
-    if args.action == "list":
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table("name", "rules", "description", title=f"scenarios in {directory}")
-        for path in library_files(directory):
-            try:
-                scenario = load_scenario(path)
-            except ScenarioError as exc:
-                table.add_row(path.stem, "-", f"[red]invalid: {exc.problems[0]}")
-                continue
-            table.add_row(scenario.name, str(len(scenario.rules)), scenario.description)
-        Console().print(table)
-        return 0
-
-    try:
-        scenario = load_scenario(resolve_scenario_ref(args.name, directory))
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(f"# {scenario.source}")
-    print(scenario.text.rstrip())
-    print("\n# rules, in the order they are tried:")
-    for rule in scenario.rules:
-        print(f"#   {rule.name}: p={rule.probability:g} {rule.fault.describe()}")
-    if scenario.timeline is not None:
-        from brownout.units import go_duration
-
-        loop = ", then again" if scenario.timeline.loop else ""
-        print(f"# timeline, from the moment it is switched on{loop}:")
-        for phase, rules in zip(scenario.timeline.phases, scenario.phase_rules, strict=True):
-            length = go_duration(phase.duration) if phase.duration is not None else "until switched off"
-            on = ", ".join(f"{r.name} (p={r.probability:g})" for r in rules) or "no rules (healthy)"
-            print(f"#   {phase.name}, {length}: {on}")
     return 0
 
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from brownout.classify.request import RequestInfo
-from brownout.engine.timeline import PhaseAt
 from brownout.faults import Fault
 from brownout.scenario.compile import CompiledRule
 from brownout.scenario.compile import Scenario
+from brownout.scenario.timeline import PhaseAt
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 
 from brownout.classify.routing import RouteTable
 from brownout.engine.engine import Engine
+from brownout.engine.flows import FlowTable
 from brownout.metrics.control import ControlMetrics
 from brownout.metrics.proxy import Metrics
 from brownout.scenario.compile import Scenario
@@ -36,6 +38,7 @@ class Brownout:
     engine: Engine = field(default_factory=Engine)
     metrics: Metrics = field(default_factory=Metrics)
     routes: RouteTable = field(default_factory=RouteTable)
+    flows: FlowTable = field(default_factory=FlowTable)
     # Called on every switch, so addons learn of it at once (the observer times recoveries from it).
     listeners: list[Callable[[ScenarioSwitch], None]] = field(default_factory=list)
     # Scenario file -> why its latest edit was rejected (the previous version keeps running).
@@ -44,7 +47,14 @@ class Brownout:
     control: ControlMetrics = field(init=False)
 
     def __post_init__(self) -> None:
-        self.control = ControlMetrics(self.metrics.registry, self.engine)
+        self.control = ControlMetrics(self.metrics.registry, self.timeline_phases)
+
+    def timeline_phases(self) -> Iterator[tuple[str, list[str], str | None]]:
+        """Each loaded scenario with a timeline: its phases, and the one it is in now."""
+        for name, scenario in sorted(self.engine.scenarios.items()):
+            if scenario.timeline is not None:
+                at = self.engine.phase(name)
+                yield name, [phase.name for phase in scenario.timeline.phases], at.name if at is not None else None
 
     def sync_gauges(self) -> None:
         self.metrics.set_scenarios(self.engine.scenarios, self.engine.active)

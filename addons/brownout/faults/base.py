@@ -1,8 +1,16 @@
 """The fault contract: one small pydantic model per fault type, registered by its `type` name.
 
-A fault's fields are its scenario attributes (validated, unknown keys rejected). What a fault
-does to a live flow is in `on_request` (and, for faults that need the upstream's answer,
-`on_response` / `on_responseheaders`); the parts worth testing alone are plain methods.
+A fault's fields are its scenario attributes (validated, unknown keys rejected). A fault never
+touches a proxy: it reads plain data and says what it wants done, and the Injector hook carries
+that out on the flow.
+
+- `on_request(run)`: once the request is read. Returns the `Reply` to send in the provider's
+  place, a `Hangup` to end the client's connection without an answer, or None to let the request
+  go upstream (after any wait the coroutine takes).
+- Faults with `needs_upstream` also hear of the answer: `on_response_headers(run, answer)` may
+  return a `HeaderEdit` (headers to set, a reader of the streamed body), and `on_response(run,
+  answer)` may return the raw body to send instead of the upstream's.
+- Stream faults (`brownout.faults.stream`) hand the Streams hook a plan for the event stream.
 """
 
 from __future__ import annotations
@@ -11,9 +19,9 @@ import asyncio
 import random
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from typing import TYPE_CHECKING
 from typing import Annotated
 from typing import Any
 from typing import ClassVar
@@ -23,28 +31,54 @@ from pydantic import BeforeValidator
 from pydantic import ConfigDict
 
 from brownout.classify.request import RequestInfo
+from brownout.faults.outcome import Outcome
+from brownout.providers.base import Reply
 from brownout.units import parse_duration
-
-if TYPE_CHECKING:
-    from mitmproxy import http
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds; written in scenarios as `250ms`, `2s`, `1m` or a bare number of seconds."""
 
 
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """End the client's connection without an answer: a FIN, or with `reset` a TCP RST on
+    HTTP/1 (RST_STREAM on HTTP/2)."""
+
+    reset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The upstream's answer as a fault reads it."""
+
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    streamed: bool  # relayed as it arrives (the body is not kept)
+    raw: bytes | None = None  # the body as it travelled (None while streaming)
+    content: bytes | None = None  # the body decoded from its content-encoding
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderEdit:
+    """What a fault changes once the upstream's headers are in."""
+
+    headers: list[tuple[str, str]] = field(default_factory=list)  # set, replacing any of the same name
+    # Sees every chunk of a streamed body as the upstream sends it, then b"" at its end.
+    reader: Callable[[bytes], None] | None = None
+
+
 @dataclass
 class FaultRun:
-    """What a fault may use while it acts on one flow."""
+    """One fault acting on one flow: what it may read, and what it did."""
 
     info: RequestInfo
     rng: random.Random
-    # Resolves when the client's connection closes, so a hang ends when the client gives up.
+    body: bytes = b""  # the request body as sent
+    # Resolves when the client's connection closes (or its HTTP/2 stream resets).
     client_gone: asyncio.Event = field(default_factory=asyncio.Event)
-    # Sends a TCP RST to the client (HTTP/1) or resets the stream (HTTP/2).
-    reset_client: Callable[[], None] = lambda: None
-    # What the fault did, for the flow's metadata, the metrics and mitmweb's comment.
-    outcome: str = ""
-    notes: dict[str, Any] = field(default_factory=dict)
+    outcome: Outcome = Outcome.NONE
+    # The fault's own record of this flow (its module defines the type, e.g. a rate limit's admission).
+    state: object = None
 
 
 class Fault(BaseModel):
@@ -56,6 +90,8 @@ class Fault(BaseModel):
     summary: ClassVar[str] = ""
     # Faults that act on the upstream's answer (e.g. truncating its body) need it to arrive.
     needs_upstream: ClassVar[bool] = False
+    # The answer must come back uncompressed, because the fault reads it as it streams.
+    plain_answer: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[Fault]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -63,14 +99,17 @@ class Fault(BaseModel):
         if cls.type_name:
             Fault.registry[cls.type_name] = cls
 
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        """Act once the request is read; set `flow.response` to answer in the provider's place."""
+    async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
+        """Act once the request is read; see the module's docstring for what the answer means."""
+        return None
 
-    def on_responseheaders(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        """Act on the upstream's status and headers (streamed responses are armed here)."""
+    def on_response_headers(self, run: FaultRun, answer: Answer) -> HeaderEdit | None:
+        """Act on the upstream's status and headers."""
+        return None
 
-    def on_response(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        """Act on the upstream's complete, non-streamed answer."""
+    def on_response(self, run: FaultRun, answer: Answer) -> bytes | None:
+        """Act on the upstream's complete answer; bytes replace its raw body."""
+        return None
 
     def describe(self) -> str:
         attrs = ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items())
@@ -78,19 +117,18 @@ class Fault(BaseModel):
 
 
 class ClosingFault(Fault):
-    """A fault that waits `after`, then ends the client's connection its own way (`close`)."""
+    """A fault that waits `after`, then ends the client's connection without an answer."""
+
+    reset: ClassVar[bool] = False
+    closed: ClassVar[Outcome] = Outcome.NONE
 
     after: Duration = 0.0
 
-    def close(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        raise NotImplementedError
-
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+    async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         if self.after:
             await asyncio.sleep(self.after)
-        self.close(flow, run)
-        if flow.killable:
-            flow.kill()
+        run.outcome = self.closed
+        return Hangup(reset=self.reset)
 
 
 def fault_types() -> Iterator[tuple[str, type[Fault]]]:

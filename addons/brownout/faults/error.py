@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from typing import Self
 
 from pydantic import Field
@@ -13,12 +12,11 @@ from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
+from brownout.faults.base import Hangup
+from brownout.faults.outcome import Outcome
 from brownout.providers import KindName
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Reply
-
-if TYPE_CHECKING:
-    from mitmproxy import http
 
 
 class ErrorFault(Fault):
@@ -50,9 +48,6 @@ class ErrorFault(Fault):
         )
         return providers.error_reply(info.provider, opts)
 
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        from brownout.mitm.flows import answer
-
-        reply = self.reply(run.info)
-        answer(flow, reply)
-        run.outcome = str(reply.status)
+    async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
+        run.outcome = Outcome.ANSWERED
+        return self.reply(run.info)

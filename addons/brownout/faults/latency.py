@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 from typing import Literal
 from typing import Self
 
@@ -14,9 +14,9 @@ from pydantic import model_validator
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
-
-if TYPE_CHECKING:
-    from mitmproxy import http
+from brownout.faults.base import Hangup
+from brownout.faults.outcome import Outcome
+from brownout.providers.base import Reply
 
 # z-score of the 99th percentile of a standard normal distribution.
 _Z99 = 2.3263478740408408
@@ -26,6 +26,13 @@ _PARAMS: dict[str, tuple[str, str]] = {
     "normal": ("mean", "stddev"),
     "lognormal": ("median", "p99"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """How long a latency fault held this request."""
+
+    seconds: float
 
 
 class LatencyFault(Fault):
@@ -79,9 +86,10 @@ class LatencyFault(Fault):
         sigma = (math.log(self.p99) - mu) / _Z99
         return rng.lognormvariate(mu, sigma)
 
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+    async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         seconds = self.sample(run.rng)
-        run.notes["delay_seconds"] = seconds
-        run.outcome = "delayed"
+        run.state = Held(seconds)
+        run.outcome = Outcome.DELAYED
         # Only this flow waits: the hook is a task of its own on mitmproxy's loop.
         await asyncio.sleep(seconds)
+        return None

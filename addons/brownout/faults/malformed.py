@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from typing import ClassVar
 from typing import Literal
 
 from pydantic import Field
 
+from brownout.faults.base import Answer
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
+from brownout.faults.base import Hangup
+from brownout.faults.outcome import Outcome
 from brownout.providers.base import Reply
-
-if TYPE_CHECKING:
-    from mitmproxy import http
 
 # What a provider's success body looks like when it stops half-way: valid start, no end.
 _INVALID_BODIES = {
@@ -44,20 +43,17 @@ class MalformedFault(Fault):
     def truncated(self, body: bytes) -> bytes:
         return body[: max(1, int(len(body) * self.keep))] if body else body
 
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+    async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         # A streamed answer cannot be cut here without buffering it: answer invalid JSON instead.
-        if self.mode != "truncate" or run.info.stream:
-            from brownout.mitm.flows import answer
+        if self.mode == "truncate" and not run.info.stream:
+            return None
+        run.outcome = Outcome.MALFORMED_EMPTY if self.mode == "empty" else Outcome.MALFORMED_INVALID
+        return self.invalid_reply(run.info.provider)
 
-            answer(flow, self.invalid_reply(run.info.provider))
-            run.outcome = f"malformed_{'empty' if self.mode == 'empty' else 'invalid'}"
-
-    def on_response(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        if self.mode == "truncate" and flow.response is not None and flow.response.raw_content is not None:
-            # Cut the bytes as they travelled; a length header follows the new body, so the
-            # client gets a complete HTTP answer whose JSON is broken.
-            cut = self.truncated(flow.response.raw_content)
-            flow.response.raw_content = cut
-            if "content-length" in flow.response.headers:
-                flow.response.headers["content-length"] = str(len(cut))
-            run.outcome = "malformed_truncate"
+    def on_response(self, run: FaultRun, answer: Answer) -> bytes | None:
+        if answer.raw is None:
+            return None
+        # Cut the bytes as they travelled; the Injector sets a length header for the new body, so
+        # the client gets a complete HTTP answer whose JSON is broken.
+        run.outcome = Outcome.MALFORMED_TRUNCATE
+        return self.truncated(answer.raw)

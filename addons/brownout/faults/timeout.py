@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
 
 from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
-
-if TYPE_CHECKING:
-    from mitmproxy import http
+from brownout.faults.base import Hangup
+from brownout.faults.outcome import Outcome
+from brownout.providers.base import Reply
 
 # "Until the client gives up" still needs an end, so a forgotten client cannot pin a flow forever.
 # An hour is six times the official SDKs' 600 s default timeout.
@@ -24,10 +23,9 @@ class TimeoutFault(Fault):
 
     hang: Duration | None = None
 
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
+    async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         limit = LONGEST_HANG if self.hang is None else self.hang
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.client_gone.wait(), timeout=limit)
-        run.outcome = "abandoned" if run.client_gone.is_set() else "timeout"
-        if flow.killable:
-            flow.kill()
+        run.outcome = Outcome.ABANDONED if run.client_gone.is_set() else Outcome.TIMEOUT
+        return Hangup()

@@ -1,24 +1,35 @@
-"""Classify each AI-API request, ask the engine for a fault, and let the fault act on the flow."""
+"""Classify each AI-API request, ask the engine for a fault, and carry out what the fault asks for.
+
+Faults are plain code (`brownout.faults`): they say what they want (a reply in the provider's
+place, a hang-up, headers on the answer, a new body) and this hook does it to the flow. An
+exception in a fault's code is counted, and the flow passes through untouched.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
 
 from mitmproxy import connection
 from mitmproxy import http
 
 from brownout.classify.request import classify
-from brownout.engine.engine import Decision
+from brownout.classify.request import plain_headers
 from brownout.engine.engine import UnknownScenario
+from brownout.engine.flows import FlowState
 from brownout.engine.state import Brownout
-from brownout.faults import FaultRun
+from brownout.faults.base import Answer
+from brownout.faults.base import FaultRun
+from brownout.faults.base import Hangup
+from brownout.faults.outcome import Outcome
 from brownout.mitm.flows import answer
 from brownout.mitm.flows import client_reset_stream
+from brownout.mitm.flows import publish
+from brownout.mitm.flows import read_request
 from brownout.mitm.flows import reset_client
-from brownout.mitm.view import request_view
+from brownout.mitm.flows import streams_events
+from brownout.mitm.streamfn import read_stream
 from brownout.providers.base import Reply
 
 log = logging.getLogger(__name__)
@@ -26,7 +37,7 @@ log = logging.getLogger(__name__)
 MARK = ":boom:"
 # A request may name the one scenario to apply to it alone, switched on or not (targeted tests).
 OVERRIDE_HEADER = "x-brownout-scenario"
-# How often a held HTTP/2 flow is checked for a client that reset its stream (see mitm.py).
+# How often a held HTTP/2 flow is checked for a client that reset its stream (see mitm.flows).
 STREAM_RESET_POLL = 0.1
 
 
@@ -36,104 +47,119 @@ def _override_error(exc: UnknownScenario) -> Reply:
     return Reply(400, [("content-type", "application/json"), ("x-brownout", "override")], body)
 
 
-@dataclass
-class _Armed:
-    """A fault still acting on a flow after the request hook (it needs the upstream's answer)."""
-
-    decision: Decision
-    run: FaultRun
-
-
-def is_event_stream(response: http.Response) -> bool:
-    return response.headers.get("content-type", "").lower().startswith("text/event-stream")
-
-
 class Injector:
     def __init__(self, state: Brownout) -> None:
         self.state = state
-        self._armed: dict[str, _Armed] = {}
         self._client_gone: dict[str, dict[str, asyncio.Event]] = {}  # client id -> flow id -> event
         self._stream_watches: dict[str, asyncio.Task[None]] = {}  # flow id -> its HTTP/2 reset watch
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
             return
-        meta = flow.metadata.setdefault("brownout", {})
+        here = self.state.flows.of(flow)
         # Read and strip the override before anything else: the upstream never sees it.
         only = flow.request.headers.pop(OVERRIDE_HEADER, None)
         if only is not None:
-            meta["override"] = only = only.strip()
+            here.override = only = only.strip()
             if only not in self.state.engine.scenarios:
                 answer(flow, _override_error(UnknownScenario(only, sorted(self.state.engine.scenarios))))
+                publish(flow, here)
                 return
-        view = request_view(flow)
+        view = here.view = read_request(flow)
         info = classify(
             host=flow.request.host,
             path=flow.request.path,
             headers=view.headers,
             body=view.body,
-            provider_hint=meta.get("provider"),
+            provider_hint=here.provider or None,
         )
         if info is None:
             return
-        meta.update(
-            provider=info.provider, endpoint=info.endpoint, model=info.model, stream=info.stream, client=info.client
-        )
+        here.info = info
         decision = self.state.engine.choose(info, only=only)
         if decision is None:
+            publish(flow, here)
             return
         fault = decision.fault
-        meta.update(scenario=decision.scenario, rule=decision.rule, fault=fault.type_name)
+        here.decision = decision
         flow.marked = MARK
         flow.comment = f"brownout: {decision.scenario} / {decision.rule}: {fault.describe()}"
         self.state.metrics.faults.labels(
             scenario=decision.scenario, rule=decision.rule, fault=fault.type_name, provider=info.provider
         ).inc()
-        run = FaultRun(
-            info=info,
-            rng=decision.rng,
-            client_gone=self._watch_client(flow),
-            reset_client=lambda: reset_client(flow),
+        run = here.run = FaultRun(
+            info=info, rng=decision.rng, body=flow.request.raw_content or b"", client_gone=self._watch_client(flow)
         )
+        if fault.plain_answer and info.stream:
+            flow.request.anticomp()  # the fault reads the answer as it streams
         try:
-            await fault.on_request(flow, run)
+            act = await fault.on_request(run)
         except Exception:
-            self._failed(flow, fault.type_name, "on_request")
+            self._failed(flow, here, "on_request")
             return
         finally:
             self._forget_client(flow)
-        meta["outcome"] = run.outcome
-        if fault.needs_upstream and flow.response is None and not flow.error:
-            self._armed[flow.id] = _Armed(decision, run)
+        if isinstance(act, Reply):
+            answer(flow, act)
+        elif isinstance(act, Hangup):
+            if act.reset:
+                reset_client(flow)
+            if flow.killable:
+                flow.kill()
+        elif fault.needs_upstream and not flow.error:
+            here.armed = True
+        publish(flow, here)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        assert flow.response is not None
+        response = flow.response
+        assert response is not None
+        here = self.state.flows.get(flow)
         # Streamed answers are relayed as they arrive; mitmproxy would otherwise buffer them whole.
-        if is_event_stream(flow.response) or flow.metadata.get("brownout", {}).get("stream"):
-            flow.response.stream = True
-        armed = self._armed.get(flow.id)
-        if armed is not None:
-            try:
-                armed.decision.fault.on_responseheaders(flow, armed.run)
-            except Exception:
-                self._failed(flow, armed.decision.fault.type_name, "on_responseheaders")
-
-    def response(self, flow: http.HTTPFlow) -> None:
-        armed = self._armed.pop(flow.id, None)
-        if armed is None:
+        if streams_events(response) or (here is not None and here.info is not None and here.info.stream):
+            response.stream = True
+        if here is None or not here.armed or here.run is None or here.decision is None:
             return
         try:
-            armed.decision.fault.on_response(flow, armed.run)
+            edit = here.decision.fault.on_response_headers(here.run, self._answer(response))
+            if edit is not None:
+                for name, value in edit.headers:
+                    response.headers[name] = value
+                if edit.reader is not None and response.stream:
+                    read_stream(response, edit.reader)
         except Exception:
-            self._failed(flow, armed.decision.fault.type_name, "on_response")
-        flow.metadata["brownout"]["outcome"] = armed.run.outcome
+            self._failed(flow, here, "on_response_headers")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        here = self.state.flows.get(flow)
+        if here is None or not here.armed or here.run is None or here.decision is None:
+            return
+        here.armed = False
+        response = flow.response
+        assert response is not None
+        try:
+            body = here.decision.fault.on_response(here.run, self._answer(response, with_body=True))
+            if body is not None:
+                response.raw_content = body
+                if "content-length" in response.headers:
+                    response.headers["content-length"] = str(len(body))
+        except Exception:
+            self._failed(flow, here, "on_response")
+        publish(flow, here)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._armed.pop(flow.id, None)
+        here = self.state.flows.get(flow)
+        if here is not None:
+            here.armed = False
 
     def client_disconnected(self, client: connection.Client) -> None:
         for event in self._client_gone.pop(client.id, {}).values():
             event.set()
+
+    @staticmethod
+    def _answer(response: http.Response, with_body: bool = False) -> Answer:
+        raw = response.raw_content if with_body else None
+        content = response.get_content(strict=False) if raw is not None else None
+        return Answer(response.status_code, plain_headers(response.headers.fields), bool(response.stream), raw, content)
 
     def _watch_client(self, flow: http.HTTPFlow) -> asyncio.Event:
         event = asyncio.Event()
@@ -159,9 +185,12 @@ class Injector:
             if not flows:
                 del self._client_gone[flow.client_conn.id]
 
-    def _failed(self, flow: http.HTTPFlow, fault: str, stage: str) -> None:
+    def _failed(self, flow: http.HTTPFlow, here: FlowState, stage: str) -> None:
         # A bug in a fault must never hang or break the client: relay the flow untouched.
+        fault = here.fault or "unknown"
         log.exception("brownout: fault %s failed in %s; passing the flow through", fault, stage)
         self.state.metrics.fault_errors.labels(fault=fault).inc()
-        self._armed.pop(flow.id, None)
-        flow.metadata.setdefault("brownout", {})["outcome"] = "fault_error"
+        here.armed = False
+        if here.run is not None:
+            here.run.outcome = Outcome.FAULT_ERROR
+        publish(flow, here)

@@ -4,7 +4,7 @@ Thin hooks: when an attempt ends, its flow becomes `AttemptStarted` plus `Attemp
 (response or error) or `ClientAbandoned` (the client closed first), each with its own time;
 `observe.Observer` does the grouping and `client_metrics.ClientMetrics` the counting. Nothing
 is done on the request's way upstream, so watching never shifts a fault's timing. It runs after
-the Injector and Streams, so the flow's metadata says what the faults did to it.
+the Injector and Streams, so the flow's state says what the faults did to it.
 """
 
 from __future__ import annotations
@@ -22,13 +22,19 @@ from mitmproxy import exceptions
 from mitmproxy import flow as mflow
 from mitmproxy import http
 
-from brownout.classify.request import api_key_hash
+from brownout.classify.request import RequestInfo
+from brownout.classify.request import RequestView
 from brownout.classify.request import plain_headers
+from brownout.engine.flows import FlowState
 from brownout.engine.state import Brownout
 from brownout.engine.state import ScenarioSwitch
+from brownout.faults.outcome import Outcome
 from brownout.metrics.client import ClientMetrics
-from brownout.mitm.view import request_view
+from brownout.mitm.flows import read_request
+from brownout.mitm.streamfn import read_stream
 from brownout.observe import retry_signals as signals
+from brownout.observe.failures import failure_of_error
+from brownout.observe.failures import failure_of_response
 from brownout.observe.grouping import AttemptEnded
 from brownout.observe.grouping import AttemptStarted
 from brownout.observe.grouping import ClientAbandoned
@@ -42,14 +48,6 @@ log = logging.getLogger(__name__)
 
 # Error bodies are small; a streamed one is read up to this much for its code and RetryInfo.
 ERROR_BODY_LIMIT = 64 * 1024
-# What the proxy itself did to an attempt that never got an answer.
-TRANSPORT_OUTCOMES = ("reset", "timeout", "empty_reply")
-# What a fault did to a 200 answer that leaves the client without a usable reply (the `outcome`
-# the Injector and Streams leave in the metadata: a cut, an error event, corrupted events, a broken
-# body). A stall that resumed or a slowed stream still delivered the whole answer.
-SPOILED_OUTCOMES = ("cut", "reset", "stream_error", "corrupted")
-# A stream fault that never acted (it was armed, or could not apply to this answer).
-IDLE_OUTCOMES = ("", "armed", "not_applied")
 # mitmproxy's messages when the client side went away (HTTP/1 close, HTTP/2 stream reset).
 _CLIENT_GONE = ("Client disconnected", "stream reset by client")
 TICK_SECONDS = 1.0
@@ -58,32 +56,9 @@ TICK_SECONDS = 1.0
 @dataclass(slots=True)
 class _Watched:
     flow: http.HTTPFlow
+    here: FlowState
     client_id: str
     started: bool = False
-
-
-def failure_of_response(status: int, meta: dict[str, object]) -> str:
-    """What a complete answer means for the client: "" when usable, else the `after` label (the
-    status, or the fault that spoiled a 200)."""
-    if status >= 400:
-        return str(status)
-    outcome = str(meta.get("outcome", ""))
-    if outcome in SPOILED_OUTCOMES or outcome.startswith("malformed"):
-        return str(meta.get("fault") or outcome)
-    return ""
-
-
-def failure_of_error(meta: dict[str, object], response_status: int | None) -> str:
-    """The `after` label of an attempt that ended in a transport error rather than an answer."""
-    outcome = str(meta.get("outcome", ""))
-    if outcome in TRANSPORT_OUTCOMES:
-        return outcome
-    fault = meta.get("fault")
-    if isinstance(fault, str) and fault.startswith("stream_") and outcome not in IDLE_OUTCOMES:
-        return fault
-    if response_status is not None:
-        return str(response_status) if response_status >= 400 else "aborted"
-    return "error"
 
 
 def _duration_option(name: str, value: str) -> float:
@@ -154,9 +129,10 @@ class ClientObserver:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
             return
-        if "provider" not in flow.metadata.get("brownout", {}):
+        here = self.state.flows.get(flow)
+        if here is None or not here.provider:
             return  # not an AI-API request
-        self._watched[flow.id] = _Watched(flow, flow.client_conn.id)
+        self._watched[flow.id] = _Watched(flow, here, flow.client_conn.id)
         self._by_client.setdefault(flow.client_conn.id, set()).add(flow.id)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -171,8 +147,8 @@ class ClientObserver:
         if watched is None or flow.response is None or not self._start(watched):
             return
         response = flow.response
-        meta = flow.metadata.get("brownout", {})
-        failure = failure_of_response(response.status_code, meta)
+        here = watched.here
+        failure = failure_of_response(response.status_code, here.outcome, here.fault)
         retry_after: float | None = None
         nonretryable = False
         if failure:
@@ -192,7 +168,7 @@ class ClientObserver:
                 failure=failure,
                 retry_after=retry_after,
                 nonretryable=nonretryable,
-                scenario=str(meta.get("scenario", "")),
+                scenario=here.scenario,
             ),
         )
 
@@ -200,14 +176,14 @@ class ClientObserver:
         watched = self._watched.get(flow.id)
         if watched is None or flow.error is None or not self._start(watched):
             return
-        meta = flow.metadata.get("brownout", {})
-        scenario = str(meta.get("scenario", ""))
+        here = watched.here
         at = flow.error.timestamp
-        if flow.error.msg.startswith(_CLIENT_GONE) or meta.get("outcome") == "abandoned":
-            self._finish(flow, ClientAbandoned(flow.id, at, scenario=scenario))
+        if flow.error.msg.startswith(_CLIENT_GONE) or here.outcome == Outcome.ABANDONED:
+            self._finish(flow, ClientAbandoned(flow.id, at, scenario=here.scenario))
             return
         status = flow.response.status_code if flow.response is not None else None
-        self._finish(flow, AttemptEnded(flow.id, at, failure=failure_of_error(meta, status), scenario=scenario))
+        failure = failure_of_error(here.outcome, here.fault, status)
+        self._finish(flow, AttemptEnded(flow.id, at, failure=failure, scenario=here.scenario))
 
     def client_disconnected(self, client: connection.Client) -> None:
         at = client.timestamp_end or time.time()
@@ -220,8 +196,7 @@ class ClientObserver:
                 continue  # brownout closed it (reset, hang, empty reply): its error hook says how
             if not self._start(watched):
                 continue
-            scenario = str(flow.metadata.get("brownout", {}).get("scenario", ""))
-            self._finish(flow, ClientAbandoned(flow.id, at, scenario=scenario))
+            self._finish(flow, ClientAbandoned(flow.id, at, scenario=watched.here.scenario))
 
     # -- translation
 
@@ -230,30 +205,28 @@ class ClientObserver:
         classify the request (not an AI-API call)."""
         if watched.started:
             return True
-        flow = watched.flow
-        meta = flow.metadata.get("brownout", {})
-        if "endpoint" not in meta:
+        flow, info = watched.flow, watched.here.info
+        if info is None:
             self._forget(flow.id)
             return False
         watched.started = True
-        self._feed(self.attempt_started(flow, meta))
+        self._feed(self.attempt_started(flow, info, watched.here.view or read_request(flow)))
         return True
 
     @staticmethod
-    def attempt_started(flow: http.HTTPFlow, meta: dict[str, object]) -> AttemptStarted:
+    def attempt_started(flow: http.HTTPFlow, info: RequestInfo, view: RequestView) -> AttemptStarted:
         request = flow.request
-        view = request_view(flow)
         headers, body, parsed = view.headers, request.raw_content, view.body
-        provider = str(meta["provider"])
+        provider = info.provider
         address = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
         return AttemptStarted(
             attempt=flow.id,
             time=request.timestamp_start,
             provider=provider,
-            endpoint=str(meta.get("endpoint", "other")),
-            model=str(meta.get("model", "")),
-            client=str(meta.get("client", "other")),
-            identity=signals.identity(api_key_hash(headers, request.path.partition("?")[2]), address),
+            endpoint=info.endpoint,
+            model=info.model,
+            client=info.client,
+            identity=signals.identity(info.key_hash, address),
             fingerprint=signals.fingerprint(request.method, provider, request.path, body, parsed),
             conversation=signals.conversation_key(parsed),
             origin=address,
@@ -264,18 +237,14 @@ class ClientObserver:
     def _capture_error_body(self, flow: http.HTTPFlow, response: http.Response) -> None:
         """Keep the first bytes of a streamed error answer (its code, Gemini's RetryInfo) while
         relaying every chunk unchanged, through whatever stream function is already set."""
-        inner = response.stream
         captured = self._error_bodies.setdefault(flow.id, bytearray())
 
-        def relay(data: bytes) -> bytes | Iterable[bytes]:
+        def keep(data: bytes) -> None:
             room = ERROR_BODY_LIMIT - len(captured)
             if room > 0:
                 captured.extend(data[:room])
-            if callable(inner):
-                return inner(data)
-            return data if data else []
 
-        response.stream = relay
+        read_stream(response, keep)
 
     def _finish(self, flow: http.HTTPFlow, event: Event) -> None:
         self._forget(flow.id)

@@ -14,6 +14,7 @@ from brownout.classify.request import provider_for_host
 from brownout.classify.routing import RoutingError
 from brownout.engine.state import Brownout
 from brownout.mitm.flows import answer
+from brownout.mitm.flows import publish
 from brownout.providers.base import Reply
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Router:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
             return
-        meta = flow.metadata.setdefault("brownout", {})
+        here = self.state.flows.of(flow)
         mode = flow.client_conn.proxy_mode
         # Prefixes route only on brownout's own listener; in a user's own reverse or forward mode
         # the path and the upstream are theirs.
@@ -56,9 +57,10 @@ class Router:
             request.data.host, request.data.port, request.scheme = target.host, target.port, target.scheme
             request.host_header = url.hostport(target.scheme, target.host, target.port)
             request.path = target.path
-            meta["provider"] = target.provider
-            meta["route"] = target.route
+            here.provider, here.route = target.provider, target.route
+            publish(flow, here)
             return
         provider = provider_for_host(flow.request.host) or guess_provider(flow.request.path.partition("?")[0])
         if provider:
-            meta["provider"] = provider
+            here.provider = provider
+            publish(flow, here)

@@ -13,9 +13,9 @@ from prometheus_client import Gauge
 from prometheus_client import Histogram
 
 from brownout.classify.request import CLIENT_FAMILIES
-from brownout.metrics.proxy import LLM_BUCKETS
-from brownout.metrics.proxy import OTHER
-from brownout.metrics.proxy import families
+from brownout.metrics.registry import LLM_BUCKETS
+from brownout.metrics.registry import OTHER
+from brownout.metrics.registry import families
 from brownout.observe.grouping import Abandoned
 from brownout.observe.grouping import Fallback
 from brownout.observe.grouping import LogicalRequestEnded

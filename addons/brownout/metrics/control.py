@@ -1,11 +1,12 @@
 """Metrics of live control: switches, scenario-file reloads, and the phase each timeline is in.
 
-Registered on the addon's own registry next to `metrics.Metrics`. The phase gauge is computed
-when Prometheus scrapes, from the engine's clock, so it is never stale between requests.
+Registered on the addon's own registry next to `metrics.proxy.Metrics`. The phase gauge is
+computed when Prometheus scrapes, from the engine's clock, so it is never stale between requests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 
@@ -16,35 +17,33 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from brownout.engine.engine import Engine
-
 PHASE = "brownout_timeline_phase"
 PHASE_HELP = "1 for the phase an active scenario's timeline is in, 0 for its other phases."
+
+# Each scenario with a timeline: its name, its phases' names in order, and the phase it is in now
+# (None while it is off or once its timeline has ended).
+Phases = Callable[[], Iterable[tuple[str, list[str], str | None]]]
 
 
 class TimelineCollector(Collector):
     """`brownout_timeline_phase{scenario, phase}`: a step per phase change, read at scrape time."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, phases: Phases) -> None:
+        self.phases = phases
 
     def describe(self) -> Iterable[Metric]:
         return [GaugeMetricFamily(PHASE, PHASE_HELP, labels=["scenario", "phase"])]
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(PHASE, PHASE_HELP, labels=["scenario", "phase"])
-        for name, scenario in sorted(self.engine.scenarios.items()):
-            if scenario.timeline is None:
-                continue
-            at = self.engine.phase(name)
-            current = at.name if at is not None else None
-            for phase in dict.fromkeys(p.name for p in scenario.timeline.phases):
+        for name, phases, current in self.phases():
+            for phase in dict.fromkeys(phases):
                 family.add_metric([name, phase], 1.0 if phase == current else 0.0)
         yield family
 
 
 class ControlMetrics:
-    def __init__(self, registry: CollectorRegistry, engine: Engine) -> None:
+    def __init__(self, registry: CollectorRegistry, phases: Phases) -> None:
         self.switches = Counter(
             "brownout_scenario_switches",
             "Scenarios switched on or off (API, ctl, mitmproxy commands, options).",
@@ -63,4 +62,4 @@ class ControlMetrics:
             ["file"],
             registry=registry,
         )
-        registry.register(TimelineCollector(engine))
+        registry.register(TimelineCollector(phases))

@@ -1,4 +1,5 @@
-"""Small bridges from brownout's plain data to mitmproxy flows."""
+"""Small bridges between mitmproxy flows and brownout's plain data: read a request, answer in the
+upstream's place, reset a client, notice an HTTP/2 client that gave up."""
 
 from __future__ import annotations
 
@@ -12,9 +13,30 @@ from mitmproxy import ctx
 from mitmproxy import http
 from mitmproxy.proxy.layers.http import RequestProtocolError
 
+from brownout.classify.request import RequestView
+from brownout.classify.request import parse_json_body
+from brownout.classify.request import plain_headers
+from brownout.engine.flows import FlowState
 from brownout.providers.base import Reply
+from brownout.providers.sse import is_event_stream
 
 log = logging.getLogger(__name__)
+
+
+def read_request(flow: http.HTTPFlow) -> RequestView:
+    """The request's headers and JSON body, decoded once (mitmproxy's header multidict rescans and
+    decodes every field on each lookup; classifying and fingerprinting look up a dozen)."""
+    return RequestView(plain_headers(flow.request.headers.fields), parse_json_body(flow.request.raw_content))
+
+
+def streams_events(response: http.Response) -> bool:
+    """Whether the answer is a server-sent event stream."""
+    return is_event_stream(response.headers.get("content-type", ""))
+
+
+def publish(flow: http.HTTPFlow, state: FlowState) -> None:
+    """Put the plain summary of what brownout knows and did into mitmproxy's `flow.metadata`."""
+    flow.metadata["brownout"] = state.summary()
 
 
 def answer(flow: http.HTTPFlow, reply: Reply) -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import datetime
 import json
 import math
+from dataclasses import dataclass
+from typing import Literal
 
-from brownout.faults.rate_limit.buckets import LimitState
-from brownout.faults.rate_limit.buckets import Verdict
 from brownout.providers import anthropic
 from brownout.providers import azure
 from brownout.providers import gemini
@@ -29,6 +29,25 @@ from brownout.providers.base import Reply
 from brownout.providers.base import seconds_text
 from brownout.providers.base import whole_seconds
 from brownout.units import go_duration
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """One limit as the rate-limit headers report it."""
+
+    limit: int  # per minute
+    remaining: int  # whole units available after this request
+    reset: float  # seconds until the bucket is full again
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    requests: LimitState | None
+    tokens: LimitState | None
+    wait: float  # seconds until this request would be let through (0 when it was)
+    exhausted: Literal["requests", "tokens"] | None  # the limit that refused it
+    requested_tokens: int
 
 
 def retry_after_seconds(wait: float) -> int:

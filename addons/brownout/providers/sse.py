@@ -1,10 +1,9 @@
-"""Server-sent events as the AI providers frame them, and each provider's mid-stream conventions.
+"""Server-sent events as they travel: framing, splitting, counting.
 
 `EventSplitter` cuts a byte stream into whole events, whatever the TCP chunks look like (several
-events in one chunk, an event split over several). A `Dialect` knows one provider's stream: its
-line ending, which event ends a stream (`[DONE]`, `message_stop`, ...), what text an event carries
-(for pacing in tokens), and the exact error event the provider sends when it fails mid-stream.
-Pure: no mitmproxy, no I/O (`reference/providers.md` §1.4, §1.5, §3.3, §4.2).
+events in one chunk, an event split over several); `EventCounter` counts them as they pass
+without copying. Each provider's own stream conventions are in `brownout.providers.dialects`.
+Pure: no mitmproxy, no I/O.
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from brownout.providers import error_reply
-from brownout.providers.base import ErrorOptions
-
 # Bytes held while waiting for an event's end. A body that never frames events (a server
 # mislabelling NDJSON as an event stream) is relayed in pieces of this size instead of buffered.
 MAX_PENDING = 64 * 1024
+
+EVENT_STREAM = "text/event-stream"
 
 LF = b"\n"
 CRLF = b"\r\n"
@@ -180,7 +178,7 @@ def compact(obj: object) -> str:
 _TOKEN = re.compile(r"\s*[^\W_]+|\s*[^\w\s]|\s*_+|\s+")
 
 
-def estimate_tokens(text: str) -> int:
+def event_tokens(text: str) -> int:
     """Tokens in an event's text. An event with one word or less is one token: OpenAI streams a
     token per event, whatever its text (`" running"`, `","`, `"\\n"`); longer texts (Anthropic's
     and Gemini's multi-token events) are counted as a BPE tokenizer would, about."""
@@ -191,206 +189,36 @@ def estimate_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-# ---------------------------------------------------------------- dialects
+def is_event_stream(content_type: str) -> bool:
+    """Whether a `content-type` header value announces server-sent events."""
+    return content_type.strip().lower().startswith(EVENT_STREAM)
 
 
-class Dialect:
-    """One provider's event stream. Instances are per stream (some track ids as they pass)."""
+class EventCounter:
+    """Counts the SSE events in bytes as they go to the client, chunk by chunk.
 
-    name = "generic"
-    newline = LF
+    Only event ends are searched (no copy of the body); a block whose first byte is `:` is a
+    comment (`: keep-alive`) and not counted.
+    """
 
-    def observe(self, event: SseEvent) -> None:
-        """See an event the client received (dialects that need ids or sequence numbers)."""
+    def __init__(self) -> None:
+        self.events = 0
+        self._carry = b""  # a line end at the end of the last chunk, which may begin a blank line
+        self._first: int | None = None  # first byte of the block under way
 
-    def is_terminator(self, event: SseEvent) -> bool:
-        return False
-
-    def text_of(self, event: SseEvent) -> str:
-        """The generated text an event carries (empty for bookkeeping events)."""
-        return ""
-
-    def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
-        """The provider's mid-stream error, and whatever it sends after it before ending."""
-        raise NotImplementedError
-
-
-def _error_object(provider: str, kind: str, message: str | None) -> dict[str, Any]:
-    """The `error` object of the provider's error reply for `kind` (the catalogue's exact wording)."""
-    body = json.loads(error_reply(provider, ErrorOptions(kind=kind, message=message)).body)
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-class OpenAIChat(Dialect):
-    """Chat Completions (and legacy Completions): bare `data:` frames, then `data: [DONE]`."""
-
-    name = "openai-chat"
-    # Captured mid-stream (go-openai PR #396): not the wording of any HTTP error reply.
-    MID_STREAM = {
-        "message": "The server experienced an error while processing your request. We apologize for the inconvenience!",
-        "type": "server_error",
-        "param": None,
-        "code": None,
-    }
-
-    def __init__(self, provider: str = "openai") -> None:
-        self.provider = provider
-
-    def is_terminator(self, event: SseEvent) -> bool:
-        return event.data.strip() == "[DONE]"
-
-    def text_of(self, event: SseEvent) -> str:
-        if not event.data.startswith("{"):
-            return ""
-        chunk = event.json()
-        if not isinstance(chunk, dict):
-            return ""
-        parts: list[str] = []
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            for key in ("content", "reasoning_content", "refusal"):
-                if isinstance(delta.get(key), str):
-                    parts.append(delta[key])
-            for call in delta.get("tool_calls") or ():
-                arguments = (call.get("function") or {}).get("arguments")
-                if isinstance(arguments, str):
-                    parts.append(arguments)
-            if isinstance(choice.get("text"), str):  # legacy completions
-                parts.append(choice["text"])
-        return "".join(parts)
-
-    def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
-        if kind is None:
-            error = dict(self.MID_STREAM)
-            if message:
-                error["message"] = message
-        else:
-            error = _error_object(self.provider, kind, message)
-        return format_event(compact({"error": error}), None, newline) + format_event("[DONE]", None, newline)
-
-
-class OpenAIResponses(Dialect):
-    """The Responses API: named events whose data repeats the name in `type`; no `[DONE]`."""
-
-    name = "openai-responses"
-    TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
-
-    def __init__(self, form: str = "error") -> None:
-        self.form = form  # `error` (nested, the SDK raises) or `response.failed` (the SDK yields it)
-        self.sequence = -1
-        self.response: dict[str, Any] = {}
-
-    def observe(self, event: SseEvent) -> None:
-        if not event.data.startswith("{"):
-            return
-        data = event.json()
-        if not isinstance(data, dict):
-            return
-        if isinstance(data.get("sequence_number"), int):
-            self.sequence = data["sequence_number"]
-        if isinstance(data.get("response"), dict):
-            self.response = data["response"]
-
-    def is_terminator(self, event: SseEvent) -> bool:
-        return (event.name or "") in self.TERMINAL
-
-    def text_of(self, event: SseEvent) -> str:
-        if not (event.name or "").endswith(".delta"):
-            return ""
-        data = event.json()
-        delta = data.get("delta") if isinstance(data, dict) else None
-        return delta if isinstance(delta, str) else ""
-
-    def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
-        error = _error_object("openai", kind or "overloaded", message)
-        sequence = self.sequence + 1
-        if self.form == "response.failed":
-            response = {
-                "id": self.response.get("id", "resp_brownout"),
-                "object": "response",
-                "created_at": self.response.get("created_at", 0),
-                "status": "failed",
-                "background": False,
-                "error": {"code": error.get("code") or "server_error", "message": error["message"]},
-                "incomplete_details": None,
-                "model": self.response.get("model", ""),
-                "output": [],
-                "usage": None,
-                "user": None,
-                "metadata": {},
-            }
-            payload = {"type": "response.failed", "sequence_number": sequence, "response": response}
-            return format_event(compact(payload), "response.failed", newline)
-        # The nested form seen live: the SDK raises APIError on it (a flat one would be yielded).
-        payload = {"error": error, "sequence_number": sequence, "type": "error"}
-        return format_event(compact(payload), "error", newline)
-
-
-class AnthropicMessages(Dialect):
-    """Messages: named events (`message_start` ... `message_stop`), `ping`s between them."""
-
-    name = "anthropic"
-
-    def is_terminator(self, event: SseEvent) -> bool:
-        return event.name == "message_stop"
-
-    def text_of(self, event: SseEvent) -> str:
-        if event.name != "content_block_delta":
-            return ""
-        data = event.json()
-        delta = data.get("delta") if isinstance(data, dict) else None
-        if not isinstance(delta, dict):
-            return ""
-        for key in ("text", "partial_json", "thinking"):
-            if isinstance(delta.get(key), str):
-                return str(delta[key])
-        return ""
-
-    def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
-        error = _error_object("anthropic", kind or "overloaded", message)
-        # Mid-stream errors carry no request_id: the response headers already did.
-        return format_event(compact({"type": "error", "error": error}), "error", newline)
-
-
-class GeminiStream(Dialect):
-    """`streamGenerateContent?alt=sse`: bare `data:` frames ending in CRLF CRLF, no terminator
-    event; the last chunk is the one that carries a `finishReason`."""
-
-    name = "gemini"
-    newline = CRLF
-
-    def is_terminator(self, event: SseEvent) -> bool:
-        if '"finishReason"' not in event.data:
-            return False
-        chunk = event.json()
-        return isinstance(chunk, dict) and any(c.get("finishReason") for c in chunk.get("candidates") or ())
-
-    def text_of(self, event: SseEvent) -> str:
-        if '"text"' not in event.data:
-            return ""
-        chunk = event.json()
-        if not isinstance(chunk, dict):
-            return ""
-        parts: list[str] = []
-        for candidate in chunk.get("candidates") or ():
-            for part in (candidate.get("content") or {}).get("parts") or ():
-                if isinstance(part.get("text"), str):
-                    parts.append(part["text"])
-        return "".join(parts)
-
-    def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
-        error = _error_object("gemini", kind or "overloaded", message)
-        return format_event(compact({"error": error}), None, newline)
-
-
-def dialect_for(provider: str, endpoint: str, responses_form: str = "error") -> Dialect:
-    """A fresh dialect for one stream of this provider and endpoint."""
-    if provider == "anthropic":
-        return AnthropicMessages()
-    if provider == "gemini":
-        return GeminiStream()
-    if endpoint == "responses":
-        return OpenAIResponses(responses_form)
-    # OpenAI, Azure and the OpenAI-compatible servers all stream Chat Completions framing.
-    return OpenAIChat("azure" if provider == "azure" else "openai")
+    def feed(self, data: bytes) -> int:
+        """Adds the events completed by `data`; returns how many."""
+        if not data:
+            return 0
+        buf = self._carry + data if self._carry else data
+        if self._first is None:
+            self._first = buf[0]
+        ends, resume = event_ends(buf)
+        found = 0
+        for end in ends:
+            if self._first != 0x3A:  # ':'
+                found += 1
+            self._first = buf[end] if end < len(buf) else None
+        self._carry = buf[resume:]
+        self.events += found
+        return found

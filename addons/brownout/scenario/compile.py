@@ -31,9 +31,9 @@ from pydantic import field_validator
 
 from brownout.classify.request import ENDPOINTS
 from brownout.classify.request import RequestInfo
-from brownout.engine.timeline import Phase
-from brownout.engine.timeline import Timeline
 from brownout.faults import Fault
+from brownout.scenario.timeline import Phase
+from brownout.scenario.timeline import Timeline
 from brownout.units import parse_duration
 
 Provider = Literal["openai", "anthropic", "gemini", "azure", "openai-compatible"]

@@ -21,9 +21,9 @@ from brownout.sim.common import compact_json
 from brownout.sim.common import int_field
 from brownout.sim.common import pretty_json
 from brownout.sim.text import embedding_vector
-from brownout.sim.text import estimate_tokens
 from brownout.sim.text import float32_bytes
 from brownout.sim.text import prose
+from brownout.sim.text import usage_tokens
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream; charset=utf-8"
@@ -397,7 +397,7 @@ def embedding_inputs(body: dict[str, Any]) -> list[tuple[str, int]]:
     """
     raw = body.get("input")
     if isinstance(raw, str):
-        return [(raw, estimate_tokens(raw))]
+        return [(raw, usage_tokens(raw))]
     if not isinstance(raw, list) or not raw:
         return []
     if all(isinstance(item, int) for item in raw):
@@ -405,7 +405,7 @@ def embedding_inputs(body: dict[str, Any]) -> list[tuple[str, int]]:
     inputs: list[tuple[str, int]] = []
     for item in raw:
         if isinstance(item, str):
-            inputs.append((item, estimate_tokens(item)))
+            inputs.append((item, usage_tokens(item)))
         elif isinstance(item, list):
             inputs.append((repr(item), len(item)))
     return inputs

@@ -33,9 +33,9 @@ from brownout.sim import openai
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan
 from brownout.sim.common import Turn
-from brownout.sim.text import estimate_tokens
 from brownout.sim.text import reply_words
 from brownout.sim.text import token_pieces
+from brownout.sim.text import usage_tokens
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Call:
             model=model,
             pieces=tuple(token_pieces(words)),
             truncated=truncated,
-            prompt_tokens=estimate_tokens(all_prose),
+            prompt_tokens=usage_tokens(all_prose),
             stamp=self.stamp,
         )
 
@@ -275,7 +275,7 @@ async def anthropic_messages(call: Call) -> web.StreamResponse:
 
 async def anthropic_count_tokens(call: Call) -> web.StreamResponse:
     _anthropic_model(call)
-    tokens = estimate_tokens(anthropic.messages_prompt(call.body)[1])
+    tokens = usage_tokens(anthropic.messages_prompt(call.body)[1])
     headers = anthropic.headers(call.stamp, anthropic.JSON, call.processing_ms(), tokens, 0)
     return call.reply(anthropic.count_tokens_body(tokens), headers)
 
@@ -318,7 +318,7 @@ async def gemini_batch_embed(call: Call) -> web.StreamResponse:
 
 
 async def gemini_count_tokens(call: Call) -> web.StreamResponse:
-    tokens = estimate_tokens(gemini.count_tokens_prompt(call.body))
+    tokens = usage_tokens(gemini.count_tokens_prompt(call.body))
     headers = gemini.headers(call.stamp, gemini.JSON, call.processing_ms())
     return call.reply(gemini.count_tokens_body(tokens), headers)
 

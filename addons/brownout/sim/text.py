@@ -171,8 +171,9 @@ def token_pieces(words: Iterable[str]) -> list[str]:
     return [word if index == 0 else " " + word for index, word in enumerate(words)]
 
 
-def estimate_tokens(text: str) -> int:
-    """About four characters per token, as the providers' own rules of thumb say; at least 1."""
+def usage_tokens(text: str) -> int:
+    """The tokens a provider's usage figures would give `text`: about four characters per token,
+    as the providers' own rules of thumb say; at least 1."""
     return max(1, math.ceil(len(text) / 4))
 
 

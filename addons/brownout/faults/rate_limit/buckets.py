@@ -13,8 +13,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Hashable
-from dataclasses import dataclass
 from typing import Literal
+
+from brownout.providers.rate_limits import LimitState
+from brownout.providers.rate_limits import Verdict
 
 
 class TokenBucket:
@@ -46,25 +48,6 @@ class TokenBucket:
 
     def is_full(self, now: float) -> bool:
         return self.level(now) >= self.capacity
-
-
-@dataclass(frozen=True, slots=True)
-class LimitState:
-    """One limit as the rate-limit headers report it."""
-
-    limit: int  # per minute
-    remaining: int  # whole units available after this request
-    reset: float  # seconds until the bucket is full again
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    allowed: bool
-    requests: LimitState | None
-    tokens: LimitState | None
-    wait: float  # seconds until this request would be let through (0 when it was)
-    exhausted: Literal["requests", "tokens"] | None  # the limit that refused it
-    requested_tokens: int
 
 
 class RateLimiter:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
-from typing import Any
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Literal
 from typing import Self
 
@@ -21,18 +20,20 @@ from pydantic import Field
 from pydantic import PrivateAttr
 from pydantic import model_validator
 
+from brownout.faults.base import Answer
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
+from brownout.faults.base import Hangup
+from brownout.faults.base import HeaderEdit
+from brownout.faults.outcome import Outcome
 from brownout.faults.rate_limit.buckets import RateLimiter
-from brownout.faults.rate_limit.buckets import Verdict
 from brownout.faults.rate_limit.usage import SseUsageWatcher
 from brownout.faults.rate_limit.usage import UsageCounter
-from brownout.faults.rate_limit.usage import estimate_tokens
+from brownout.faults.rate_limit.usage import request_charge
+from brownout.providers.base import Reply
+from brownout.providers.rate_limits import Verdict
 from brownout.providers.rate_limits import limit_headers
 from brownout.providers.rate_limits import rate_limited_reply
-
-if TYPE_CHECKING:
-    from mitmproxy import http
 
 log = logging.getLogger(__name__)
 
@@ -66,64 +67,55 @@ class RateLimitFault(Fault):
     def bucket_key(self, model: str, key_hash: str) -> Hashable:
         return model if self.per == "model" else (key_hash, model)
 
-    async def on_request(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        from brownout.mitm.flows import answer
-
+    async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         info = run.info
         key = self.bucket_key(info.model, info.key_hash)
-        charged = estimate_tokens(flow.request.raw_content) if self.tpm else 0
+        charged = request_charge(run.body) if self.tpm else 0
         verdict = self._limiter.admit(key, charged)
         wall = time.time()
         if not verdict.allowed:
-            answer(flow, rate_limited_reply(info.provider, verdict, info.model, wall))
-            run.outcome = "429"
-            run.notes.update(limit=verdict.exhausted, wait_seconds=verdict.wait)
-            return
-        run.outcome = "admitted"
-        run.notes.update(key=key, charged=charged, verdict=verdict, wall=wall)
+            run.outcome = Outcome.ANSWERED
+            return rate_limited_reply(info.provider, verdict, info.model, wall)
+        run.outcome = Outcome.ADMITTED
+        run.state = Admission(key, charged, verdict, wall)
+        return None
 
-    def on_responseheaders(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        verdict: Verdict | None = run.notes.get("verdict")
-        if verdict is None or flow.response is None:
-            return
+    def on_response_headers(self, run: FaultRun, answer: Answer) -> HeaderEdit | None:
+        admission = run.state
+        if not isinstance(admission, Admission):
+            return None
         # The figures as they stood when the request was let through, as the provider reports them.
-        for name, value in limit_headers(run.info.provider, verdict, run.notes["wall"]):
-            flow.response.headers[name] = value
-        if self.tpm and flow.response.stream:
-            run.notes["watcher"] = watcher = SseUsageWatcher()
-            flow.response.stream = _watching(flow.response.stream, watcher)
+        headers = limit_headers(run.info.provider, admission.verdict, admission.wall)
+        reader = None
+        if self.tpm and answer.streamed:
+            admission.watcher = SseUsageWatcher()
+            reader = admission.watcher.read
+        return HeaderEdit(headers, reader)
 
-    def on_response(self, flow: http.HTTPFlow, run: FaultRun) -> None:
-        if not self.tpm or "verdict" not in run.notes or flow.response is None:
-            return
-        watcher: SseUsageWatcher | None = run.notes.get("watcher")
-        if watcher is not None:
-            watcher.close()
-            used = watcher.total
+    def on_response(self, run: FaultRun, answer: Answer) -> bytes | None:
+        admission = run.state
+        if not self.tpm or not isinstance(admission, Admission):
+            return None
+        if admission.watcher is not None:
+            admission.watcher.close()
+            used = admission.watcher.total
         else:
             counter = UsageCounter()
-            counter.feed_body(flow.response.get_content(strict=False))
+            counter.feed_body(answer.content)
             used = counter.total
         if used is not None:
-            self._limiter.settle(run.notes["key"], run.notes["charged"], used)
-            run.notes["used_tokens"] = used
+            self._limiter.settle(admission.key, admission.charged, used)
+            admission.used = used
+        return None
 
 
-def _watching(inner: object, watcher: SseUsageWatcher) -> Any:
-    """A stream function that relays every chunk unchanged and lets the watcher read it."""
+@dataclass(slots=True)
+class Admission:
+    """A request the limiter let through: what it was charged, and what its answer reported."""
 
-    def relay(chunk: bytes) -> Iterable[bytes] | bytes:
-        try:
-            if chunk:
-                watcher.feed(chunk)
-            else:
-                watcher.close()
-        except Exception:  # reading usage must never break the stream it reads
-            log.exception("brownout: could not read usage from a stream")
-        if callable(inner):
-            result: Iterable[bytes] | bytes = inner(chunk)
-            return result
-        # Never hand back b"" (on HTTP/1 it would end the chunked body early).
-        return [chunk] if chunk else []
-
-    return relay
+    key: Hashable
+    charged: int
+    verdict: Verdict
+    wall: float  # Unix time of the admission, for the reset times in the headers
+    watcher: SseUsageWatcher | None = field(default=None)
+    used: int | None = None

@@ -8,10 +8,13 @@ output tokens the request asks for at most (OpenAI charges `max_tokens` up front
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 
 from brownout.classify.request import parse_json_body
+
+log = logging.getLogger(__name__)
 
 BYTES_PER_TOKEN = 4
 
@@ -19,8 +22,9 @@ BYTES_PER_TOKEN = 4
 _MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
-def estimate_tokens(body: bytes | None) -> int:
-    """Tokens a request is charged before its answer: input estimate plus its output cap."""
+def request_charge(body: bytes | None) -> int:
+    """Tokens a request is charged before its answer, as the providers' rate limits count them: an
+    estimate of its input plus the output it may produce at most."""
     size = len(body or b"")
     estimate = math.ceil(size / BYTES_PER_TOKEN)
     parsed = parse_json_body(body)
@@ -116,6 +120,16 @@ class SseUsageWatcher:
             self._pending = b""
         for line in lines:
             self._line(line)
+
+    def read(self, chunk: bytes) -> None:
+        """A chunk of the stream as it passes (b"" at its end); reading never breaks the stream."""
+        try:
+            if chunk:
+                self.feed(chunk)
+            else:
+                self.close()
+        except Exception:
+            log.exception("brownout: could not read usage from a stream")
 
     def close(self) -> None:
         if self._pending:

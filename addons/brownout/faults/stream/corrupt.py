@@ -7,12 +7,13 @@ from typing import Literal
 from pydantic import Field
 
 from brownout.classify.request import RequestInfo
+from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
 from brownout.faults.stream.plan import EventPlan
 from brownout.faults.stream.plan import Send
 from brownout.faults.stream.plan import StreamPlan
-from brownout.providers.sse import Dialect
+from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
 
 CorruptMode = Literal["malformed", "duplicate", "drop_terminator"]
@@ -54,12 +55,12 @@ class CorruptPlan(EventPlan):
     def on_event(self, event: SseEvent, index: int, now: float) -> list[Action]:
         if self.mode == "drop_terminator":
             if self.dialect.is_terminator(event):
-                self.outcome = "corrupted"
+                self.outcome = Outcome.CORRUPTED
                 return []
             return [Send(event.raw)]
         if index != self.after_events:
             return [Send(event.raw)]
-        self.outcome = "corrupted"
+        self.outcome = Outcome.CORRUPTED
         if self.mode == "duplicate":
             return [Send(event.raw), Send(event.raw)]
         return [Send(malformed(event.raw))]

@@ -10,6 +10,7 @@ from pydantic import model_validator
 
 from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
+from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
 from brownout.faults.stream.plan import Alarm
@@ -17,7 +18,7 @@ from brownout.faults.stream.plan import Cut
 from brownout.faults.stream.plan import EventPlan
 from brownout.faults.stream.plan import Send
 from brownout.faults.stream.plan import StreamPlan
-from brownout.providers.sse import Dialect
+from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
 
 CutMode = Literal["close", "reset"]
@@ -51,8 +52,8 @@ class StreamCutFault(StreamFault):
         return EventCutPlan(self.dialect(info), self.after_events, self.mode)
 
 
-def _outcome(mode: CutMode) -> str:
-    return "reset" if mode == "reset" else "cut"
+def _outcome(mode: CutMode) -> Outcome:
+    return Outcome.RESET if mode == "reset" else Outcome.CUT
 
 
 class EventCutPlan(EventPlan):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from brownout.classify.request import RequestInfo
+from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
 from brownout.faults.stream.plan import Cut
@@ -16,8 +17,8 @@ from brownout.faults.stream.plan import Finish
 from brownout.faults.stream.plan import Send
 from brownout.faults.stream.plan import StreamPlan
 from brownout.providers import KindName
-from brownout.providers import sse
-from brownout.providers.sse import Dialect
+from brownout.providers import dialects
+from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
 
 
@@ -32,7 +33,7 @@ class StreamErrorFault(StreamFault):
     then: Literal["end", "close"] = "end"
 
     def dialect(self, info: RequestInfo) -> Dialect:
-        return sse.dialect_for(info.provider, info.endpoint, responses_form=self.event)
+        return dialects.dialect_for(info.provider, info.endpoint, responses_form=self.event)
 
     def plan(self, info: RequestInfo) -> StreamPlan:
         return ErrorPlan(self.dialect(info), self.after_events, self.kind, self.message, self.then)
@@ -52,6 +53,6 @@ class ErrorPlan(EventPlan):
         if index < self.after_events:
             self.dialect.observe(event)
             return [Send(event.raw)]
-        self.outcome = "stream_error"
+        self.outcome = Outcome.ERRORED
         error = self.dialect.error_events(self.kind, self.message, self.newline)
         return [Send(error), Cut("close") if self.then == "close" else Finish()]

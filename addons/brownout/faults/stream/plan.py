@@ -4,7 +4,7 @@ A `StreamPlan` is fed the upstream's body chunks as they arrive and answers with
 relay: send these bytes, hold what follows until a moment, cut the connection, end the response
 cleanly. It never sleeps and never touches a connection, so every fault's behaviour is tested
 with a fake clock and no proxy. `EventPlan` cuts the body into SSE events and asks `on_event`
-about each one; the stream faults subclass it. The relay (`brownout.mitm_stream`) carries the
+about each one; the stream faults subclass it. The relay (`brownout.mitm.relay`) carries the
 actions out on a live flow without blocking the event loop.
 """
 
@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from brownout.faults.outcome import Outcome
+from brownout.providers.dialects import Dialect
 from brownout.providers.sse import MAX_PENDING
-from brownout.providers.sse import Dialect
 from brownout.providers.sse import EventSplitter
 from brownout.providers.sse import SseEvent
 
@@ -68,8 +69,8 @@ def is_plain(actions: list[Action]) -> bool:
 class StreamPlan:
     """The protocol between a stream fault and the relay. The base class relays unchanged."""
 
-    # What the fault did once it acted (`cut`, `stalled`, ...); empty while it has not.
-    outcome: str = ""
+    # What the fault did once it acted (cut, stalled, ...); NONE while it has not.
+    outcome: Outcome = Outcome.NONE
 
     def start(self, now: float) -> list[Action]:
         """The response headers went out; the body follows."""

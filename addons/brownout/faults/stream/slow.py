@@ -10,15 +10,16 @@ from pydantic import model_validator
 
 from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
+from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
 from brownout.faults.stream.plan import EventPlan
 from brownout.faults.stream.plan import Hold
 from brownout.faults.stream.plan import Send
 from brownout.faults.stream.plan import StreamPlan
-from brownout.providers.sse import Dialect
+from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
-from brownout.providers.sse import estimate_tokens
+from brownout.providers.sse import event_tokens
 
 
 class StreamSlowFault(StreamFault):
@@ -65,7 +66,7 @@ class SlowPlan(EventPlan):
         self.released = 0.0
 
     def on_event(self, event: SseEvent, index: int, now: float) -> list[Action]:
-        self.outcome = "slowed"
+        self.outcome = Outcome.SLOWED
         if index == 0:
             base = now + (self.first_event_delay or 0.0)
             if self.first_event_delay is None and self.per_event is not None:
@@ -75,6 +76,6 @@ class SlowPlan(EventPlan):
             if self.per_event is not None:
                 base += self.per_event
         if self.tokens_per_second is not None:
-            base = max(now, base + estimate_tokens(self.dialect.text_of(event)) / self.tokens_per_second)
+            base = max(now, base + event_tokens(self.dialect.text_of(event)) / self.tokens_per_second)
         self.released = max(base, self.released)
         return [Hold(self.released), Send(event.raw)]

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
+from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
 from brownout.faults.stream.plan import Cut
@@ -15,7 +16,7 @@ from brownout.faults.stream.plan import EventPlan
 from brownout.faults.stream.plan import Hold
 from brownout.faults.stream.plan import Send
 from brownout.faults.stream.plan import StreamPlan
-from brownout.providers.sse import Dialect
+from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
 
 
@@ -44,7 +45,7 @@ class StallPlan(EventPlan):
 
     def _stall(self, now: float) -> list[Action]:
         self.stalled = True
-        self.outcome = "stalled"
+        self.outcome = Outcome.STALLED
         if self.then == "close":
             self.over = True
             return [Hold(now + self.duration), Cut("close")]

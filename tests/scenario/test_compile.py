@@ -9,7 +9,7 @@ from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import load_scenario
 from brownout.scenario.compile import parse_scenario
 
-LIBRARY = Path(__file__).resolve().parents[1] / "scenarios"
+LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 
 GOOD = """\
 name: openai-rate-limit-storm

@@ -1,6 +1,7 @@
 import pytest
 
 from brownout.classify.request import RequestInfo
+from brownout.faults.outcome import Outcome
 from brownout.faults.stream.error import StreamErrorFault
 from brownout.providers.sse import EventSplitter
 from brownout.providers.sse import SseEvent
@@ -30,7 +31,7 @@ def test_openai_chat_error_frame_takes_the_place_of_event_n_plus_1() -> None:
     assert len(got) == 7
     # It comes when event 6 would have, then the stream ends cleanly.
     assert received[-2].at == pytest.approx(0.5) and ending(received).end == "finish"
-    assert plan.outcome == "stream_error"
+    assert plan.outcome == Outcome.ERRORED
 
 
 def test_anthropic_overloaded_error_after_partial_text() -> None:

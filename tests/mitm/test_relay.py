@@ -1,7 +1,7 @@
 """The stream adapter against the installed mitmproxy: it must fit, and every stream fault must
 look to HTTP/1.1 and HTTP/2 clients as it does from a real provider, without touching other streams.
 
-If this file fails after a mitmproxy upgrade, `brownout.mitm_stream` no longer fits it: time-based
+If this file fails after a mitmproxy upgrade, `brownout.mitm.relay` no longer fits it: time-based
 stream faults fall back to content-only until the adapter is updated.
 """
 
@@ -21,7 +21,8 @@ from mitmproxy import version
 from brownout.cli.runner import RunningProxy
 from brownout.faults.stream.plan import StreamPlan
 from brownout.faults.stream.slow import StreamSlowFault
-from brownout.mitm import relay as mitm_stream
+from brownout.mitm import compat
+from brownout.mitm import relay
 from proxykit import StreamResult
 from proxykit import h1_client
 from proxykit import h2_client
@@ -35,21 +36,21 @@ TOTAL = EVENTS + 3
 
 
 def test_the_adapter_fits_the_installed_mitmproxy() -> None:
-    problems = mitm_stream.check()
+    problems = compat.check()
     assert not problems, (
         f"brownout.mitm.relay does not fit mitmproxy {version.VERSION}: time-based stream faults "
         "(stream_slow, stream_stall, stream_cut) are switched off on it. Update the adapter:\n- "
         + "\n- ".join(problems)
     )
-    assert mitm_stream.install().enabled
+    assert compat.install().enabled
 
 
 def test_install_patches_once() -> None:
     from mitmproxy.proxy.layers.http import HttpStream
 
-    mitm_stream.install()
+    compat.install()
     patched = HttpStream.start_response_stream
-    mitm_stream.install()
+    compat.install()
     assert HttpStream.start_response_stream is patched
     assert patched.__brownout__  # type: ignore[attr-defined]
     assert not getattr(patched.__wrapped__, "__brownout__", False)  # type: ignore[attr-defined]
@@ -189,7 +190,7 @@ async def test_a_long_stall_does_not_slow_other_traffic(rig: Rig) -> None:
 
 async def test_long_holds_are_taken_in_steps(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     # Steps keep mitmproxy's inactivity watchdog from closing a connection during a long stall.
-    monkeypatch.setattr(mitm_stream, "MAX_WAIT", 0.05)
+    monkeypatch.setattr(relay, "MAX_WAIT", 0.05)
     switch_to(rig.proxy, "{type: stream_stall, after_events: 2, duration: 400ms}")
     async with h1_client() as client:
         result = await read_stream(client, rig.url, "faulty")
@@ -288,7 +289,7 @@ async def test_a_failing_plan_falls_back_to_pass_through(rig: Rig) -> None:
 
 
 async def test_with_the_adapter_off_content_faults_still_apply(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mitm_stream, "_status", mitm_stream.Status(False, "test: pretend mitmproxy does not fit"))
+    monkeypatch.setattr(compat, "_status", compat.Status(False, "test: pretend mitmproxy does not fit"))
     async with h1_client() as client:
         switch_to(rig.proxy, "{type: stream_error, after_events: 2}")
         errored = await read_stream(client, rig.url, "faulty")

@@ -109,7 +109,7 @@ class socket_bound:
 
 async def test_mitmdump_users_load_one_file(sim: SimServer, tmp_path: Path) -> None:
     """`mitmdump -s addons/brownout_addon.py` gives a mitmproxy user the same proxy."""
-    script = Path(__file__).resolve().parents[1] / "addons" / "brownout_addon.py"
+    script = Path(__file__).resolve().parents[2] / "addons" / "brownout_addon.py"
     port = free_port()
     (tmp_path / "s.yaml").write_text("rules:\n  - match: {model: x}\n    fault: {type: error, kind: overloaded}\n")
     mitmdump = Path(sys.executable).parent / "mitmdump"

@@ -43,7 +43,7 @@ async def test_error_fault_answers_in_place_and_marks_the_flow() -> None:
         "scenario": "s",
         "rule": "throttle",
         "fault": "error",
-        "outcome": "429",
+        "outcome": "answered",
     }
     labels = {"scenario": "s", "rule": "throttle", "fault": "error", "provider": "openai"}
     assert state.metrics.registry.get_sample_value("brownout_faults_injected_total", labels) == 1

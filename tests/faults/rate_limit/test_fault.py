@@ -82,7 +82,7 @@ async def test_requests_over_the_burst_get_openais_429_and_the_rest_carry_header
     assert refused is not None and refused.status_code == 429
     assert refused.headers["retry-after-ms"] == "100" and refused.headers["retry-after"] == "1"
     assert json.loads(refused.content or b"")["error"]["code"] == "rate_limit_exceeded"
-    assert flows[3].metadata["brownout"]["outcome"] == "429"
+    assert flows[3].metadata["brownout"]["outcome"] == "answered"
     assert flows[0].metadata["brownout"]["outcome"] == "admitted"
 
 

@@ -4,18 +4,18 @@ import pytest
 
 from brownout.faults.rate_limit.usage import SseUsageWatcher
 from brownout.faults.rate_limit.usage import UsageCounter
-from brownout.faults.rate_limit.usage import estimate_tokens
+from brownout.faults.rate_limit.usage import request_charge
 
 
 def test_estimate_is_a_quarter_of_the_body_plus_the_output_cap() -> None:
     body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}]}).encode()
     base = -(-len(body) // 4)
-    assert estimate_tokens(body) == base
+    assert request_charge(body) == base
     capped = json.dumps({"model": "gpt-4o", "max_tokens": 100, "messages": []}).encode()
-    assert estimate_tokens(capped) == -(-len(capped) // 4) + 100
+    assert request_charge(capped) == -(-len(capped) // 4) + 100
     gemini = json.dumps({"contents": [], "generationConfig": {"maxOutputTokens": 64}}).encode()
-    assert estimate_tokens(gemini) == -(-len(gemini) // 4) + 64
-    assert estimate_tokens(b"") == 1 and estimate_tokens(None) == 1
+    assert request_charge(gemini) == -(-len(gemini) // 4) + 64
+    assert request_charge(b"") == 1 and request_charge(None) == 1
 
 
 @pytest.mark.parametrize(

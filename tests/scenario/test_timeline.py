@@ -1,7 +1,7 @@
 import pytest
 
-from brownout.engine.timeline import Phase
-from brownout.engine.timeline import Timeline
+from brownout.scenario.timeline import Phase
+from brownout.scenario.timeline import Timeline
 
 HEALTHY = Phase("healthy", 30.0, frozenset())
 OUTAGE = Phase("outage", 60.0, frozenset({"down"}))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from brownout.faults.rate_limit.buckets import LimitState
-from brownout.faults.rate_limit.buckets import Verdict
+from brownout.providers.rate_limits import LimitState
+from brownout.providers.rate_limits import Verdict
 from brownout.providers.rate_limits import limit_headers
 from brownout.providers.rate_limits import rate_limited_reply
 from brownout.providers.rate_limits import retry_after_millis

@@ -4,8 +4,8 @@ from brownout.engine.state import Brownout
 from brownout.hooks.streams import Streams
 from brownout.metrics.client import ClientMetrics
 from brownout.metrics.proxy import Metrics
-from brownout.metrics.proxy import ModelLabels
-from brownout.metrics.proxy import families
+from brownout.metrics.registry import ModelLabels
+from brownout.metrics.registry import families
 
 
 def test_model_labels_are_bounded() -> None:

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from brownout.providers import dialects
 from brownout.providers import sse
 from brownout.providers.sse import EventSplitter
 from brownout.providers.sse import SseEvent
@@ -63,13 +64,13 @@ def test_event_fields() -> None:
     assert SseEvent(b"data: [DONE]\n\n").json() is None
 
 
-def test_estimate_tokens() -> None:
-    assert sse.estimate_tokens("") == 0
-    assert sse.estimate_tokens(" tok1") == 1
-    assert sse.estimate_tokens(" running,") == 1  # one event per token, as OpenAI and the simulator stream
-    assert sse.estimate_tokens("\n\n") == 1
-    assert sse.estimate_tokens("Hello, world!") == 4  # Hello / , / world / !
-    assert sse.estimate_tokens("The quick brown fox") == 4
+def test_event_tokens() -> None:
+    assert sse.event_tokens("") == 0
+    assert sse.event_tokens(" tok1") == 1
+    assert sse.event_tokens(" running,") == 1  # one event per token, as OpenAI and the simulator stream
+    assert sse.event_tokens("\n\n") == 1
+    assert sse.event_tokens("Hello, world!") == 4  # Hello / , / world / !
+    assert sse.event_tokens("The quick brown fox") == 4
 
 
 def test_format_event() -> None:
@@ -82,14 +83,14 @@ def events_of(fmt, n: int = 3) -> list[SseEvent]:  # type: ignore[no-untyped-def
 
 
 def test_openai_chat_dialect() -> None:
-    dialect = sse.dialect_for("openai", "chat")
+    dialect = dialects.dialect_for("openai", "chat")
     events = events_of(openai_chat_events)
     assert [dialect.is_terminator(e) for e in events] == [False] * 5 + [True]
     assert "".join(dialect.text_of(e) for e in events) == " tok0 tok1 tok2"
     error = dialect.error_events(None, None, b"\n")
     frames = [SseEvent(raw + b"\n\n") for raw in error.split(b"\n\n") if raw]
     # The frame openai-python turns into APIError: a JSON object with an `error` key, then [DONE].
-    assert frames[0].json() == {"error": sse.OpenAIChat.MID_STREAM}
+    assert frames[0].json() == {"error": dialects.OpenAIChat.MID_STREAM}
     assert frames[1].data == "[DONE]"
     quota = json.loads(dialect.error_events("rate_limit", None, b"\n").split(b"\n\n")[0][6:])
     assert quota["error"]["code"] == "rate_limit_exceeded"
@@ -98,7 +99,7 @@ def test_openai_chat_dialect() -> None:
 
 
 def test_openai_responses_dialect_follows_sequence_numbers() -> None:
-    dialect = sse.dialect_for("openai", "responses")
+    dialect = dialects.dialect_for("openai", "responses")
     events = events_of(responses_events)
     for event in events[:3]:
         dialect.observe(event)
@@ -110,7 +111,7 @@ def test_openai_responses_dialect_follows_sequence_numbers() -> None:
     # The nested form: openai-python raises APIError on it.
     assert payload["type"] == "error" and payload["sequence_number"] == 3
     assert payload["error"]["code"] == "server_is_overloaded"
-    failed_dialect = sse.dialect_for("openai", "responses", responses_form="response.failed")
+    failed_dialect = dialects.dialect_for("openai", "responses", responses_form="response.failed")
     failed_dialect.observe(events[0])
     failed = SseEvent(failed_dialect.error_events("server_error", None, b"\n"))
     assert failed.name == "response.failed"
@@ -120,7 +121,7 @@ def test_openai_responses_dialect_follows_sequence_numbers() -> None:
 
 
 def test_anthropic_dialect() -> None:
-    dialect = sse.dialect_for("anthropic", "messages")
+    dialect = dialects.dialect_for("anthropic", "messages")
     events = events_of(anthropic_events)
     assert [e.name for e in events if dialect.is_terminator(e)] == ["message_stop"]
     assert "".join(dialect.text_of(e) for e in events) == " tok0 tok1 tok2"
@@ -132,7 +133,7 @@ def test_anthropic_dialect() -> None:
 
 
 def test_gemini_dialect_uses_crlf() -> None:
-    dialect = sse.dialect_for("gemini", "stream-generate")
+    dialect = dialects.dialect_for("gemini", "stream-generate")
     assert dialect.newline == b"\r\n"
     events = events_of(gemini_events)
     assert [dialect.is_terminator(e) for e in events] == [False, False, True]
@@ -147,8 +148,31 @@ def test_gemini_dialect_uses_crlf() -> None:
 
 
 def test_dialect_choice() -> None:
-    assert isinstance(sse.dialect_for("azure", "chat"), sse.OpenAIChat)
-    assert isinstance(sse.dialect_for("openai-compatible", "completions"), sse.OpenAIChat)
-    assert isinstance(sse.dialect_for("openai", "responses"), sse.OpenAIResponses)
-    assert isinstance(sse.dialect_for("anthropic", "messages"), sse.AnthropicMessages)
-    assert isinstance(sse.dialect_for("gemini", "stream-generate"), sse.GeminiStream)
+    assert isinstance(dialects.dialect_for("azure", "chat"), dialects.OpenAIChat)
+    assert isinstance(dialects.dialect_for("openai-compatible", "completions"), dialects.OpenAIChat)
+    assert isinstance(dialects.dialect_for("openai", "responses"), dialects.OpenAIResponses)
+    assert isinstance(dialects.dialect_for("anthropic", "messages"), dialects.AnthropicMessages)
+    assert isinstance(dialects.dialect_for("gemini", "stream-generate"), dialects.GeminiStream)
+
+
+def test_event_counter_counts_whole_events_across_chunks() -> None:
+    for events in (openai_chat_events(3), anthropic_events(3), gemini_events(3)):
+        body = "".join(events).encode()
+        for size in (1, 2, 3, 5, 64, len(body)):
+            counter = sse.EventCounter()
+            for i in range(0, len(body), size):
+                counter.feed(body[i : i + size])
+            assert counter.events == len(events), (size, events[0][:20])
+
+
+def test_event_counter_skips_comments() -> None:
+    counter = sse.EventCounter()
+    assert counter.feed(b": keep-alive\n\ndata: 1\n\n:") == 1
+    assert counter.feed(b" ping\n\ndata: 2\n") == 0
+    assert counter.feed(b"\n") == 1
+
+
+def test_is_event_stream() -> None:
+    assert sse.is_event_stream("text/event-stream; charset=utf-8")
+    assert sse.is_event_stream(" Text/Event-Stream")
+    assert not sse.is_event_stream("application/json") and not sse.is_event_stream("")

@@ -1,0 +1,24 @@
+"""Checks a command makes before anything starts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def check_scenarios(refs: Sequence[str], library: str) -> bool:
+    """Validate everything the proxy would load, before anything starts."""
+    from brownout.scenario.compile import ScenarioError
+    from brownout.scenario.library import library_dir
+    from brownout.scenario.library import library_files
+    from brownout.scenario.library import load_all
+
+    directory = Path(library) if library else library_dir()
+    try:
+        load_all([str(p) for p in library_files(directory)])
+        load_all(refs, directory)
+    except ScenarioError as exc:
+        print(f"brownout: invalid scenario\n{exc}", file=sys.stderr)
+        return False
+    return True

@@ -1,0 +1,73 @@
+"""`brownout run`: the proxy in the foreground, with its routes printed first."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from brownout import __version__
+from brownout.cli.checks import check_scenarios
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from brownout.classify.routing import RoutingError
+    from brownout.classify.routing import parse_upstream_arg
+
+    try:
+        upstreams = [parse_upstream_arg(v) for v in args.upstream]
+    except RoutingError as exc:
+        print(f"brownout: {exc}", file=sys.stderr)
+        return 2
+    if not check_scenarios(args.scenario, args.library):
+        return 1
+    from mitmproxy import exceptions
+
+    from brownout.classify.routing import RouteTable
+    from brownout.cli.runner import ProxySettings
+    from brownout.cli.runner import build_master
+    from brownout.cli.runner import serve_forever
+
+    settings = ProxySettings(
+        listen_host=args.listen_host,
+        port=args.port,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        forward_port=args.forward_port,
+        upstreams=args.upstream,
+        scenarios=args.scenario,
+        library=args.library,
+        verbosity="debug" if args.verbose else "info",
+        admin_token=args.admin_token,
+        watch=not args.no_watch,
+    )
+
+    async def serve() -> int:
+        try:
+            master, _ = build_master(settings)
+        except exceptions.OptionsError as exc:
+            message = str(exc)  # the addons' messages name brownout already
+            print(message if message.startswith("brownout:") else f"brownout: {message}", file=sys.stderr)
+            return 1
+        _print_routes(settings, RouteTable(upstreams))
+        return await serve_forever(master)
+
+    return asyncio.run(serve())
+
+
+def _print_routes(settings: object, routes: object) -> None:
+    from brownout.classify.routing import RouteTable
+    from brownout.cli.runner import ProxySettings
+
+    assert isinstance(settings, ProxySettings) and isinstance(routes, RouteTable)
+    base = f"http://{settings.listen_host}:{settings.port}"
+    lines = [f"brownout {__version__}: proxy on {base}"]
+    for name, upstream in sorted(routes.upstreams.items()):
+        lines.append(f"  {base}/{name:<10} -> {upstream.url}")
+    lines.append(f"  {base}/azure/<resource host> -> https://<resource host>")
+    lines.append(f"  OPENAI_BASE_URL={base}/openai/v1  ANTHROPIC_BASE_URL={base}/anthropic")
+    if settings.forward_port is not None:
+        lines.append(f"  forward proxy: HTTPS_PROXY=http://{settings.listen_host}:{settings.forward_port}")
+    if settings.admin_port > 0:
+        lines.append(f"  metrics: http://{settings.admin_host}:{settings.admin_port}/metrics")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,64 @@
+"""`brownout scenarios list|show|validate`: the library and a linter."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from brownout.scenario.compile import ScenarioError
+    from brownout.scenario.compile import load_scenario
+    from brownout.scenario.library import library_dir
+    from brownout.scenario.library import library_files
+    from brownout.scenario.library import resolve_scenario_ref
+
+    if args.action == "validate":
+        failed = 0
+        for file in args.files:
+            try:
+                scenario = load_scenario(file)
+            except ScenarioError as exc:
+                failed += 1
+                print(exc, file=sys.stderr)
+            else:
+                print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
+        return 1 if failed else 0
+
+    directory = Path(args.library) if args.library else library_dir()
+    if args.action == "list":
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("name", "rules", "description", title=f"scenarios in {directory}")
+        for path in library_files(directory):
+            try:
+                scenario = load_scenario(path)
+            except ScenarioError as exc:
+                table.add_row(path.stem, "-", f"[red]invalid: {exc.problems[0]}")
+                continue
+            table.add_row(scenario.name, str(len(scenario.rules)), scenario.description)
+        Console().print(table)
+        return 0
+
+    try:
+        scenario = load_scenario(resolve_scenario_ref(args.name, directory))
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"# {scenario.source}")
+    print(scenario.text.rstrip())
+    print("\n# rules, in the order they are tried:")
+    for rule in scenario.rules:
+        print(f"#   {rule.name}: p={rule.probability:g} {rule.fault.describe()}")
+    if scenario.timeline is not None:
+        from brownout.units import go_duration
+
+        loop = ", then again" if scenario.timeline.loop else ""
+        print(f"# timeline, from the moment it is switched on{loop}:")
+        for phase, rules in zip(scenario.timeline.phases, scenario.phase_rules, strict=True):
+            length = go_duration(phase.duration) if phase.duration is not None else "until switched off"
+            on = ", ".join(f"{r.name} (p={r.probability:g})" for r in rules) or "no rules (healthy)"
+            print(f"#   {phase.name}, {length}: {on}")
+    return 0

@@ -1,0 +1,87 @@
+"""What a fault did to a flow, in one vocabulary that the hooks, the observer and the metrics share.
+
+A fault's run starts at `NONE` and ends at one outcome: it answered in the provider's place, held
+the request, hung up, armed itself for the upstream's answer, or broke the answer in some way.
+The groups below say what each outcome means for the client: it got no answer at all
+(`NO_ANSWER`), it got an answer it cannot use (`SPOILS_ANSWER`), or the fault never acted
+(`IDLE`). How an event stream ended for its client is a second, smaller vocabulary
+(`StreamEnd`), the `outcome` label of `brownout_streams_total`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+
+class Outcome(StrEnum):
+    NONE = ""  # nothing yet
+    ARMED = "armed"  # waits for the upstream's answer (a stream fault, a truncation)
+    NOT_APPLIED = "not_applied"  # armed, but the answer was not one it can act on
+    ANSWERED = "answered"  # brownout answered in the provider's place (an error, a 429)
+    ADMITTED = "admitted"  # a rate limit let the request through
+    DELAYED = "delayed"  # held before going upstream
+    TIMEOUT = "timeout"  # held without an answer, then closed
+    ABANDONED = "abandoned"  # held without an answer until the client gave up
+    RESET = "reset"  # the connection reset (TCP RST / RST_STREAM), before or during the answer
+    EMPTY_REPLY = "empty_reply"  # closed without a byte
+    MALFORMED_TRUNCATE = "malformed_truncate"
+    MALFORMED_INVALID = "malformed_invalid"
+    MALFORMED_EMPTY = "malformed_empty"
+    CUT = "cut"  # a stream ended mid-body (FIN / RST_STREAM)
+    STALLED = "stalled"
+    SLOWED = "slowed"
+    ERRORED = "errored"  # the provider's mid-stream error event
+    CORRUPTED = "corrupted"
+    FAULT_ERROR = "fault_error"  # the fault's own code raised; the flow passed through
+
+
+# The attempt got no answer at all: what the proxy did to it is what the client saw.
+NO_ANSWER = frozenset({Outcome.RESET, Outcome.TIMEOUT, Outcome.EMPTY_REPLY})
+# A 200 the client cannot use: a cut, an error event, corrupted events, a broken body. A stall that
+# resumed or a slowed stream still delivered the whole answer.
+SPOILS_ANSWER = frozenset(
+    {
+        Outcome.CUT,
+        Outcome.RESET,
+        Outcome.ERRORED,
+        Outcome.CORRUPTED,
+        Outcome.MALFORMED_TRUNCATE,
+        Outcome.MALFORMED_INVALID,
+        Outcome.MALFORMED_EMPTY,
+    }
+)
+# A fault that never acted on the answer (armed, or could not apply to it).
+IDLE = frozenset({Outcome.NONE, Outcome.ARMED, Outcome.NOT_APPLIED})
+
+StreamEnd = Literal[
+    "completed", "cut", "reset", "stalled", "slowed", "errored", "corrupted", "abandoned", "upstream_error"
+]
+STREAM_ENDS: tuple[StreamEnd, ...] = (
+    "completed",
+    "cut",
+    "reset",
+    "stalled",
+    "slowed",
+    "errored",
+    "corrupted",
+    "abandoned",
+    "upstream_error",
+)
+_PLAN_ENDS: dict[Outcome, StreamEnd] = {
+    Outcome.CUT: "cut",
+    Outcome.RESET: "reset",
+    Outcome.STALLED: "stalled",
+    Outcome.SLOWED: "slowed",
+    Outcome.ERRORED: "errored",
+    Outcome.CORRUPTED: "corrupted",
+}
+
+
+def stream_end(plan_outcome: Outcome, error: str | None, cut_by_us: bool) -> StreamEnd:
+    """How a stream ended for its client: from what its plan did, and the flow's error message
+    (`cut_by_us` when that error is brownout's own cut)."""
+    if error is not None and not cut_by_us:
+        lowered = error.lower()
+        return "abandoned" if "client" in lowered or "cancel" in lowered else "upstream_error"
+    return _PLAN_ENDS.get(plan_outcome, "completed")

@@ -1,0 +1,29 @@
+from brownout.faults.outcome import Outcome
+from brownout.observe.failures import failure_of_error
+from brownout.observe.failures import failure_of_response
+
+
+def test_what_an_answer_means() -> None:
+    assert failure_of_response(200, Outcome.NONE, "") == ""
+    assert failure_of_response(200, Outcome.DELAYED, "latency") == ""
+    assert failure_of_response(200, Outcome.MALFORMED_TRUNCATE, "malformed") == "malformed"
+    assert failure_of_response(200, Outcome.ERRORED, "stream_error") == "stream_error"
+    assert failure_of_response(200, Outcome.CORRUPTED, "stream_corrupt") == "stream_corrupt"
+    assert failure_of_response(200, Outcome.ARMED, "stream_cut") == ""  # it never acted
+    assert failure_of_response(200, Outcome.STALLED, "stream_stall") == ""  # resumed: the whole answer
+    assert failure_of_response(200, Outcome.SLOWED, "stream_slow") == ""
+    assert failure_of_response(529, Outcome.NONE, "") == "529"
+    assert failure_of_response(429, Outcome.ANSWERED, "rate_limit") == "429"
+
+
+def test_what_a_transport_error_means() -> None:
+    assert failure_of_error(Outcome.RESET, "reset", None) == "reset"
+    assert failure_of_error(Outcome.RESET, "stream_cut", 200) == "reset"
+    assert failure_of_error(Outcome.TIMEOUT, "timeout", None) == "timeout"
+    assert failure_of_error(Outcome.EMPTY_REPLY, "empty_reply", None) == "empty_reply"
+    assert failure_of_error(Outcome.CUT, "stream_cut", 200) == "stream_cut"
+    assert failure_of_error(Outcome.STALLED, "stream_stall", 200) == "stream_stall"
+    assert failure_of_error(Outcome.ARMED, "stream_cut", 200) == "aborted"
+    assert failure_of_error(Outcome.NONE, "", 200) == "aborted"
+    assert failure_of_error(Outcome.NONE, "", 503) == "503"
+    assert failure_of_error(Outcome.NONE, "", None) == "error"
