@@ -1,7 +1,9 @@
-"""Durations as scenario files write them (`250ms`, `2s`, `1m`, `1m30s`) and as providers send them."""
+"""Durations as scenario files write them (`250ms`, `2s`, `1m`, `1m30s`), and durations and
+times as providers send them (Go durations, RFC 3339)."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 
@@ -55,3 +57,10 @@ def go_duration(seconds: float) -> str:
     if minutes:
         return f"{int(minutes)}m{secs_text}s"
     return f"{secs_text}s"
+
+
+def rfc3339(wall: float) -> str:
+    """A Unix time as Anthropic's rate-limit resets write it (`2025-08-21T12:40:59Z`), rounded up
+    to the second, so a client that waits until then is never early."""
+    moment = datetime.datetime.fromtimestamp(math.ceil(wall), tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

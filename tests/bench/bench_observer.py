@@ -27,8 +27,8 @@ from mitmproxy.test import tflow
 from brownout.classify.request import RequestInfo
 from brownout.engine.state import Brownout
 from brownout.hooks.observer import ClientObserver
-from brownout.observe.grouping import AttemptEnded
-from brownout.observe.grouping import AttemptStarted
+from brownout.observe.events import AttemptEnded
+from brownout.observe.events import AttemptStarted
 from brownout.observe.grouping import Observer
 
 

@@ -5,8 +5,8 @@ import pytest
 from brownout.classify.request import RequestInfo
 from brownout.control import actions as control
 from brownout.engine.state import Brownout
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import load_scenario
+from brownout.scenario.yaml_lines import ScenarioError
 
 CHAT = RequestInfo("openai", "chat", "gpt-4o", False)
 

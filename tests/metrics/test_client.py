@@ -2,12 +2,12 @@ import subprocess
 
 from brownout.engine.state import Brownout
 from brownout.metrics.client import ClientMetrics
-from brownout.observe.grouping import Abandoned
-from brownout.observe.grouping import Fallback
-from brownout.observe.grouping import LogicalRequestEnded
-from brownout.observe.grouping import Recovered
-from brownout.observe.grouping import Retry
-from brownout.observe.grouping import RetryStorm
+from brownout.observe.events import Abandoned
+from brownout.observe.events import Fallback
+from brownout.observe.events import LogicalRequestEnded
+from brownout.observe.events import Recovered
+from brownout.observe.events import Retry
+from brownout.observe.events import RetryStorm
 from conftest import need_tool
 
 OBSERVATIONS = [

@@ -12,6 +12,7 @@ import pytest
 
 import grafana_check
 from brownout.metrics import dashboard
+from brownout.metrics import panels
 
 DASHBOARD_FILE = grafana_check.REPO / "dashboards" / "brownout.json"
 
@@ -31,7 +32,7 @@ def schema() -> dict[str, Any]:
 
 
 def cumulative() -> frozenset[str]:
-    return frozenset(panel.title for panel in dashboard.panels() if panel.cumulative)
+    return frozenset(panel.title for panel in panels.panels() if panel.cumulative)
 
 
 def test_committed_file_is_what_the_generator_builds(built: dict[str, Any]) -> None:
@@ -139,9 +140,9 @@ def test_layout(built: dict[str, Any]) -> None:
 
 
 def test_every_panel_has_a_unit_title_and_what_moves_it() -> None:
-    titles = [panel.title for panel in dashboard.panels()]
+    titles = [panel.title for panel in panels.panels()]
     assert len(titles) == len(set(titles)), "panel titles are unique (the live check names them)"
-    for panel in dashboard.panels():
+    for panel in panels.panels():
         assert panel.unit and panel.moved_by, panel.title
 
 
@@ -159,7 +160,7 @@ def test_uid_and_datasource_match_the_provisioning_files(built: dict[str, Any]) 
 def test_the_readme_lists_every_panel_with_what_moves_it() -> None:
     readme = (grafana_check.REPO / "README.md").read_text()
     section = readme.split("## Dashboards", 1)[1].split("\n## ", 1)[0]
-    for row in dashboard.ROWS:
+    for row in panels.ROWS:
         for panel in row.panels:
             line = f"| {row.title} | {panel.title} | `{panel.unit}` | {panel.moved_by} |"
             assert line in section, f"README's panel table lacks or misdescribes: {line}"

@@ -21,6 +21,7 @@ import dashboard_run
 import grafana_check
 from brownout.cli.runner import ProxySettings
 from brownout.metrics import dashboard
+from brownout.metrics import panels
 from brownout.sim import SimServer
 from conftest import PROVIDERS
 from conftest import start_scraped_proxy
@@ -79,7 +80,7 @@ async def test_every_panel_returns_data_after_a_rehearsal(
         if not moved(result):
             empty.append(f"{query.where}: {'only 0 or NaN' if result else 'no series'}\n    {query.expr}")
     assert not empty, f"{len(empty)} of {checked} queries showed nothing ({tally}):\n" + "\n".join(empty)
-    panels_with_targets = sum(len(p.queries) for p in dashboard.panels())
+    panels_with_targets = sum(len(p.queries) for p in panels.panels())
     assert checked == panels_with_targets + 2 + 2  # two annotations, job and instance
 
 

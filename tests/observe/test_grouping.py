@@ -2,19 +2,19 @@ import itertools
 
 import pytest
 
-from brownout.observe.grouping import Abandoned
-from brownout.observe.grouping import AttemptEnded
-from brownout.observe.grouping import AttemptStarted
-from brownout.observe.grouping import ClientAbandoned
-from brownout.observe.grouping import Fallback
-from brownout.observe.grouping import FaultsSwitched
-from brownout.observe.grouping import LogicalRequestEnded
-from brownout.observe.grouping import Observation
+from brownout.observe.events import Abandoned
+from brownout.observe.events import AttemptEnded
+from brownout.observe.events import AttemptStarted
+from brownout.observe.events import ClientAbandoned
+from brownout.observe.events import Fallback
+from brownout.observe.events import FaultsSwitched
+from brownout.observe.events import LogicalRequestEnded
+from brownout.observe.events import Observation
+from brownout.observe.events import Recovered
+from brownout.observe.events import Retry
+from brownout.observe.events import RetryStorm
+from brownout.observe.events import Settings
 from brownout.observe.grouping import Observer
-from brownout.observe.grouping import Recovered
-from brownout.observe.grouping import Retry
-from brownout.observe.grouping import RetryStorm
-from brownout.observe.grouping import Settings
 
 _ids = itertools.count()
 

@@ -11,7 +11,7 @@ from brownout.providers.rate_limits import limit_headers
 from brownout.providers.rate_limits import rate_limited_reply
 from brownout.providers.rate_limits import retry_after_millis
 from brownout.providers.rate_limits import retry_after_seconds
-from brownout.providers.rate_limits import rfc3339
+from brownout.units import rfc3339
 
 WALL = datetime.datetime(2025, 8, 21, 12, 40, 58, 400_000, tzinfo=datetime.UTC).timestamp()
 PASSED = Verdict(True, LimitState(500, 499, 0.12), LimitState(30_000, 29_962, 0.076), 0.0, None, 38)

@@ -5,9 +5,9 @@ import pytest
 
 from brownout.faults.error import ErrorFault
 from brownout.faults.latency import LatencyFault
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import load_scenario
 from brownout.scenario.compile import parse_scenario
+from brownout.scenario.yaml_lines import ScenarioError
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -29,7 +29,7 @@ from brownout.sim.common import Turn
 from brownout.sim.gemini import array_stream
 from brownout.sim.gemini import sse_stream
 from brownout.sim.openai import chat_stream
-from brownout.sim.openai import response_stream
+from brownout.sim.responses import response_stream
 from brownout.sim.text import reply_words
 from brownout.sim.text import token_pieces
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 def check_scenarios(refs: Sequence[str], library: str) -> bool:
     """Validate everything the proxy would load, before anything starts."""
-    from brownout.scenario.compile import ScenarioError
     from brownout.scenario.library import library_dir
     from brownout.scenario.library import library_files
     from brownout.scenario.library import load_all
+    from brownout.scenario.yaml_lines import ScenarioError
 
     directory = Path(library) if library else library_dir()
     try:

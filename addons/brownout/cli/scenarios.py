@@ -8,11 +8,11 @@ from pathlib import Path
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from brownout.scenario.compile import ScenarioError
     from brownout.scenario.compile import load_scenario
     from brownout.scenario.library import library_dir
     from brownout.scenario.library import library_files
     from brownout.scenario.library import resolve_scenario_ref
+    from brownout.scenario.yaml_lines import ScenarioError
 
     if args.action == "validate":
         failed = 0

@@ -16,10 +16,10 @@ from prometheus_client import Counter
 
 from brownout import __version__
 from brownout.engine.state import Brownout
-from brownout.scenario.compile import Scenario
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import load_scenario
 from brownout.scenario.compile import parse_scenario
+from brownout.scenario.model import Scenario
+from brownout.scenario.yaml_lines import ScenarioError
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from brownout.classify.request import RequestInfo
 from brownout.faults import Fault
-from brownout.scenario.compile import CompiledRule
-from brownout.scenario.compile import Scenario
+from brownout.scenario.model import CompiledRule
+from brownout.scenario.model import Scenario
 from brownout.scenario.timeline import PhaseAt
 
 

@@ -15,7 +15,7 @@ from brownout.engine.engine import Engine
 from brownout.engine.flows import FlowTable
 from brownout.metrics.control import ControlMetrics
 from brownout.metrics.proxy import Metrics
-from brownout.scenario.compile import Scenario
+from brownout.scenario.model import Scenario
 
 log = logging.getLogger(__name__)
 

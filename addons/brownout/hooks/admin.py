@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from brownout.control import actions as control
 from brownout.engine.engine import UnknownScenario
 from brownout.engine.state import Brownout
-from brownout.scenario.compile import ScenarioError
+from brownout.scenario.yaml_lines import ScenarioError
 
 log = logging.getLogger(__name__)
 

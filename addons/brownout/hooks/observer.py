@@ -33,14 +33,14 @@ from brownout.metrics.client import ClientMetrics
 from brownout.mitm.flows import read_request
 from brownout.mitm.streamfn import read_stream
 from brownout.observe import retry_signals as signals
+from brownout.observe.events import AttemptEnded
+from brownout.observe.events import AttemptStarted
+from brownout.observe.events import ClientAbandoned
+from brownout.observe.events import Event
+from brownout.observe.events import FaultsSwitched
+from brownout.observe.events import Observation
 from brownout.observe.failures import failure_of_error
 from brownout.observe.failures import failure_of_response
-from brownout.observe.grouping import AttemptEnded
-from brownout.observe.grouping import AttemptStarted
-from brownout.observe.grouping import ClientAbandoned
-from brownout.observe.grouping import Event
-from brownout.observe.grouping import FaultsSwitched
-from brownout.observe.grouping import Observation
 from brownout.observe.grouping import Observer
 from brownout.units import parse_duration
 

@@ -16,10 +16,10 @@ from brownout.classify.routing import RouteTable
 from brownout.classify.routing import RoutingError
 from brownout.classify.routing import parse_upstream_arg
 from brownout.engine.state import Brownout
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.library import library_dir
 from brownout.scenario.library import library_files
 from brownout.scenario.library import load_all
+from brownout.scenario.yaml_lines import ScenarioError
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from watchfiles import awatch
 
 from brownout.control import actions as control
 from brownout.engine.state import Brownout
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.library import SCENARIO_SUFFIXES
 from brownout.scenario.library import library_dir
 from brownout.scenario.library import library_files
 from brownout.scenario.library import resolve_scenario_ref
+from brownout.scenario.yaml_lines import ScenarioError
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from brownout.classify.request import CLIENT_FAMILIES
 from brownout.metrics.registry import LLM_BUCKETS
 from brownout.metrics.registry import OTHER
 from brownout.metrics.registry import families
-from brownout.observe.grouping import Abandoned
-from brownout.observe.grouping import Fallback
-from brownout.observe.grouping import LogicalRequestEnded
-from brownout.observe.grouping import Observation
-from brownout.observe.grouping import Recovered
-from brownout.observe.grouping import Retry
-from brownout.observe.grouping import RetryStorm
+from brownout.observe.events import Abandoned
+from brownout.observe.events import Fallback
+from brownout.observe.events import LogicalRequestEnded
+from brownout.observe.events import Observation
+from brownout.observe.events import Recovered
+from brownout.observe.events import Retry
+from brownout.observe.events import RetryStorm
 
 # Attempts per logical request: the SDKs' defaults are 3 (Stainless) and 5 (google-genai retry
 # options); Claude Code goes to 10; beyond that is a loop.

@@ -1,9 +1,9 @@
 """How the client reacted: attempts grouped into logical requests, and what that grouping shows.
 
-Pure: plain events in, each carrying its own time; plain observations out. `Observer.feed`
-takes one event and returns what it revealed (a retry, its delay, a Retry-After violation,
-a retry of a non-retryable error, an abandonment, a fallback, a recovery, a retry storm);
-`Observer.tick` closes what time alone ends (a failure nobody retried). Memory is bounded:
+Pure: plain events in (`brownout.observe.events`), each carrying its own time; plain
+observations out. `Observer.feed` takes one event and returns what it revealed (a retry, its
+delay, a Retry-After violation, a retry of a non-retryable error, an abandonment, a fallback, a
+recovery, a retry storm); `Observer.tick` closes what time alone ends (a failure nobody retried). Memory is bounded:
 every table has a time window and a size cap.
 
 Grouping. Attempts with the same identity (API-key hash and client address) and the same
@@ -24,140 +24,24 @@ from dataclasses import field
 from typing import Literal
 from typing import TypeVar
 
+from brownout.observe.events import ABANDONED
+from brownout.observe.events import UNKNOWN
+from brownout.observe.events import Abandoned
+from brownout.observe.events import AttemptEnded
+from brownout.observe.events import AttemptStarted
+from brownout.observe.events import ClientAbandoned
+from brownout.observe.events import Event
+from brownout.observe.events import Fallback
+from brownout.observe.events import FaultsSwitched
+from brownout.observe.events import LogicalRequestEnded
+from brownout.observe.events import Observation
+from brownout.observe.events import Recovered
+from brownout.observe.events import Retry
+from brownout.observe.events import RetryStorm
+from brownout.observe.events import Settings
+
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-
-# -- settings
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    # A failure repeated this long afterwards (plus its Retry-After) is still being retried.
-    retry_window: float = 30.0
-    # The same conversation at another provider or model this long after a failure is a fallback.
-    fallback_window: float = 60.0
-    # How long after a switch-off brownout waits for the first success before it stops watching.
-    recovery_window: float = 600.0
-    # A retry this much earlier than Retry-After asked is still on time (clock and network jitter).
-    retry_after_tolerance: float = 0.05
-    # A retry storm: within `storm_window`, at least `storm_min_retries` retries to a provider
-    # and at least `storm_ratio` retries per first attempt.
-    storm_window: float = 10.0
-    storm_min_retries: int = 10
-    storm_ratio: float = 1.0
-    # Cap of every table (attempts in flight, failures awaiting a retry, conversations).
-    max_tracked: int = 10_000
-
-
-# -- events in
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptStarted:
-    attempt: str  # unique per attempt (the flow id)
-    time: float  # when the request began to arrive
-    provider: str
-    endpoint: str
-    model: str = ""
-    client: str = "other"  # classify.CLIENT_FAMILIES
-    identity: str = ""  # signals.identity(): key hash + client address
-    fingerprint: str = ""  # signals.fingerprint()
-    conversation: str = ""  # signals.conversation_key(); "" when the request has no user message
-    origin: str = ""  # the client's address: a fallback goes to another provider with another key
-    retry_count: int | None = None  # x-stainless-retry-count
-    declared_timeout: float | None = None  # seconds, where the SDK declares it
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptEnded:
-    attempt: str
-    time: float  # when the answer (or the failure) ended
-    failure: str = ""  # "" when the client got a good answer, else what it got: "429", "reset", ...
-    retry_after: float | None = None  # seconds the answer asked the client to wait
-    nonretryable: bool = False  # retrying this answer is a mistake (signals.is_nonretryable)
-    scenario: str = ""  # the scenario whose fault acted on this attempt
-
-
-@dataclass(frozen=True, slots=True)
-class ClientAbandoned:
-    """The client closed before the response ended (its timeout, or it gave up)."""
-
-    attempt: str
-    time: float
-    scenario: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FaultsSwitched:
-    """A scenario was switched on or off, or one phase of its timeline ended (an off)."""
-
-    scenario: str
-    active: bool
-    time: float
-
-
-Event = AttemptStarted | AttemptEnded | ClientAbandoned | FaultsSwitched
-
-# What `after` says when an attempt failed without a status.
-ABANDONED = "timeout"  # the client gave up waiting: its timeout, from its side
-UNKNOWN = "unknown"  # an SDK-numbered retry whose earlier attempt brownout did not see fail
-
-# -- observations out
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    provider: str
-    client: str
-    after: str  # what the failed attempt got: "429", "529", "reset", "timeout", ...
-    delay: float | None  # failed attempt's end to the retry's start; None when unknown
-    violation: bool  # sent before the Retry-After of the failed attempt elapsed
-    nonretryable: bool  # the failed attempt must not have been retried
-
-
-@dataclass(frozen=True, slots=True)
-class LogicalRequestEnded:
-    provider: str
-    endpoint: str
-    client: str
-    attempts: int
-    outcome: Literal["success", "failure", "abandoned"]
-
-
-@dataclass(frozen=True, slots=True)
-class Abandoned:
-    provider: str
-    endpoint: str
-    client: str
-    waited: float | None  # the attempt's start to the client's close; None when unknown
-    declared_timeout: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Fallback:
-    from_provider: str
-    to_provider: str
-    from_model: str
-    to_model: str
-    seconds: float  # the first failure of the conversation's run to the fallback's start
-
-
-@dataclass(frozen=True, slots=True)
-class Recovered:
-    scenario: str
-    provider: str
-    seconds: float  # switch-off to the start of the first attempt that then succeeded
-
-
-@dataclass(frozen=True, slots=True)
-class RetryStorm:
-    provider: str
-    active: bool  # True when a storm starts, False when it is over
-    retries: int  # retries within the storm window when it changed
-    first_attempts: int
-
-
-Observation = Retry | LogicalRequestEnded | Abandoned | Fallback | Recovered | RetryStorm
 
 # -- internal records
 

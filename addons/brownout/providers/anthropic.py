@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Render
 from brownout.providers.base import Reply
+from brownout.providers.base import compact_json
 from brownout.providers.base import retry_headers
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-00000000b0e7"
@@ -34,7 +34,8 @@ def api_headers() -> tuple[str, list[tuple[str, str]]]:
 
 
 def error_body(type_: str, message: str, rid: str) -> bytes:
-    return json.dumps({"type": "error", "error": {"type": type_, "message": message}, "request_id": rid}).encode()
+    """Anthropic's error envelope, compact as the API sends it."""
+    return compact_json({"type": "error", "error": {"type": type_, "message": message}, "request_id": rid})
 
 
 def _typed(type_: str, default_message: str) -> Render:

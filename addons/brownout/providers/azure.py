@@ -14,6 +14,7 @@ from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Render
 from brownout.providers.base import Reply
+from brownout.providers.base import compact_json
 from brownout.providers.base import retry_delay_seconds
 from brownout.providers.base import retry_headers
 from brownout.providers.base import seconds_text
@@ -33,6 +34,11 @@ def api_headers() -> list[tuple[str, str]]:
     ]
 
 
+def envelope(code: str, message: str) -> bytes:
+    """Azure's own envelope (APIM's throttling, routing errors): `{"error":{"code":"429",...}}`."""
+    return compact_json({"error": {"code": code, "message": message}})
+
+
 def _rate_limit(opts: ErrorOptions, status: int) -> Reply:
     delay = retry_delay_seconds(opts)
     if delay is None:
@@ -50,7 +56,7 @@ def _rate_limit(opts: ErrorOptions, status: int) -> Reply:
         headers.append(("retry-after", seconds_text(max(1.0, round(delay)))))
     if "retry-after-ms" not in names:
         headers.append(("retry-after-ms", str(round(delay * 1000))))
-    body = json.dumps({"error": {"code": str(status), "message": message}}).encode()
+    body = envelope(str(status), message)
     return Reply(status, headers + explicit, body)
 
 

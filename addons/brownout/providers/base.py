@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections.abc import Callable
@@ -80,3 +81,14 @@ def retry_delay_seconds(opts: ErrorOptions) -> float | None:
     if opts.retry_after_ms is not None:
         return opts.retry_after_ms / 1000
     return opts.retry_after
+
+
+def compact_json(value: object) -> bytes:
+    """JSON with no spaces, as OpenAI's and Anthropic's streams and Anthropic's bodies carry it;
+    non-ASCII text stays UTF-8."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def pretty_json(value: object, indent: int = 2) -> bytes:
+    """Indented JSON, as OpenAI and Gemini send non-streamed bodies."""
+    return json.dumps(value, indent=indent, ensure_ascii=False).encode()

@@ -6,12 +6,11 @@ Gemini sends no `retry-after` header: the retry delay travels in the body, as a
 
 from __future__ import annotations
 
-import json
-
 from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Render
 from brownout.providers.base import Reply
+from brownout.providers.base import pretty_json
 from brownout.providers.base import retry_delay_seconds
 
 DEFAULT_QUOTA_RETRY_SECONDS = 45.0
@@ -34,7 +33,7 @@ def error_body(status: int, rpc_status: str, message: str, details: list[dict[st
     if details:
         error["details"] = details
     # The live API pretty-prints error bodies with two-space indents.
-    return json.dumps({"error": error}, indent=2).encode()
+    return pretty_json({"error": error})
 
 
 def _status(rpc_status: str, default_message: str) -> Render:

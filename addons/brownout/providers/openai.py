@@ -5,13 +5,13 @@ Bodies and headers follow captures quoted in `reference/providers.md` §1.
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Render
 from brownout.providers.base import Reply
+from brownout.providers.base import pretty_json
 from brownout.providers.base import request_id
 from brownout.providers.base import retry_delay_seconds
 from brownout.providers.base import retry_headers
@@ -32,7 +32,8 @@ def api_headers(status: int) -> list[tuple[str, str]]:
 
 
 def envelope(message: str, type_: str | None, code: str | int | None, param: str | None = None) -> bytes:
-    return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
+    """OpenAI's error envelope; the API indents error bodies by four spaces."""
+    return pretty_json({"error": {"message": message, "type": type_, "param": param, "code": code}}, indent=4)
 
 
 def _json_error(type_: str | None, code: str | None, default_message: str, param: str | None = None) -> Render:

@@ -15,8 +15,6 @@ Retry delays are rounded up: a client that honours them exactly finds the bucket
 
 from __future__ import annotations
 
-import datetime
-import json
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +27,7 @@ from brownout.providers.base import Reply
 from brownout.providers.base import seconds_text
 from brownout.providers.base import whole_seconds
 from brownout.units import go_duration
+from brownout.units import rfc3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +56,6 @@ def retry_after_seconds(wait: float) -> int:
 
 def retry_after_millis(wait: float) -> int:
     return max(1, math.ceil(wait * 1000 - 1e-6))
-
-
-def rfc3339(wall: float) -> str:
-    """A UTC time as Anthropic's reset headers write it, rounded up to the second."""
-    moment = datetime.datetime.fromtimestamp(math.ceil(wall), tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def limit_headers(provider: str, verdict: Verdict, wall: float) -> list[tuple[str, str]]:
@@ -222,4 +215,4 @@ def _azure(kind: str, verdict: Verdict, wall: float, wait: float) -> Reply:
     )
     headers = azure.api_headers() + limit_headers("azure", verdict, wall)
     headers += [("retry-after", str(seconds)), ("retry-after-ms", str(retry_after_millis(wait)))]
-    return Reply(429, headers, json.dumps({"error": {"code": "429", "message": message}}).encode())
+    return Reply(429, headers, azure.envelope("429", message))

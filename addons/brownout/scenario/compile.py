@@ -8,216 +8,31 @@ in two steps like Toxiproxy's envelope/attributes split.
 
 from __future__ import annotations
 
-import fnmatch
 import types
 import typing
-from collections.abc import Iterable
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 from typing import Any
-from typing import Literal
 from typing import get_args
 from typing import get_origin
 
-import yaml
 from pydantic import BaseModel
-from pydantic import BeforeValidator
-from pydantic import ConfigDict
-from pydantic import Field
 from pydantic import ValidationError
-from pydantic import field_validator
 
-from brownout.classify.request import ENDPOINTS
-from brownout.classify.request import RequestInfo
 from brownout.faults import Fault
+from brownout.scenario.model import CompiledRule
+from brownout.scenario.model import Rule
+from brownout.scenario.model import Scenario
+from brownout.scenario.model import ScenarioDoc
+from brownout.scenario.model import TimelineDoc
 from brownout.scenario.timeline import Phase
 from brownout.scenario.timeline import Timeline
-from brownout.units import parse_duration
-
-Provider = Literal["openai", "anthropic", "gemini", "azure", "openai-compatible"]
-Key = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    source: str
-    line: int | None
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-
-
-class ScenarioError(ValueError):
-    """One or more problems in a scenario; `str()` gives one `file:line: key: message` per line."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-    @classmethod
-    def single(cls, source: str, message: str, key: str = "", line: int | None = None) -> ScenarioError:
-        return cls([Problem(source, line, key, message)])
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _one_or_many(value: object) -> object:
-    return [value] if isinstance(value, str | bool) else value
-
-
-class Match(_Strict):
-    """Which requests a rule applies to; every key given must hold."""
-
-    provider: list[Provider] | None = None
-    endpoint: list[str] | None = None
-    model: list[str] | None = None  # globs
-    stream: bool | None = None
-
-    _lists = field_validator("provider", "endpoint", "model", mode="before")(_one_or_many)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _known_endpoints(cls, values: list[str] | None) -> list[str] | None:
-        for value in values or ():
-            if value not in ENDPOINTS:
-                raise ValueError(f"unknown endpoint {value!r}; allowed: {', '.join(ENDPOINTS)}")
-        return values
-
-    def holds(self, info: RequestInfo) -> bool:
-        if self.provider is not None and info.provider not in self.provider:
-            return False
-        if self.endpoint is not None and info.endpoint not in self.endpoint:
-            return False
-        if self.model is not None and not any(fnmatch.fnmatchcase(info.model, g) for g in self.model):
-            return False
-        return self.stream is None or info.stream == self.stream
-
-
-class Rule(_Strict):
-    name: str | None = None
-    match: Match = Match()
-    probability: float = Field(default=1.0, ge=0.0, le=1.0)
-    fault: dict[str, Any]
-
-    # Filled in by `compile_rule`: the validated fault instance.
-    def label(self, fault: Fault) -> str:
-        return self.name or fault.type_name
-
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-
-
-class PhaseDoc(_Strict):
-    """One phase of a timeline: how long it lasts, which rules are on, probability overrides."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    duration: PositiveDuration | None = None
-    rules: list[str] | None = None  # absent: every rule; []: none (a healthy phase)
-    probability: dict[str, Probability] = {}
-
-    _lists = field_validator("rules", mode="before")(_one_or_many)
-
-
-class TimelineDoc(_Strict):
-    loop: bool = False
-    phases: list[PhaseDoc] = Field(min_length=1)
-
-
-class ScenarioDoc(_Strict):
-    name: str | None = Field(default=None, pattern=NAME_PATTERN)
-    description: str = ""
-    seed: int | None = None
-    # Rules are validated one by one below, so one broken rule does not hide another's problems.
-    rules: list[dict[str, Any]] = Field(min_length=1)
-    timeline: TimelineDoc | None = None
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    name: str
-    match: Match
-    probability: float
-    fault: Fault
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    seed: int | None
-    rules: tuple[CompiledRule, ...]
-    source: str
-    text: str
-    timeline: Timeline | None = None
-    # The rules in force during each phase of the timeline, probability overrides applied.
-    phase_rules: tuple[tuple[CompiledRule, ...], ...] = ()
-
-
-# ---------------------------------------------------------------- YAML with line numbers
-
-
-def _parse_yaml(text: str, source: str) -> tuple[object, dict[Key, int]]:
-    """The document and, for every key path, the line (1-based) where that key or item stands."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise ScenarioError([Problem(source, None, "", "the file is empty; a scenario needs `rules:`")])
-        lines: dict[Key, int] = {(): node.start_mark.line + 1}
-        problems: list[Problem] = []
-        _record_lines(node, (), lines, problems, source)
-        if problems:
-            raise ScenarioError(problems)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ScenarioError([Problem(source, line, "", f"not valid YAML: {exc.problem or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(source, None, "", f"not valid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
-    return data, lines
-
-
-def _record_lines(node: yaml.Node, key: Key, lines: dict[Key, int], problems: list[Problem], source: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            name = str(key_node.value)
-            path = (*key, name)
-            if name in seen:
-                problems.append(Problem(source, key_node.start_mark.line + 1, _dotted(path), "duplicate key"))
-            seen.add(name)
-            lines[path] = key_node.start_mark.line + 1
-            _record_lines(value_node, path, lines, problems, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*key, index)] = item.start_mark.line + 1
-            _record_lines(item, (*key, index), lines, problems, source)
-
-
-def _dotted(path: Iterable[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_for(lines: dict[Key, int], path: Key) -> int | None:
-    while path not in lines and path:
-        path = path[:-1]
-    return lines.get(path)
-
+from brownout.scenario.yaml_lines import Key
+from brownout.scenario.yaml_lines import Problem
+from brownout.scenario.yaml_lines import ScenarioError
+from brownout.scenario.yaml_lines import dotted
+from brownout.scenario.yaml_lines import line_for
+from brownout.scenario.yaml_lines import parse_yaml
 
 # ---------------------------------------------------------------- validation
 
@@ -265,15 +80,15 @@ def _problems(
             message = err["msg"]
             if "input" in err and not isinstance(err["input"], dict | list):
                 message += f", got {err['input']!r}"
-        problems.append(Problem(source, _line_for(lines, path), _dotted(path), message))
+        problems.append(Problem(source, line_for(lines, path), dotted(path), message))
     return problems
 
 
 def _compile_fault(raw: object, prefix: Key, lines: dict[Key, int], source: str) -> Fault | list[Problem]:
-    key = _dotted(prefix)
+    key = dotted(prefix)
     if not isinstance(raw, dict):
         return [
-            Problem(source, _line_for(lines, prefix), key, "expected a mapping with `type:` and the fault's attributes")
+            Problem(source, line_for(lines, prefix), key, "expected a mapping with `type:` and the fault's attributes")
         ]
     attrs = dict(raw)
     type_name = attrs.pop("type", None)
@@ -281,7 +96,7 @@ def _compile_fault(raw: object, prefix: Key, lines: dict[Key, int], source: str)
     if type_name is None:
         return [
             Problem(
-                source, _line_for(lines, prefix), key + ".type", f"required key is missing; allowed types: {allowed}"
+                source, line_for(lines, prefix), key + ".type", f"required key is missing; allowed types: {allowed}"
             )
         ]
     cls = Fault.registry.get(str(type_name))
@@ -289,7 +104,7 @@ def _compile_fault(raw: object, prefix: Key, lines: dict[Key, int], source: str)
         return [
             Problem(
                 source,
-                _line_for(lines, (*prefix, "type")),
+                line_for(lines, (*prefix, "type")),
                 key + ".type",
                 f"unknown fault type {type_name!r}; allowed: {allowed}",
             )
@@ -307,7 +122,7 @@ def _compile_fault(raw: object, prefix: Key, lines: dict[Key, int], source: str)
 
 def parse_scenario(text: str, source: str = "<scenario>", default_name: str | None = None) -> Scenario:
     """Validate and compile one scenario; raises ScenarioError listing every problem found."""
-    data, lines = _parse_yaml(text, source)
+    data, lines = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ScenarioError(
             [
@@ -359,7 +174,7 @@ def _compile_timeline(
     known = ", ".join(names)
 
     def problem(path: Key, message: str) -> None:
-        problems.append(Problem(source, _line_for(lines, path), _dotted(path), message))
+        problems.append(Problem(source, line_for(lines, path), dotted(path), message))
 
     phases: list[Phase] = []
     for index, phase in enumerate(doc.phases):

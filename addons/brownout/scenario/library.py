@@ -6,9 +6,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from brownout.scenario.compile import Scenario
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import load_scenario
+from brownout.scenario.model import Scenario
+from brownout.scenario.yaml_lines import ScenarioError
 
 SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")  # JSON is YAML too; the admin API takes either
 

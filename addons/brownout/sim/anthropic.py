@@ -10,18 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from brownout.classify.conversation import last_user_text
+from brownout.providers import anthropic as wire
+from brownout.providers.base import compact_json
 from brownout.sim.common import BASE62
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan
 from brownout.sim.common import Turn
-from brownout.sim.common import compact_json
 from brownout.sim.common import int_field
-from brownout.sim.common import rfc3339
 from brownout.sim.text import prose
+from brownout.units import rfc3339
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream; charset=utf-8"
-ORGANIZATION_ID = "00000000-0000-4000-8000-00000000b0e7"
+
 
 # Advertised per-minute limits (never enforced): tier-4-like numbers.
 REQUEST_LIMIT = 4_000
@@ -73,7 +74,7 @@ def headers(
         ("anthropic-ratelimit-tokens-remaining", str(input_left + output_left)),
         ("anthropic-ratelimit-tokens-reset", now),
         ("request-id", request_id(stamp)),
-        ("anthropic-organization-id", ORGANIZATION_ID),
+        ("anthropic-organization-id", wire.ORGANIZATION_ID),
         ("x-envoy-upstream-service-time", str(processing_ms)),
         ("via", "1.1 google"),
         ("cf-cache-status", "DYNAMIC"),
@@ -84,10 +85,6 @@ def headers(
     if content_type.startswith("text/event-stream"):
         result.insert(1, ("cache-control", "no-cache"))
     return result
-
-
-def error_body(type_: str, message: str, request: str) -> bytes:
-    return compact_json({"type": "error", "error": {"type": type_, "message": message}, "request_id": request})
 
 
 def _message_id(turn: Turn) -> str:

@@ -8,13 +8,10 @@ fixed clock answers the same request with the same bytes.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import string
 import uuid
 from dataclasses import dataclass
-from datetime import UTC
-from datetime import datetime
 
 HEX = string.digits + "abcdef"
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -106,21 +103,6 @@ class StreamPlan:
     @property
     def body(self) -> bytes:
         return b"".join(self.frames)
-
-
-def compact_json(value: object) -> bytes:
-    """JSON with no spaces, as OpenAI and Anthropic stream it; non-ASCII text stays UTF-8."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def pretty_json(value: object, indent: int = 2) -> bytes:
-    """Indented JSON, as OpenAI and Gemini send non-streamed bodies."""
-    return json.dumps(value, indent=indent, ensure_ascii=False).encode()
-
-
-def rfc3339(timestamp: float) -> str:
-    """`2025-08-21T12:40:59Z`: Anthropic's rate-limit reset format."""
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def int_field(body: dict[str, object], *names: str) -> int | None:

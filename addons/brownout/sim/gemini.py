@@ -15,12 +15,12 @@ from typing import Any
 
 from brownout.classify.conversation import last_user_text
 from brownout.classify.conversation import text_of
+from brownout.providers.base import pretty_json
 from brownout.sim.common import URLSAFE
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan
 from brownout.sim.common import Turn
 from brownout.sim.common import int_field
-from brownout.sim.common import pretty_json
 from brownout.sim.text import embedding_vector
 from brownout.sim.text import prose
 
@@ -59,11 +59,6 @@ def headers(stamp: Stamp, content_type: str, processing_ms: int) -> list[tuple[s
     if content_type.startswith("text/event-stream"):
         result.insert(1, ("content-disposition", "attachment"))
     return result
-
-
-def error_body(code: int, status: str, message: str) -> bytes:
-    """The google.rpc.Status envelope, indented as the API sends it."""
-    return pretty_json({"error": {"code": code, "message": message, "status": status}})
 
 
 def _response_id(turn: Turn) -> str:

@@ -15,10 +15,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable
-from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -27,300 +24,37 @@ from typing import Self
 from aiohttp import web
 from multidict import CIMultiDict
 
+from brownout import providers as wire
 from brownout.sim import anthropic
 from brownout.sim import gemini
 from brownout.sim import openai
+from brownout.sim.call import CONFIG_KEY
+from brownout.sim.call import FIRST_TOKEN_DELAY_HEADER
+from brownout.sim.call import FIXED_PROCESSING_MS
+from brownout.sim.call import MAX_BODY_BYTES
+from brownout.sim.call import MAX_REPLY_TOKENS
+from brownout.sim.call import REQUESTS_KEY
+from brownout.sim.call import TOKENS_HEADER
+from brownout.sim.call import TPS_HEADER
+from brownout.sim.call import BadRequest
+from brownout.sim.call import Call
+from brownout.sim.call import Handler
+from brownout.sim.call import SimConfig
 from brownout.sim.common import Stamp
-from brownout.sim.common import StreamPlan
-from brownout.sim.common import Turn
-from brownout.sim.text import reply_words
-from brownout.sim.text import token_pieces
-from brownout.sim.text import usage_tokens
+from brownout.sim.handlers import anthropic_count_tokens
+from brownout.sim.handlers import anthropic_messages
+from brownout.sim.handlers import gemini_batch_embed
+from brownout.sim.handlers import gemini_count_tokens
+from brownout.sim.handlers import gemini_embed
+from brownout.sim.handlers import gemini_generate
+from brownout.sim.handlers import gemini_stream
+from brownout.sim.handlers import openai_chat
+from brownout.sim.handlers import openai_embeddings
+from brownout.sim.handlers import openai_model
+from brownout.sim.handlers import openai_models
+from brownout.sim.handlers import openai_responses
 
 log = logging.getLogger(__name__)
-
-# Per-request knobs (documented in the package docstring).
-TOKENS_HEADER = "x-sim-tokens"
-TPS_HEADER = "x-sim-tps"
-FIRST_TOKEN_DELAY_HEADER = "x-sim-first-token-delay"
-
-# Upper bound on x-sim-tokens, so one header cannot make the simulator build gigabytes.
-MAX_REPLY_TOKENS = 100_000
-# aiohttp refuses bodies over 1 MiB by default; long prompts and inline images are larger.
-# Anthropic's own limit is 32 MB, so twice that covers every provider.
-MAX_BODY_BYTES = 64 * 1024 * 1024
-# What processing-time headers say on a fixed clock: any constant keeps bodies reproducible.
-FIXED_PROCESSING_MS = 100
-
-
-@dataclass(slots=True)
-class SimConfig:
-    """How the simulated model behaves.
-
-    `tokens_per_second` paces generation (0: as fast as possible); `first_token_delay` is
-    waited before generation starts; `reply_tokens` is the reply length in words; a
-    `fixed_clock` (Unix seconds) makes every timestamp that value and every id a hash of the
-    request, so identical requests get byte-identical answers.
-    """
-
-    tokens_per_second: float = 50.0
-    first_token_delay: float = 0.0
-    reply_tokens: int = 24
-    fixed_clock: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.tokens_per_second < 0:
-            raise ValueError("tokens_per_second must be >= 0 (0 means unpaced)")
-        if self.first_token_delay < 0:
-            raise ValueError("first_token_delay must be >= 0")
-        if not 0 <= self.reply_tokens <= MAX_REPLY_TOKENS:
-            raise ValueError(f"reply_tokens must be between 0 and {MAX_REPLY_TOKENS}")
-
-
-CONFIG_KEY: web.AppKey[SimConfig] = web.AppKey("brownout_sim_config", SimConfig)
-REQUESTS_KEY: web.AppKey[Counter[str]] = web.AppKey("brownout_sim_requests", Counter)
-
-Headers = list[tuple[str, str]]
-
-
-class BadRequest(Exception):
-    """A request the real API would refuse with a 400; `message` is the API's wording."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-
-
-@dataclass(slots=True)
-class Call:
-    """One request on its way through a handler, with its knobs already read."""
-
-    request: web.Request
-    params: dict[str, str]
-    body: dict[str, Any]
-    stamp: Stamp
-    started: float  # event-loop time of arrival
-    reply_tokens: int
-    tokens_per_second: float
-    first_token_delay: float
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
-
-    def turn(self, model: str, prompt: tuple[str, str], cap: int | None) -> Turn:
-        """Decide the reply: words chosen by the last user message, cut by the output cap."""
-        last_user, all_prose = prompt
-        words = reply_words(last_user, self.reply_tokens)
-        truncated = cap is not None and 0 <= cap < len(words)
-        if truncated and cap is not None:
-            words = words[:cap]
-        return Turn(
-            model=model,
-            pieces=tuple(token_pieces(words)),
-            truncated=truncated,
-            prompt_tokens=usage_tokens(all_prose),
-            stamp=self.stamp,
-        )
-
-    def processing_ms(self) -> int:
-        if self.stamp.fixed:
-            return FIXED_PROCESSING_MS
-        return max(1, round((self.loop.time() - self.started) * 1000))
-
-    def _token_due(self, index: int) -> float:
-        """When token `index` (0-based) is ready: after the first-token delay, one per tick."""
-        ticks = (index + 1) / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
-        return self.started + self.first_token_delay + ticks
-
-    async def _sleep_until(self, deadline: float) -> None:
-        # Deadlines (not cumulative sleeps) keep a long stream from drifting behind its pace.
-        delay = deadline - self.loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    async def generate(self, tokens: int) -> None:
-        """Wait as long as generating `tokens` tokens takes, for a non-streamed answer."""
-        await self._sleep_until(self._token_due(tokens - 1))
-
-    def reply(self, body: bytes, headers: Headers, status: int = 200) -> web.Response:
-        return web.Response(status=status, body=body, headers=CIMultiDict(headers))
-
-    async def stream(self, plan: StreamPlan, headers_for: Callable[[int], Headers]) -> web.StreamResponse:
-        """Send `plan` event by event: head at once, tokens paced, tail at the end.
-
-        Headers go out when generation starts (after the first-token delay), as a real API
-        answers a streaming request once its first event is ready.
-        """
-        await self._sleep_until(self._token_due(-1))
-        headers = CIMultiDict(headers_for(self.processing_ms()))
-        response = web.StreamResponse(status=200, headers=headers)
-        await response.prepare(self.request)
-        try:
-            for frame in plan.head:
-                await response.write(frame)
-            for index, frame in enumerate(plan.tokens):
-                await self._sleep_until(self._token_due(index))
-                await response.write(frame)
-            for frame in plan.tail:
-                await response.write(frame)
-            await response.write_eof()
-        except ConnectionError:
-            # The client hung up mid-stream (a timeout, a cancel): nothing left to do.
-            log.debug("client left during %s", self.request.path)
-        return response
-
-
-Handler = Callable[[Call], Awaitable[web.StreamResponse]]
-
-
-# --- OpenAI and Azure OpenAI --------------------------------------------------------------
-
-
-def _openai_model(call: Call, azure: bool) -> str:
-    """The model the answer names: Azure's deployment from the path, else the body's model."""
-    if azure and "deployment" in call.params:
-        return call.params["deployment"]
-    model = call.body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("you must provide a model parameter", "model")
-    return model
-
-
-def _openai_headers(call: Call, azure: bool, model: str, content_type: str, tokens: int, ms: int) -> Headers:
-    if azure:
-        return openai.azure_headers(call.stamp, content_type, ms, tokens, model)
-    return openai.headers(call.stamp, content_type, ms, tokens)
-
-
-async def _openai_generation(
-    call: Call,
-    azure: bool,
-    prompt: Callable[[dict[str, Any]], tuple[str, str]],
-    cap: Callable[[dict[str, Any]], int | None],
-    stream_plan: Callable[[dict[str, Any], Turn], StreamPlan],
-    complete_body: Callable[[dict[str, Any], Turn], bytes],
-) -> web.StreamResponse:
-    """Chat Completions and Responses differ only in how they read the prompt and write the answer."""
-    model = _openai_model(call, azure)
-    turn = call.turn(model, prompt(call.body), cap(call.body))
-    if call.body.get("stream") is True:
-        stream_headers = partial(_openai_headers, call, azure, model, openai.EVENT_STREAM, turn.total_tokens)
-        return await call.stream(stream_plan(call.body, turn), stream_headers)
-    await call.generate(turn.completion_tokens)
-    headers = _openai_headers(call, azure, model, openai.JSON, turn.total_tokens, call.processing_ms())
-    return call.reply(complete_body(call.body, turn), headers)
-
-
-async def openai_chat(call: Call, azure: bool) -> web.StreamResponse:
-    return await _openai_generation(
-        call, azure, openai.chat_prompt, openai.chat_cap, openai.chat_stream, openai.chat_completion
-    )
-
-
-async def openai_responses(call: Call, azure: bool) -> web.StreamResponse:
-    return await _openai_generation(
-        call, azure, openai.responses_prompt, openai.responses_cap, openai.response_stream, openai.response_body
-    )
-
-
-async def openai_embeddings(call: Call, azure: bool) -> web.StreamResponse:
-    model = _openai_model(call, azure)
-    if not openai.embedding_inputs(call.body):
-        raise BadRequest("'input' is a required property", "input")
-    body = openai.embeddings_body(call.body, model)
-    tokens = sum(count for _, count in openai.embedding_inputs(call.body))
-    headers = _openai_headers(call, azure, model, openai.JSON, tokens, call.processing_ms())
-    return call.reply(body, headers)
-
-
-async def openai_models(call: Call) -> web.StreamResponse:
-    headers = _openai_headers(call, False, "", openai.JSON, 0, call.processing_ms())
-    return call.reply(openai.models_body(), headers)
-
-
-async def openai_model(call: Call) -> web.StreamResponse:
-    headers = _openai_headers(call, False, "", openai.JSON, 0, call.processing_ms())
-    return call.reply(openai.model_body(call.params["model"]), headers)
-
-
-# --- Anthropic ----------------------------------------------------------------------------
-
-
-def _anthropic_model(call: Call) -> str:
-    model = call.body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("model: Field required")
-    return model
-
-
-async def anthropic_messages(call: Call) -> web.StreamResponse:
-    model = _anthropic_model(call)
-    turn = call.turn(model, anthropic.messages_prompt(call.body), anthropic.messages_cap(call.body))
-    if call.body.get("stream") is True:
-        plan = anthropic.message_stream(call.body, turn)
-
-        def stream_headers(ms: int) -> Headers:
-            return anthropic.headers(call.stamp, anthropic.EVENT_STREAM, ms, turn.prompt_tokens, turn.completion_tokens)
-
-        return await call.stream(plan, stream_headers)
-    await call.generate(turn.completion_tokens)
-    headers = anthropic.headers(
-        call.stamp,
-        anthropic.JSON,
-        call.processing_ms(),
-        turn.prompt_tokens,
-        turn.completion_tokens,
-    )
-    return call.reply(anthropic.message_body(call.body, turn), headers)
-
-
-async def anthropic_count_tokens(call: Call) -> web.StreamResponse:
-    _anthropic_model(call)
-    tokens = usage_tokens(anthropic.messages_prompt(call.body)[1])
-    headers = anthropic.headers(call.stamp, anthropic.JSON, call.processing_ms(), tokens, 0)
-    return call.reply(anthropic.count_tokens_body(tokens), headers)
-
-
-# --- Gemini -------------------------------------------------------------------------------
-
-
-def _gemini_turn(call: Call) -> Turn:
-    return call.turn(
-        call.params["model"],
-        gemini.contents_prompt(call.body),
-        gemini.generation_cap(call.body),
-    )
-
-
-async def gemini_generate(call: Call) -> web.StreamResponse:
-    turn = _gemini_turn(call)
-    await call.generate(turn.completion_tokens)
-    headers = gemini.headers(call.stamp, gemini.JSON, call.processing_ms())
-    return call.reply(gemini.generate_body(turn), headers)
-
-
-async def gemini_stream(call: Call) -> web.StreamResponse:
-    turn = _gemini_turn(call)
-    if call.request.query.get("alt") == "sse":
-        plan, content_type = gemini.sse_stream(turn), gemini.EVENT_STREAM
-    else:
-        plan, content_type = gemini.array_stream(turn), gemini.JSON
-    return await call.stream(plan, partial(gemini.headers, call.stamp, content_type))
-
-
-async def gemini_embed(call: Call) -> web.StreamResponse:
-    body = gemini.embed_body(call.body, call.params["model"])
-    return call.reply(body, gemini.headers(call.stamp, gemini.JSON, call.processing_ms()))
-
-
-async def gemini_batch_embed(call: Call) -> web.StreamResponse:
-    body = gemini.batch_embed_body(call.body, call.params["model"])
-    return call.reply(body, gemini.headers(call.stamp, gemini.JSON, call.processing_ms()))
-
-
-async def gemini_count_tokens(call: Call) -> web.StreamResponse:
-    tokens = usage_tokens(gemini.count_tokens_prompt(call.body))
-    headers = gemini.headers(call.stamp, gemini.JSON, call.processing_ms())
-    return call.reply(gemini.count_tokens_body(tokens), headers)
 
 
 # --- routing ------------------------------------------------------------------------------
@@ -394,7 +128,7 @@ def error_response(
             ("openai-version", "2020-10-01"),
             ("x-request-id", "req_" + stamp.ident("x-request-id", 32)),
         ]
-        body = openai.error_body(message, type_, None, param)
+        body = wire.openai.envelope(message, type_, None, param)
     elif provider == "azure":
         request_id = stamp.uuid("apim-request-id")
         headers = [
@@ -403,18 +137,18 @@ def error_response(
             ("x-request-id", request_id),
         ]
         if status == 404:
-            body = openai.azure_error_body("404", message)
+            body = wire.azure.envelope("404", message)
         else:
-            body = openai.error_body(message, "invalid_request_error", None, param)
+            body = wire.openai.envelope(message, "invalid_request_error", None, param)
     elif provider == "anthropic":
         request_id = anthropic.request_id(stamp)
         headers = [("content-type", anthropic.JSON), ("request-id", request_id)]
         type_ = "not_found_error" if status == 404 else "invalid_request_error"
-        body = anthropic.error_body(type_, message, request_id)
+        body = wire.anthropic.error_body(type_, message, request_id)
     elif provider == "gemini":
         rpc = "NOT_FOUND" if status == 404 else "INVALID_ARGUMENT"
         headers = gemini.headers(stamp, gemini.JSON, FIXED_PROCESSING_MS)
-        body = gemini.error_body(status, rpc, message)
+        body = wire.gemini.error_body(status, rpc, message)
     else:
         headers = [("content-type", "text/plain; charset=utf-8")]
         body = f"{status}: {message}".encode()

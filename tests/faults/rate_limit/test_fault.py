@@ -17,8 +17,8 @@ from brownout.cli.runner import RunningProxy
 from brownout.engine.state import Brownout
 from brownout.faults.rate_limit.fault import RateLimitFault
 from brownout.hooks.injector import Injector
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import parse_scenario
+from brownout.scenario.yaml_lines import ScenarioError
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
 

@@ -5,8 +5,8 @@ from brownout.faults.outcome import Outcome
 from brownout.faults.stream.error import StreamErrorFault
 from brownout.providers.sse import EventSplitter
 from brownout.providers.sse import SseEvent
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import parse_scenario
+from brownout.scenario.yaml_lines import ScenarioError
 from sse_upstream import anthropic_events
 from sse_upstream import gemini_events
 from sse_upstream import openai_chat_events

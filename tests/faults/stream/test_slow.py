@@ -2,8 +2,8 @@ import pytest
 
 from brownout.classify.request import RequestInfo
 from brownout.faults.stream.slow import StreamSlowFault
-from brownout.scenario.compile import ScenarioError
 from brownout.scenario.compile import parse_scenario
+from brownout.scenario.yaml_lines import ScenarioError
 from sse_upstream import anthropic_events
 from sse_upstream import openai_chat_events
 from streamsim import body

@@ -1,0 +1,123 @@
+"""What a scenario is: the documents as written (validated with pydantic, unknown keys refused)
+and the compiled scenario the engine runs (rules in order, each with its fault instance)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Annotated
+from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import BeforeValidator
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import field_validator
+
+from brownout.classify.request import ENDPOINTS
+from brownout.classify.request import RequestInfo
+from brownout.faults import Fault
+from brownout.scenario.timeline import Timeline
+from brownout.units import parse_duration
+
+Provider = Literal["openai", "anthropic", "gemini", "azure", "openai-compatible"]
+Key = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str | bool) else value
+
+
+class Match(_Strict):
+    """Which requests a rule applies to; every key given must hold."""
+
+    provider: list[Provider] | None = None
+    endpoint: list[str] | None = None
+    model: list[str] | None = None  # globs
+    stream: bool | None = None
+
+    _lists = field_validator("provider", "endpoint", "model", mode="before")(_one_or_many)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _known_endpoints(cls, values: list[str] | None) -> list[str] | None:
+        for value in values or ():
+            if value not in ENDPOINTS:
+                raise ValueError(f"unknown endpoint {value!r}; allowed: {', '.join(ENDPOINTS)}")
+        return values
+
+    def holds(self, info: RequestInfo) -> bool:
+        if self.provider is not None and info.provider not in self.provider:
+            return False
+        if self.endpoint is not None and info.endpoint not in self.endpoint:
+            return False
+        if self.model is not None and not any(fnmatch.fnmatchcase(info.model, g) for g in self.model):
+            return False
+        return self.stream is None or info.stream == self.stream
+
+
+class Rule(_Strict):
+    name: str | None = None
+    match: Match = Match()
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    fault: dict[str, Any]
+
+    # Filled in by `compile_rule`: the validated fault instance.
+    def label(self, fault: Fault) -> str:
+        return self.name or fault.type_name
+
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+class PhaseDoc(_Strict):
+    """One phase of a timeline: how long it lasts, which rules are on, probability overrides."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    duration: PositiveDuration | None = None
+    rules: list[str] | None = None  # absent: every rule; []: none (a healthy phase)
+    probability: dict[str, Probability] = {}
+
+    _lists = field_validator("rules", mode="before")(_one_or_many)
+
+
+class TimelineDoc(_Strict):
+    loop: bool = False
+    phases: list[PhaseDoc] = Field(min_length=1)
+
+
+class ScenarioDoc(_Strict):
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    description: str = ""
+    seed: int | None = None
+    # Rules are validated one by one below, so one broken rule does not hide another's problems.
+    rules: list[dict[str, Any]] = Field(min_length=1)
+    timeline: TimelineDoc | None = None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    name: str
+    match: Match
+    probability: float
+    fault: Fault
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    seed: int | None
+    rules: tuple[CompiledRule, ...]
+    source: str
+    text: str
+    timeline: Timeline | None = None
+    # The rules in force during each phase of the timeline, probability overrides applied.
+    phase_rules: tuple[tuple[CompiledRule, ...], ...] = ()
