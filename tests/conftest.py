@@ -47,6 +47,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def wait_listening(port: int, process: Any = None, timeout: float = 30.0) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port`; fail at once if `process`
+    (a Popen) exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited {process.returncode} before it listened on {port}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
 def need_tool(name: str, why: str) -> str:
     """The path of an OS tool; skips the test without it, but fails under CI / BROWNOUT_REQUIRE_PROMETHEUS."""
     path = prom.find_tool(name)
@@ -160,19 +176,12 @@ class ProxyProcess:
             )
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
-        import asyncio
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"brownout run exited {self.process.returncode}: {self.output()}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                return
-            except OSError:
-                await asyncio.sleep(0.1)
-        raise TimeoutError("brownout run did not listen in time")
+        try:
+            await wait_listening(self.port, self.process, timeout)
+        except RuntimeError:
+            raise RuntimeError(f"brownout run exited {self.process.returncode}: {self.output()}") from None
+        except TimeoutError:
+            raise TimeoutError("brownout run did not listen in time") from None
 
     def output(self) -> str:
         return self.log.read_text()

@@ -20,6 +20,7 @@ import pytest
 from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
 from conftest import free_port
+from conftest import wait_listening
 from proxykit import h2_request_then_reset
 from proxykit import proxy_for
 from proxykit import switch_to
@@ -207,13 +208,7 @@ async def test_latency_delays_each_of_50_concurrent_requests_without_serialising
         ]
     )  # fmt: skip
     try:
-        for _ in range(300):
-            try:
-                _, probe = await asyncio.open_connection("127.0.0.1", proxy_port)
-                probe.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
+        await wait_listening(proxy_port, proxy)
         connections = [await asyncio.open_connection("127.0.0.1", proxy_port) for _ in range(50)]
 
         async def batch(model: str, label: str) -> float:
