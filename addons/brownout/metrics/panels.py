@@ -16,6 +16,7 @@ from dataclasses import field
 RATE_INTERVAL = "$__rate_interval"
 SELECTOR = 'job=~"$job", instance=~"$instance"'
 
+
 @dataclass(frozen=True)
 class Query:
     expr: str
