@@ -8,10 +8,10 @@ from aiohttp.test_utils import TestServer
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
+from brownout.control.api import build_app
+from brownout.control.api import is_loopback
 from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
-from brownout.hooks.admin import build_app
-from brownout.hooks.admin import is_loopback
 from brownout.scenario.compile import parse_scenario
 
 OUTAGE = "name: outage\ndescription: All down.\nrules:\n  - fault: {type: error, status: 503}\n"

@@ -1,0 +1,128 @@
+"""The admin port's HTTP API: `/metrics`, `/healthz` and the control API, as an aiohttp app.
+
+Handlers run on the proxy's loop (the `hooks.admin` addon serves the app there), so a switch is
+applied between two requests' hooks: every request whose hooks run after the answer to
+`activate` sees the new state. Errors are JSON, `{"error": message, "status": code}`, as
+Toxiproxy's API answers them. With a token, the `/api/` endpoints require it as a bearer token;
+`/metrics` and `/healthz` stay open for scrapers and health checks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from brownout.control import actions as control
+from brownout.engine.engine import UnknownScenario
+from brownout.engine.state import Brownout
+from brownout.scenario.yaml_lines import ScenarioError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, "status": status, **extra}, status=status)
+
+
+def build_app(state: Brownout, token: str = "") -> web.Application:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token and request.path.startswith("/api/"):
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                response = error(401, "missing or wrong bearer token (Authorization: Bearer <admin token>)")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="brownout"'
+                return response
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:  # aiohttp's own 404/405/413 as JSON too
+            return error(exc.status, exc.reason)
+        except Exception:
+            log.exception("brownout: admin API failed on %s %s", request.method, request.path)
+            return error(500, "internal error; see the proxy's log")
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=state.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def scenarios(_: web.Request) -> web.Response:
+        return web.json_response(control.list_scenarios(state))
+
+    async def scenario(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        found = state.engine.scenarios.get(name)
+        if found is None:
+            return _unknown(name)
+        detail = {"timeline_status": control.timeline_status(state, name), "text": found.text}
+        return web.json_response(control.describe(state, found) | detail)
+
+    def switch(action: Callable[[str], bool], active: bool) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            name = request.match_info["name"]
+            try:
+                changed = action(name)
+            except UnknownScenario:
+                return _unknown(name)
+            return web.json_response({"name": name, "active": active, "changed": changed})
+
+        return handle
+
+    async def clear(_: web.Request) -> web.Response:
+        return web.json_response({"deactivated": state.clear()})
+
+    async def upload(request: web.Request) -> web.Response:
+        raw = await request.read()
+        source = request.query.get("source") or "upload"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return error(400, f"{source}: not UTF-8 text")
+        try:
+            loaded = control.load_text(state, text, source, activate=_flag(request.query.get("activate")))
+        except ScenarioError as exc:
+            problems = [{"line": p.line, "key": p.key, "message": p.message} for p in exc.problems]
+            return error(400, str(exc), problems=problems)
+        answer = control.describe(state, loaded.scenario) | {"replaced": loaded.replaced}
+        return web.json_response(answer, status=200 if loaded.replaced else 201)
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(control.status(state))
+
+    def _unknown(name: str) -> web.Response:
+        return error(404, str(UnknownScenario(name, sorted(state.engine.scenarios))))
+
+    app = web.Application(middlewares=[guard])
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/scenarios", scenarios)
+    app.router.add_post("/api/scenarios", upload)
+    app.router.add_get("/api/scenarios/{name}", scenario)
+    app.router.add_post("/api/scenarios/{name}/activate", switch(state.activate, True))
+    app.router.add_post("/api/scenarios/{name}/deactivate", switch(state.deactivate, False))
+    app.router.add_post("/api/clear", clear)
+    app.router.add_get("/api/status", status)
+    return app
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")
