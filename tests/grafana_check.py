@@ -1,7 +1,7 @@
 """Checks that stand in for a Grafana server: schema, PromQL, and the dashboard-linter rules that matter.
 
 - `schema_problems`: jsonschema Draft 7 against the Grafana dashboard schema (the foundation
-  SDK's `dashboard.jsonschema.json`, kept in `<repo>/../shared/reference/`). Panels are validated
+  SDK's `dashboard.jsonschema.json`, carried in `tests/data/`). Panels are validated
   one by one against `Panel` or `RowPanel` by their type: the whole `oneOf` gives misleading
   messages.
 - `queries`: every PromQL text in the dashboard (panel targets, annotations, the inner
@@ -28,7 +28,7 @@ import jsonschema
 import promql_parser
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO.parent / "shared" / "reference" / "grafana-dashboard.schema.json"
+SCHEMA = REPO / "tests" / "data" / "grafana-dashboard.schema.json"
 
 # What Grafana substitutes before a query reaches Prometheus (a 1 m rate window, the "All" value).
 DEFAULT_EXPANSIONS = {
