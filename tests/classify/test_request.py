@@ -5,7 +5,6 @@ import pytest
 from brownout.classify.request import RequestInfo
 from brownout.classify.request import api_key_hash
 from brownout.classify.request import classify
-from brownout.classify.request import client_family
 from brownout.classify.request import plain_headers
 
 
@@ -127,27 +126,6 @@ def test_classify(host: str, path: str, raw: bytes | None, hint: str | None, exp
 @pytest.mark.parametrize("host,path", [("example.com", "/index.html"), ("pypi.org", "/simple/")])
 def test_not_an_ai_request(host: str, path: str) -> None:
     assert classify(host=host, path=path, headers={}, body=None) is None
-
-
-@pytest.mark.parametrize(
-    "headers,family",
-    [
-        ({"user-agent": "OpenAI/Python 3.54.0", "x-stainless-lang": "python"}, "openai-python"),
-        ({"user-agent": "OpenAI/JS 5.1.0", "x-stainless-lang": "js"}, "openai-node"),
-        ({"user-agent": "Anthropic/Python 2.12.0"}, "anthropic-python"),
-        ({"user-agent": "AsyncOpenAI/Python 3.54.0", "x-stainless-lang": "python"}, "openai-python"),
-        ({"user-agent": "AsyncAzureOpenAI/Python 3.54.0"}, "openai-python"),
-        ({"user-agent": "AsyncAnthropic/Python 2.12.0"}, "anthropic-python"),
-        ({"user-agent": "AnthropicBedrock/JS 0.9.0", "x-stainless-lang": "js"}, "anthropic-node"),
-        ({"user-agent": "google-genai-sdk/2.8.0 gl-python/3.13.0"}, "google-genai"),
-        ({"user-agent": "python-httpx/0.28.1"}, "httpx"),
-        ({"user-agent": "langchain-openai/0.3 OpenAI/Python 1.0"}, "langchain"),
-        ({"user-agent": "Mozilla/5.0"}, "other"),
-        ({}, "other"),
-    ],
-)
-def test_client_family(headers: dict[str, str], family: str) -> None:
-    assert client_family(headers) == family
 
 
 def test_key_hash_is_stable_and_hides_the_key() -> None:

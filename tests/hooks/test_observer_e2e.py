@@ -103,7 +103,7 @@ async def test_an_httpx_client_that_retries_at_once_violates_retry_after(rig: Ri
             answer = await client.post("/chat/completions", json=CHAT, headers={"authorization": "Bearer sk-naive"})
             assert answer.status_code == 429 and answer.headers["retry-after"] == "2"
 
-    labels = 'provider="openai",client="httpx"'
+    labels = 'provider="openai",client="generic"'
     violations = await r.prom.wait_for(f"brownout_client_retry_after_violations_total{{{labels}}}", lambda v: v == 2)
     assert violations == 2  # one per early retry
     assert await r.prom.value(f'brownout_client_retries_total{{{labels},after="429"}}') == 2
@@ -217,7 +217,7 @@ async def test_google_genai_ignores_gemini_retry_info(rig: RigFactory) -> None:
     assert raised.value.code == 429
     assert '"retryDelay": "5s"' in json.dumps(raised.value.details)
 
-    labels = 'provider="gemini",client="google-genai"'
+    labels = 'provider="gemini",client="google-genai-python"'
     violations = await r.prom.wait_for(f"brownout_client_retry_after_violations_total{{{labels}}}", lambda v: v == 2)
     assert violations == 2  # it waited about 0.2 s and 0.4 s where RetryInfo asked 5 s
     assert await r.prom.value(f'brownout_client_retries_total{{{labels},after="429"}}') == 2

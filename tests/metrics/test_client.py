@@ -16,7 +16,7 @@ OBSERVATIONS = [
     Retry("anthropic", "some-new-sdk", "529", None, violation=False, nonretryable=False),
     LogicalRequestEnded("openai", "chat", "openai-python", 3, "failure"),
     Abandoned("openai", "chat", "openai-python", 1.02, 1.0),
-    Abandoned("gemini", "generate", "google-genai", None, None),
+    Abandoned("gemini", "generate", "google-genai-python", None, None),
     Fallback("openai", "anthropic", "gpt-4o", "claude", 1.5),
     Recovered("outage", "openai", 2.5),
     RetryStorm("openai", True, 12, 4),
@@ -51,7 +51,7 @@ def test_each_observation_lands_in_its_family() -> None:
     assert value("brownout_client_abandoned_total", endpoint="chat", **openai) == 1
     assert value("brownout_client_abandon_wait_seconds_sum", endpoint="chat", **openai) == 1.02
     assert value("brownout_client_abandon_declared_timeout_seconds_sum", **openai) == 1.0
-    gemini = {"provider": "gemini", "endpoint": "generate", "client": "google-genai"}
+    gemini = {"provider": "gemini", "endpoint": "generate", "client": "google-genai-python"}
     assert value("brownout_client_abandoned_total", **gemini) == 1
     assert value("brownout_client_abandon_wait_seconds_count", **gemini) is None
     route = {"from_provider": "openai", "to_provider": "anthropic"}

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from brownout.classify.clients import client_family
+
 PROVIDERS = ("openai", "anthropic", "gemini", "azure", "openai-compatible")
 
 ENDPOINTS = (
@@ -154,44 +156,6 @@ def plain_headers(fields: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
     return headers
 
-
-def client_family(headers: Mapping[str, str]) -> str:
-    """Which SDK sent the request, from its user agent and Stainless headers (bounded set)."""
-    agent = headers.get("user-agent", "").lower()
-    lang = headers.get("x-stainless-lang", "").lower()
-    if "langchain" in agent or "langchain" in headers.get("x-stainless-package-version", ""):
-        return "langchain"
-    if "google-genai-sdk" in agent or "google-genai-sdk" in headers.get("x-goog-api-client", ""):
-        return "google-genai"
-    # Stainless SDKs send `<client class>/<Python|JS> <version>`: OpenAI, AsyncOpenAI, AzureOpenAI,
-    # Anthropic, AsyncAnthropic, AnthropicBedrock...
-    product, _, rest = agent.partition("/")
-    node = lang == "js" or rest.startswith("js")
-    if "openai" in product and rest:
-        return "openai-node" if node else "openai-python"
-    if "anthropic" in product and rest:
-        return "anthropic-node" if node else "anthropic-python"
-    if agent.startswith("python-httpx"):
-        return "httpx"
-    if agent.startswith("python-requests"):
-        return "requests"
-    if agent.startswith("curl/"):
-        return "curl"
-    return "other"
-
-
-CLIENT_FAMILIES = (
-    "openai-python",
-    "openai-node",
-    "anthropic-python",
-    "anthropic-node",
-    "google-genai",
-    "langchain",
-    "httpx",
-    "requests",
-    "curl",
-    "other",
-)
 
 _KEY_SALT = os.urandom(16)
 

@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from prometheus_client import Gauge
 from prometheus_client import Histogram
 
-from brownout.classify.request import CLIENT_FAMILIES
+from brownout.classify.clients import CLIENT_FAMILIES
 from brownout.metrics.registry import LLM_BUCKETS
 from brownout.metrics.registry import OTHER
 from brownout.metrics.registry import families

@@ -41,7 +41,7 @@ class AttemptStarted:
     provider: str
     endpoint: str
     model: str = ""
-    client: str = "other"  # classify.CLIENT_FAMILIES
+    client: str = "other"  # classify.clients.CLIENT_FAMILIES
     identity: str = ""  # signals.identity(): key hash + client address
     fingerprint: str = ""  # signals.fingerprint()
     conversation: str = ""  # signals.conversation_key(); "" when the request has no user message

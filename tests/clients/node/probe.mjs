@@ -1,0 +1,12 @@
+import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { GoogleGenAI } from "@google/genai";
+import { generateText } from "ai";
+import { createOpenAI } from "@ai-sdk/openai";
+const base = process.argv[2];
+await new OpenAI({ baseURL: `${base}/openai/v1`, apiKey: "sk-x" }).chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] });
+await new Anthropic({ baseURL: `${base}/anthropic`, apiKey: "sk-x" }).messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+await new GoogleGenAI({ apiKey: "x", httpOptions: { baseUrl: `${base}/gemini` } }).models.generateContent({ model: "gemini-2.5-flash", contents: "hi" });
+const provider = createOpenAI({ baseURL: `${base}/openai/v1`, apiKey: "sk-x" });
+await generateText({ model: provider.chat("gpt-4o"), prompt: "hi" });
+await generateText({ model: provider("gpt-4o"), prompt: "hi" });
