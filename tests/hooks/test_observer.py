@@ -83,7 +83,7 @@ async def test_retries_delays_and_retry_after_from_the_answer_the_client_got() -
             rig.respond(flow)
             t += 0.01 + (0.72 if n == 0 else 0.3)  # the second retry comes too early
     labels = {"provider": "openai", "client": "openai-python"}
-    assert sample(rig.state, "brownout_client_retries_total", after="429", **labels) == 2
+    assert sample(rig.state, "brownout_client_retries_total", after="429", layer="sdk", **labels) == 2
     assert sample(rig.state, "brownout_client_retry_after_violations_total", **labels) == 1
     assert sample(rig.state, "brownout_client_retry_delay_seconds_sum", **labels) == pytest.approx(1.02)
     assert sample(rig.state, "brownout_client_nonretryable_retries_total", **labels) == 0
@@ -170,7 +170,14 @@ async def test_a_reset_by_brownout_is_not_an_abandonment() -> None:
         is None
     )
     assert (
-        sample(rig.state, "brownout_client_retries_total", provider="openai", after="reset", client="openai-python")
+        sample(
+            rig.state,
+            "brownout_client_retries_total",
+            provider="openai",
+            after="reset",
+            client="openai-python",
+            layer="sdk",
+        )
         == 1
     )
 

@@ -3,7 +3,9 @@ import subprocess
 from brownout.engine.state import Brownout
 from brownout.metrics.client import ClientMetrics
 from brownout.observe.events import Abandoned
+from brownout.observe.events import BrokenStream
 from brownout.observe.events import Fallback
+from brownout.observe.events import Hang
 from brownout.observe.events import LogicalRequestEnded
 from brownout.observe.events import Recovered
 from brownout.observe.events import Retry
@@ -11,10 +13,15 @@ from brownout.observe.events import RetryStorm
 from conftest import need_tool
 
 OBSERVATIONS = [
-    Retry("openai", "openai-python", "429", 0.7, violation=False, nonretryable=False),
-    Retry("openai", "openai-python", "429", 0.01, violation=True, nonretryable=True),
+    Retry("openai", "openai-python", "429", 0.7, violation=False, nonretryable=False, layer="sdk"),
+    Retry("openai", "openai-python", "429", 0.01, violation=True, nonretryable=True, layer="app", no_backoff=True),
     Retry("anthropic", "some-new-sdk", "529", None, violation=False, nonretryable=False),
-    LogicalRequestEnded("openai", "chat", "openai-python", 3, "failure"),
+    LogicalRequestEnded("openai", "chat", "openai-python", 3, "failure", while_faulted=True),
+    LogicalRequestEnded("openai", "chat", "openai-python", 1, "failure"),
+    BrokenStream("openai", "openai-python", "cut", reissued=True),
+    BrokenStream("openai", "openai-python", "corrupted", reissued=False),
+    Hang("openai", "openai-python", 1.0, gave_up=True),
+    Hang("openai", "openai-python", 3.0, gave_up=False),
     Abandoned("openai", "chat", "openai-python", 1.02, 1.0),
     Abandoned("gemini", "generate", "google-genai-python", None, None),
     Fallback("openai", "anthropic", "gpt-4o", "claude", 1.5),
@@ -38,16 +45,23 @@ def test_each_observation_lands_in_its_family() -> None:
         return state.metrics.registry.get_sample_value(name, labels)
 
     openai = {"provider": "openai", "client": "openai-python"}
-    assert value("brownout_client_retries_total", after="429", **openai) == 2
+    assert value("brownout_client_retries_total", after="429", layer="sdk", **openai) == 1
+    assert value("brownout_client_retries_total", after="429", layer="app", **openai) == 1
+    assert value("brownout_client_retries_without_backoff_total", **openai) == 1
+    assert value("brownout_client_gave_up_total", **openai) == 1
+    assert value("brownout_client_broken_streams_total", broken="cut", reissued="true", **openai) == 1
+    assert value("brownout_client_broken_streams_total", broken="corrupted", reissued="false", **openai) == 1
+    assert value("brownout_client_hangs_total", outcome="gave_up", **openai) == 1
+    assert value("brownout_client_hang_wait_seconds_sum", outcome="waited_out", **openai) == 3.0
     assert value("brownout_client_retry_delay_seconds_count", **openai) == 2
     assert value("brownout_client_retry_after_violations_total", **openai) == 1
     assert value("brownout_client_nonretryable_retries_total", **openai) == 1
     # An unknown SDK name is bounded to `other`; a retry with no known delay observes none.
     anthropic = {"provider": "anthropic", "client": "other"}
-    assert value("brownout_client_retries_total", after="529", **anthropic) == 1
+    assert value("brownout_client_retries_total", after="529", layer="unknown", **anthropic) == 1
     assert value("brownout_client_retry_delay_seconds_count", **anthropic) is None
     assert value("brownout_client_retry_after_violations_total", **anthropic) == 0  # present, at 0
-    assert value("brownout_client_attempts_sum", outcome="failure", **openai) == 3
+    assert value("brownout_client_attempts_sum", outcome="failure", **openai) == 4
     assert value("brownout_client_abandoned_total", endpoint="chat", **openai) == 1
     assert value("brownout_client_abandon_wait_seconds_sum", endpoint="chat", **openai) == 1.02
     assert value("brownout_client_abandon_declared_timeout_seconds_sum", **openai) == 1.0

@@ -5,9 +5,11 @@ import pytest
 from brownout.observe.events import Abandoned
 from brownout.observe.events import AttemptEnded
 from brownout.observe.events import AttemptStarted
+from brownout.observe.events import BrokenStream
 from brownout.observe.events import ClientAbandoned
 from brownout.observe.events import Fallback
 from brownout.observe.events import FaultsSwitched
+from brownout.observe.events import Hang
 from brownout.observe.events import LogicalRequestEnded
 from brownout.observe.events import Observation
 from brownout.observe.events import Recovered
@@ -106,11 +108,98 @@ def test_unnumbered_retries_are_grouped_by_fingerprint_and_early_ones_violate() 
     assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "httpx", 3, "success")]
 
 
-def test_a_retry_within_the_tolerance_is_on_time() -> None:
-    run = Run(Settings(retry_after_tolerance=0.05))
-    a1, a2 = start(0.0), start(1.97)
+def test_a_retry_within_the_tolerance_is_on_time_and_one_beyond_it_is_not() -> None:
+    for retry_at, late in ((11.97, False), (11.94, True)):
+        run = Run(Settings(retry_after_tolerance=0.05))
+        a1, a2 = start(9.5), start(retry_at)
+        run(a1, end(a1, 10.0, "429", retry_after=2.0), a2)
+        assert of(Retry, run.seen)[0].violation is late, retry_at  # type: ignore[attr-defined]
+
+
+def test_a_failure_at_time_zero_is_a_known_failure() -> None:
+    run = Run()
+    a1, a2 = start(0.0), start(0.5)
     run(a1, end(a1, 0.0, "429", retry_after=2.0), a2)
-    assert of(Retry, run.seen)[0].violation is False  # type: ignore[attr-defined]
+    (retry,) = of(Retry, run.seen)
+    assert retry.delay == 0.5 and retry.violation is True  # type: ignore[attr-defined]
+
+
+def test_the_retry_window_is_stretched_by_the_retry_after_asked_for() -> None:
+    run = Run(Settings(retry_window=5.0))
+    a1 = start(0.0)
+    run(a1, end(a1, 1.0, "429", retry_after=20.0))
+    run.tick(15.0)  # past the plain window, inside window + Retry-After
+    assert of(LogicalRequestEnded, run.seen) == []
+    run(start(22.0))
+    (retry,) = of(Retry, run.seen)
+    assert retry.delay == 21.0 and not retry.violation  # type: ignore[attr-defined]
+    run2 = Run(Settings(retry_window=5.0))
+    b1 = start(0.0)
+    run2(b1, end(b1, 1.0, "429", retry_after=20.0), start(26.5))  # after window + Retry-After
+    assert of(Retry, run2.seen) == []
+
+
+def test_backoff_is_judged_from_the_delays_of_one_request() -> None:
+    def no_backoff(delays: list[float], retry_after: float | None = None) -> list[bool]:
+        run = Run(Settings(retry_window=30.0))
+        t = 0.0
+        attempt = start(t, retry_count=0)
+        for delay in delays:
+            run(attempt, end(attempt, t + 0.01, "503", retry_after=retry_after))
+            t += 0.01 + delay
+            attempt = start(t, retry_count=0)
+        run(attempt)
+        return [r.no_backoff for r in of(Retry, run.seen)]  # type: ignore[attr-defined]
+
+    assert no_backoff([0.5, 1.0, 2.0]) == [False, False, False]  # exponential
+    assert no_backoff([0.45, 0.8, 1.9]) == [False, False, False]  # exponential with jitter
+    assert no_backoff([0.2, 0.2, 0.2]) == [False, True, True]  # a fixed pause
+    assert no_backoff([0.01, 0.01]) == [True, True]  # at once
+    assert no_backoff([1.0, 1.0], retry_after=1.0) == [False, False]  # waiting out Retry-After is right
+
+
+def test_a_broken_stream_is_reissued_or_taken() -> None:
+    run = Run()
+    a1 = start(0.0, fingerprint="cut-then-retried")
+    run(a1, end(a1, 0.5, "stream_cut", broken="cut"))
+    a2 = start(1.0, fingerprint="cut-then-retried")
+    run(a2, end(a2, 1.5))
+    b1 = start(2.0, fingerprint="cut-and-kept")
+    run(b1, end(b1, 2.5, "stream_corrupt", broken="corrupted"))
+    assert of(BrokenStream, run.seen) == [BrokenStream("openai", "openai-python", "cut", reissued=True)]
+    (retry,) = of(Retry, run.seen)
+    assert retry.after == "stream_cut"  # type: ignore[attr-defined]
+    run.tick(10.0)
+    assert of(BrokenStream, run.seen)[-1] == BrokenStream("openai", "openai-python", "corrupted", reissued=False)
+
+
+def test_a_hang_is_waited_out_or_given_up_on() -> None:
+    run = Run()
+    a1 = start(0.0)
+    run(a1, end(a1, 3.0, "timeout", fault="timeout"))
+    a2 = start(10.0)
+    run(a2, ClientAbandoned(a2.attempt, 11.0, fault="timeout"))
+    a3 = start(20.0)
+    run(a3, ClientAbandoned(a3.attempt, 21.5, fault="latency"))  # a latency hold is no hang
+    assert of(Hang, run.seen) == [
+        Hang("openai", "openai-python", 3.0, gave_up=False),
+        Hang("openai", "openai-python", 1.0, gave_up=True),
+    ]
+
+
+def test_giving_up_while_the_fault_still_holds() -> None:
+    run = Run(Settings(retry_window=5.0))
+    a1 = start(0.0, fingerprint="held")
+    run(a1, end(a1, 0.1, "503", scenario="outage"))
+    b1 = start(1.0, fingerprint="recovered")
+    run(b1, end(b1, 1.1, "503", scenario="blip"))
+    run(FaultsSwitched("blip", False, 2.0))  # this outage ended before the window did
+    c1 = start(1.0, fingerprint="upstream")
+    run(c1, end(c1, 1.1, "503"))  # no fault: the real upstream failed
+    run.tick(10.0)
+    ended = {(e.attempts, e.while_faulted) for e in of(LogicalRequestEnded, run.seen)}  # type: ignore[attr-defined]
+    assert [e.while_faulted for e in of(LogicalRequestEnded, run.seen)] == [True, False, False]  # type: ignore[attr-defined]
+    assert ended == {(1, True), (1, False)}
 
 
 def test_retrying_a_nonretryable_answer_is_flagged() -> None:
@@ -152,13 +241,49 @@ def test_a_failure_retried_after_the_window_is_a_new_request() -> None:
     assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "openai-python", 1, "failure")]
 
 
-def test_retry_count_zero_closes_what_waited_for_a_retry() -> None:
+def test_a_fresh_sdk_call_after_an_unretried_failure_is_the_apps_retry() -> None:
+    """`x-stainless-retry-count: 0` is every attempt of a loop above the SDK: a hint, not the rule."""
     run = Run()
     a1 = start(0.0, retry_count=0)
     run(a1, end(a1, 0.1, "500"))
-    run(start(0.2, retry_count=0))
+    a2 = start(0.2, retry_count=0)
+    run(a2, end(a2, 0.3))
+    assert of(Retry, run.seen) == [Retry("openai", "openai-python", "500", pytest.approx(0.1), False, False, "app")]
+    assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "openai-python", 2, "success")]
+
+
+def test_the_sdks_retries_then_the_apps_are_told_apart() -> None:
+    run = Run()
+    t = 0.0
+    layers = []
+    for _call in range(2):  # the app calls the SDK twice; each call tries three times
+        for number in range(3):
+            a = start(t, retry_count=number)
+            run(a, end(a, t + 0.01, "503"))
+            t += 0.5 * (number + 1)
+    for retry in of(Retry, run.seen):
+        layers.append(retry.layer)  # type: ignore[attr-defined]
+    assert layers == ["sdk", "sdk", "app", "sdk", "sdk"]
+
+
+def test_a_repeat_after_a_success_or_beside_one_in_flight_is_a_new_request() -> None:
+    run = Run()
+    a1 = start(0.0, retry_count=0)
+    run(a1, end(a1, 0.1))
+    a2 = start(0.2, retry_count=0)  # the same body again after a success
+    a3 = start(0.21, retry_count=0)  # and once more while that one is in flight
+    run(a2, a3, end(a2, 0.3, "500"), end(a3, 0.35))
     assert of(Retry, run.seen) == []
-    assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "openai-python", 1, "failure")]
+    assert [e.attempts for e in of(LogicalRequestEnded, run.seen)] == [1, 1]  # type: ignore[attr-defined]
+
+
+def test_who_retried_when_the_client_does_not_number_its_attempts() -> None:
+    for client, layer in (("generic", "app"), ("google-genai-python", "unknown"), ("other", "unknown")):
+        run = Run()
+        a1 = start(0.0, client=client)
+        run(a1, end(a1, 0.1, "503"), start(1.0, client=client))
+        (retry,) = of(Retry, run.seen)
+        assert retry.layer == layer, client  # type: ignore[attr-defined]
 
 
 def test_a_numbered_retry_of_an_unseen_attempt_counts_as_unknown() -> None:
@@ -189,7 +314,7 @@ def test_a_numbered_retry_while_its_attempt_looks_open_abandons_that_attempt() -
     a2 = start(3.0, retry_count=1)
     out = run(a1, a2)
     assert of(Abandoned, out) == [Abandoned("openai", "chat", "openai-python", None, None)]
-    assert of(Retry, out) == [Retry("openai", "openai-python", "timeout", None, False, False)]
+    assert of(Retry, out) == [Retry("openai", "openai-python", "timeout", None, False, False, "sdk")]
     run(end(a1, 4.0))  # its late end changes nothing
     assert run.observer.inflight() == 1
 
@@ -224,6 +349,18 @@ def test_no_fallback_without_a_failure_or_after_the_window_or_after_a_success() 
     run(a3, end(a3, 30.1, "500"), a4, end(a4, 30.6))  # retried and fine
     run(start(31.0, provider="anthropic", conversation="c3"))
     assert of(Fallback, run.seen) == []
+
+
+def test_a_fallback_window_runs_from_the_last_failure() -> None:
+    run = Run(Settings(fallback_window=10.0, retry_window=60.0))
+    t = 0.0
+    for _ in range(3):  # a run of failures from 0 s to 16 s
+        attempt = start(t, conversation="c1")
+        run(attempt, end(attempt, t + 0.01, "500"))
+        t += 8.0
+    run(start(24.0, provider="anthropic", conversation="c1"))  # 24 s after the first, 8 s after the last
+    (fallback,) = of(Fallback, run.seen)
+    assert fallback.seconds == pytest.approx(23.99)  # from the first failure  # type: ignore[attr-defined]
 
 
 def test_recovery_is_timed_from_the_switch_off_to_the_first_success_started_after_it() -> None:
@@ -267,6 +404,21 @@ def test_a_retry_storm_starts_and_ends() -> None:
     assert storms == [RetryStorm("openai", True, 4, 2)]
     run.tick(30.0)
     assert of(RetryStorm, run.seen)[-1] == RetryStorm("openai", False, 0, 0)
+
+
+def test_a_storm_lasts_until_retries_fall_below_half_the_threshold() -> None:
+    run = Run(Settings(storm_window=10.0, storm_min_retries=4, storm_ratio=1.0, retry_window=30.0))
+    retry_times = [0.0, 0.1, 0.2, 0.3, 6.0, 7.0]  # 4 at once (a storm), then 2 more later
+    first = start(-0.1, fingerprint="loop")
+    run(first, end(first, -0.05, "503"))
+    for at in retry_times:
+        attempt = start(at, fingerprint="loop")
+        run(attempt, end(attempt, at + 0.01, "503"))
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True]  # type: ignore[attr-defined]
+    run.tick(10.25)  # 0.0 and 0.1 have left the window: 4 retries remain, the storm holds (4 >= 4 / 2)
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True]  # type: ignore[attr-defined]
+    run.tick(16.5)  # only 7.0 remains: 1 < 2, the storm is over
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True, False]  # type: ignore[attr-defined]
 
 
 def test_a_few_retries_among_many_requests_are_no_storm() -> None:

@@ -72,6 +72,10 @@ class FlowState:
 
     @property
     def outcome(self) -> Outcome:
+        """What the fault did; while a stream is relayed, what its plan has done so far."""
+        stream = self.stream
+        if stream is not None and stream.plan is not None and stream.plan.outcome:
+            return stream.plan.outcome
         return self.run.outcome if self.run is not None else Outcome.NONE
 
     @property

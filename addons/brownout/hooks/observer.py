@@ -28,6 +28,7 @@ from brownout.classify.request import plain_headers
 from brownout.engine.flows import FlowState
 from brownout.engine.state import Brownout
 from brownout.engine.state import ScenarioSwitch
+from brownout.faults.outcome import SPOILS_ANSWER
 from brownout.faults.outcome import Outcome
 from brownout.metrics.client import ClientMetrics
 from brownout.mitm.flows import read_request
@@ -39,6 +40,7 @@ from brownout.observe.events import ClientAbandoned
 from brownout.observe.events import Event
 from brownout.observe.events import FaultsSwitched
 from brownout.observe.events import Observation
+from brownout.observe.failures import broken_stream
 from brownout.observe.failures import failure_of_error
 from brownout.observe.failures import failure_of_response
 from brownout.observe.grouping import Observer
@@ -169,6 +171,8 @@ class ClientObserver:
                 retry_after=retry_after,
                 nonretryable=nonretryable,
                 scenario=here.scenario,
+                fault=here.fault,
+                broken=broken_stream(here.outcome, here.fault, ended_in_error=False),
             ),
         )
 
@@ -176,14 +180,28 @@ class ClientObserver:
         watched = self._watched.get(flow.id)
         if watched is None or flow.error is None or not self._start(watched):
             return
-        here = watched.here
         at = flow.error.timestamp
-        if flow.error.msg.startswith(_CLIENT_GONE) or here.outcome == Outcome.ABANDONED:
-            self._finish(flow, ClientAbandoned(flow.id, at, scenario=here.scenario))
+        if flow.error.msg.startswith(_CLIENT_GONE) or watched.here.outcome == Outcome.ABANDONED:
+            self._client_left(watched, at)
             return
+        self._finish(flow, self._failed(watched, at))
+
+    def _failed(self, watched: _Watched, at: float) -> AttemptEnded:
+        """An attempt that ended without a complete answer, as what happened to it."""
+        flow, here = watched.flow, watched.here
         status = flow.response.status_code if flow.response is not None else None
         failure = failure_of_error(here.outcome, here.fault, status)
-        self._finish(flow, AttemptEnded(flow.id, at, failure=failure, scenario=here.scenario))
+        broken = broken_stream(here.outcome, here.fault, ended_in_error=True)
+        return AttemptEnded(flow.id, at, failure=failure, scenario=here.scenario, fault=here.fault, broken=broken)
+
+    def _client_left(self, watched: _Watched, at: float) -> None:
+        here = watched.here
+        if here.outcome in SPOILS_ANSWER:
+            # It stopped reading after the fault broke the answer (an SDK raising on a corrupt
+            # event closes the stream): a reaction to the break, not a timeout.
+            self._finish(watched.flow, self._failed(watched, at))
+            return
+        self._finish(watched.flow, ClientAbandoned(watched.flow.id, at, scenario=here.scenario, fault=here.fault))
 
     def client_disconnected(self, client: connection.Client) -> None:
         at = client.timestamp_end or time.time()
@@ -196,7 +214,7 @@ class ClientObserver:
                 continue  # brownout closed it (reset, hang, empty reply): its error hook says how
             if not self._start(watched):
                 continue
-            self._finish(flow, ClientAbandoned(flow.id, at, scenario=watched.here.scenario))
+            self._client_left(watched, at)
 
     # -- translation
 

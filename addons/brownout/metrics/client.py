@@ -17,7 +17,9 @@ from brownout.metrics.registry import LLM_BUCKETS
 from brownout.metrics.registry import OTHER
 from brownout.metrics.registry import families
 from brownout.observe.events import Abandoned
+from brownout.observe.events import BrokenStream
 from brownout.observe.events import Fallback
+from brownout.observe.events import Hang
 from brownout.observe.events import LogicalRequestEnded
 from brownout.observe.events import Observation
 from brownout.observe.events import Recovered
@@ -43,8 +45,10 @@ class ClientMetrics:
         r = registry
         self.retries = Counter(
             "brownout_client_retries",
-            "Retries: attempts that repeat a failed one; `after` is what the failed attempt got.",
-            ["provider", "after", "client"],
+            "Retries: attempts that repeat a failed one; `after` is what the failed attempt got, `layer` who "
+            "retried (sdk: the SDK's numbered retry; app: a retry above the SDK, or from a plain HTTP client; "
+            "unknown: an SDK that does not number its attempts).",
+            ["provider", "after", "client", "layer"],
             registry=r,
         )
         self.retry_delay = Histogram(
@@ -65,6 +69,13 @@ class ClientMetrics:
             "brownout_client_nonretryable_retries",
             "Retries of answers that must not be retried: 400, 401, 403, 404, 413, 422, insufficient_quota, "
             "x-should-retry: false.",
+            ["provider", "client"],
+            registry=r,
+        )
+        self.no_backoff = Counter(
+            "brownout_client_retries_without_backoff",
+            "Retries that did not back off: sent within 0.1 s of the failure, or waiting less than 1.1 times the "
+            "previous retry of the same request (a retry that waited out Retry-After is not counted).",
             ["provider", "client"],
             registry=r,
         )
@@ -94,6 +105,34 @@ class ClientMetrics:
             "on the attempts it abandoned.",
             ["provider", "client"],
             buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.broken_streams = Counter(
+            "brownout_client_broken_streams",
+            "Streams that broke (cut, stalled, errored, corrupted; `broken`), by whether the client asked again "
+            "(`reissued` true) or took the broken answer (false).",
+            ["provider", "client", "broken", "reissued"],
+            registry=r,
+        )
+        self.hangs = Counter(
+            "brownout_client_hangs",
+            "Attempts a timeout fault held without an answer: the client gave up (`gave_up`) or waited the whole "
+            "hang out (`waited_out`: no effective read timeout).",
+            ["provider", "client", "outcome"],
+            registry=r,
+        )
+        self.hang_wait = Histogram(
+            "brownout_client_hang_wait_seconds",
+            "How long a client waited under a hang before it gave up or brownout closed.",
+            ["provider", "client", "outcome"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.gave_up = Counter(
+            "brownout_client_gave_up",
+            "Logical requests the client gave up (no retry within the window) while the fault that failed them "
+            "was still on.",
+            ["provider", "client"],
             registry=r,
         )
         self.fallbacks = Counter(
@@ -133,20 +172,40 @@ class ClientMetrics:
         match observation:
             case Retry(provider=provider, client=client):
                 client = client_label(client)
-                self.retries.labels(provider=provider, after=observation.after, client=client).inc()
+                self.retries.labels(
+                    provider=provider, after=observation.after, client=client, layer=observation.layer
+                ).inc()
                 if observation.delay is not None:
                     self.retry_delay.labels(provider=provider, client=client).observe(observation.delay)
                 # Touched on every retry so a clean client shows 0 rather than no series.
                 violations = self.violations.labels(provider=provider, client=client)
                 nonretryable = self.nonretryable.labels(provider=provider, client=client)
+                no_backoff = self.no_backoff.labels(provider=provider, client=client)
                 if observation.violation:
                     violations.inc()
                 if observation.nonretryable:
                     nonretryable.inc()
+                if observation.no_backoff:
+                    no_backoff.inc()
             case LogicalRequestEnded():
-                self.attempts.labels(
-                    provider=observation.provider, client=client_label(observation.client), outcome=observation.outcome
-                ).observe(observation.attempts)
+                client = client_label(observation.client)
+                self.attempts.labels(provider=observation.provider, client=client, outcome=observation.outcome).observe(
+                    observation.attempts
+                )
+                if observation.while_faulted:
+                    self.gave_up.labels(provider=observation.provider, client=client).inc()
+            case BrokenStream(provider=provider):
+                self.broken_streams.labels(
+                    provider=provider,
+                    client=client_label(observation.client),
+                    broken=observation.broken,
+                    reissued="true" if observation.reissued else "false",
+                ).inc()
+            case Hang(provider=provider):
+                client = client_label(observation.client)
+                outcome = "gave_up" if observation.gave_up else "waited_out"
+                self.hangs.labels(provider=provider, client=client, outcome=outcome).inc()
+                self.hang_wait.labels(provider=provider, client=client, outcome=outcome).observe(observation.waited)
             case Abandoned(provider=provider, endpoint=endpoint):
                 client = client_label(observation.client)
                 self.abandoned.labels(provider=provider, endpoint=endpoint, client=client).inc()

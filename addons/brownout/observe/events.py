@@ -27,6 +27,11 @@ class Settings:
     storm_window: float = 10.0
     storm_min_retries: int = 10
     storm_ratio: float = 1.0
+    # A retry backs off when it waits at least `backoff_floor` and, after an earlier retry of the
+    # same request, at least `backoff_growth` times as long as that one waited (unless it waited
+    # out the Retry-After the server asked for).
+    backoff_floor: float = 0.1
+    backoff_growth: float = 1.1
     # Cap of every table (attempts in flight, failures awaiting a retry, conversations).
     max_tracked: int = 10_000
 
@@ -58,6 +63,8 @@ class AttemptEnded:
     retry_after: float | None = None  # seconds the answer asked the client to wait
     nonretryable: bool = False  # retrying this answer is a mistake (signals.is_nonretryable)
     scenario: str = ""  # the scenario whose fault acted on this attempt
+    fault: str = ""  # that fault's type (`timeout`, `stream_cut`, ...)
+    broken: str = ""  # a broken stream: how it broke (`cut`, `stalled`, `errored`, `corrupted`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,7 @@ class ClientAbandoned:
     attempt: str
     time: float
     scenario: str = ""
+    fault: str = ""  # the fault that held the attempt when the client left, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,13 @@ class FaultsSwitched:
 
 
 Event = AttemptStarted | AttemptEnded | ClientAbandoned | FaultsSwitched
+
+# Who retried: `sdk` an attempt the SDK numbered above 0 (`x-stainless-retry-count`); `app` a repeat
+# above the SDK (its numbering started over at 0), or any repeat from a plain HTTP client, which
+# has no SDK layer; `unknown` a repeat from a client that does not number its attempts (google-genai,
+# the Vercel AI SDK, an unrecognised client).
+Layer = Literal["sdk", "app", "unknown"]
+LAYERS: tuple[Layer, ...] = ("sdk", "app", "unknown")
 
 # What `after` says when an attempt failed without a status.
 ABANDONED = "timeout"  # the client gave up waiting: its timeout, from its side
@@ -95,6 +110,8 @@ class Retry:
     delay: float | None  # failed attempt's end to the retry's start; None when unknown
     violation: bool  # sent before the Retry-After of the failed attempt elapsed
     nonretryable: bool  # the failed attempt must not have been retried
+    layer: Layer = "unknown"
+    no_backoff: bool = False  # it did not wait longer than the retry before it (or barely at all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +121,8 @@ class LogicalRequestEnded:
     client: str
     attempts: int
     outcome: Literal["success", "failure", "abandoned"]
+    # Given up while the fault that failed its last attempt was still on (the client stopped first).
+    while_faulted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,4 +158,24 @@ class RetryStorm:
     first_attempts: int
 
 
-Observation = Retry | LogicalRequestEnded | Abandoned | Fallback | Recovered | RetryStorm
+@dataclass(frozen=True, slots=True)
+class BrokenStream:
+    """A stream that broke (cut, stalled, errored, corrupted), and whether the client asked again."""
+
+    provider: str
+    client: str
+    broken: str
+    reissued: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Hang:
+    """An attempt a `timeout` fault held without an answer: the client gave up, or waited it out."""
+
+    provider: str
+    client: str
+    waited: float  # the attempt's start to its end
+    gave_up: bool
+
+
+Observation = Retry | LogicalRequestEnded | Abandoned | Fallback | Recovered | RetryStorm | BrokenStream | Hang

@@ -30,3 +30,22 @@ def failure_of_error(outcome: Outcome, fault: str, response_status: int | None) 
     if response_status is not None:
         return str(response_status) if response_status >= 400 else "aborted"
     return "error"
+
+
+_BREAKS = {
+    Outcome.CUT: "cut",
+    Outcome.RESET: "cut",
+    Outcome.STALLED: "stalled",
+    Outcome.ERRORED: "errored",
+    Outcome.CORRUPTED: "corrupted",
+}
+
+
+def broken_stream(outcome: Outcome, fault: str, ended_in_error: bool) -> str:
+    """How a stream fault broke the stream ("" when it did not): `cut`, `errored`, `corrupted`, or
+    `stalled` when the stall ended the stream (a stall that resumed delivered the whole answer)."""
+    if not fault.startswith("stream_"):
+        return ""
+    if outcome == Outcome.STALLED and not ended_in_error:
+        return ""
+    return _BREAKS.get(outcome, "")

@@ -9,8 +9,11 @@ every table has a time window and a size cap.
 Grouping. Attempts with the same identity (API-key hash and client address) and the same
 fingerprint (method, provider, path, canonical body) belong to one logical request when the
 later one starts after the earlier one failed and within `retry_window` (plus any Retry-After
-the failure asked for). Stainless SDKs number their attempts (`x-stainless-retry-count`): 0
-always starts a new logical request, more than 0 is always a retry.
+the failure asked for). The attempt number Stainless SDKs send (`x-stainless-retry-count`) is a
+hint, not the rule: more than 0 is the SDK's own retry (layer `sdk`); 0 is a fresh SDK call,
+which is a retry too when it repeats an unretried failure within the window: a retry of the layer
+above the SDK (layer `app`: a hand-written loop, tenacity, a gateway, an agent framework). A
+repeat after a success, or beside an attempt still in flight, is a new logical request.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from brownout.observe.events import UNKNOWN
 from brownout.observe.events import Abandoned
 from brownout.observe.events import AttemptEnded
 from brownout.observe.events import AttemptStarted
+from brownout.observe.events import BrokenStream
 from brownout.observe.events import ClientAbandoned
 from brownout.observe.events import Event
 from brownout.observe.events import Fallback
 from brownout.observe.events import FaultsSwitched
+from brownout.observe.events import Hang
+from brownout.observe.events import Layer
 from brownout.observe.events import LogicalRequestEnded
 from brownout.observe.events import Observation
 from brownout.observe.events import Recovered
@@ -55,10 +61,13 @@ class _Logical:
     attempts: int = 1
     awaiting: bool = False  # its last attempt failed; a retry may come
     deadline: float = 0.0
-    failed_at: float = 0.0
+    failed_at: float | None = None  # None: unknown (a failure brownout did not see end)
     after: str = ""
     retry_after: float | None = None
     nonretryable: bool = False
+    last_delay: float | None = None  # how long its latest retry waited
+    broken: str = ""  # its last attempt was a broken stream, broken so
+    scenario: str = ""  # the scenario whose fault failed its last attempt
 
 
 @dataclass(slots=True)
@@ -97,6 +106,7 @@ class Observer:
         self._troubles: OrderedDict[tuple[str, str], _Trouble] = OrderedDict()
         self._faulted: dict[str, set[str]] = {}  # scenario -> providers its faults acted on
         self._recovering: dict[tuple[str, str], float] = {}  # (scenario, provider) -> switch-off time
+        self._switched_off: dict[str, float] = {}  # scenario -> when it (or a phase of it) last went off
         self._storms: dict[str, _StormWindow] = {}
 
     # -- public
@@ -138,14 +148,11 @@ class Observer:
 
     def _started(self, ev: AttemptStarted, out: list[Observation]) -> None:
         key = (ev.identity, ev.fingerprint)
-        logical: _Logical | None = None
-        if ev.retry_count == 0:
-            # The SDK says this is a fresh request: earlier failures of the same bytes were given up.
-            self._close_awaiting(key, out)
-        else:
-            logical = self._take_awaiting(key, ev.time)
-            if logical is None and ev.retry_count:
-                logical = self._take_inflight(key, ev, out)
+        # An unretried failure of this request within its window: whatever number the SDK gives
+        # this attempt, it repeats that one.
+        logical = self._take_awaiting(key, ev.time)
+        if logical is None and ev.retry_count:
+            logical = self._take_inflight(key, ev, out)
         if logical is None:
             logical = _Logical(key, ev.provider, ev.endpoint, ev.client)
             if ev.retry_count:
@@ -156,20 +163,36 @@ class Observer:
             else:
                 self._storm(ev.provider, ev.time, retry=False, out=out)
         else:
-            delay = ev.time - logical.failed_at if logical.failed_at else None
+            delay = ev.time - logical.failed_at if logical.failed_at is not None else None
             self._retry(logical, ev, out, delay=delay)
         self._fallback(ev, out)
         self._inflight[ev.attempt] = _Attempt(ev, logical)
         self._cap(self._inflight)
 
     def _retry(self, logical: _Logical, ev: AttemptStarted, out: list[Observation], delay: float | None) -> None:
+        s = self.settings
         logical.attempts += 1
-        violation = (
+        waited_out = (
             delay is not None
             and logical.retry_after is not None
-            and delay < logical.retry_after - self.settings.retry_after_tolerance
+            and delay >= logical.retry_after - s.retry_after_tolerance
         )
-        out.append(Retry(ev.provider, ev.client, logical.after or UNKNOWN, delay, violation, logical.nonretryable))
+        violation = delay is not None and logical.retry_after is not None and not waited_out
+        no_backoff = (
+            delay is not None
+            and not waited_out
+            and (
+                delay < s.backoff_floor
+                or (logical.last_delay is not None and delay < logical.last_delay * s.backoff_growth)
+            )
+        )
+        after = logical.after or UNKNOWN
+        out.append(Retry(ev.provider, ev.client, after, delay, violation, logical.nonretryable, _layer(ev), no_backoff))
+        if logical.broken:
+            out.append(BrokenStream(ev.provider, ev.client, logical.broken, reissued=True))
+            logical.broken = ""
+        if delay is not None:
+            logical.last_delay = delay
         logical.awaiting = False
         self._storm(ev.provider, ev.time, retry=True, out=out)
 
@@ -177,9 +200,13 @@ class Observer:
         attempt = self._inflight.pop(ev.attempt, None)
         if attempt is None:
             return
-        self._note_fault(ev.scenario, attempt.started.provider)
+        started = attempt.started
+        self._note_fault(ev.scenario, started.provider)
+        if ev.fault == "timeout" and ev.failure == "timeout":
+            # brownout's hang ran out before the client gave up: it waited the whole hang.
+            out.append(Hang(started.provider, started.client, max(0.0, ev.time - started.time), gave_up=False))
         if ev.failure:
-            self._failed(attempt, ev.time, ev.failure, ev.retry_after, ev.nonretryable, out)
+            self._failed(attempt, ev.time, ev.failure, ev.retry_after, ev.nonretryable, out, ev.scenario, ev.broken)
             return
         logical = attempt.logical
         out.append(LogicalRequestEnded(logical.provider, logical.endpoint, logical.client, logical.attempts, "success"))
@@ -193,7 +220,9 @@ class Observer:
         self._note_fault(ev.scenario, started.provider)
         waited = max(0.0, ev.time - started.time)
         out.append(Abandoned(started.provider, started.endpoint, started.client, waited, started.declared_timeout))
-        self._failed(attempt, ev.time, ABANDONED, None, False, out)
+        if ev.fault == "timeout":
+            out.append(Hang(started.provider, started.client, waited, gave_up=True))
+        self._failed(attempt, ev.time, ABANDONED, None, False, out, ev.scenario)
 
     def _failed(
         self,
@@ -203,6 +232,8 @@ class Observer:
         retry_after: float | None,
         nonretryable: bool,
         out: list[Observation],
+        scenario: str = "",
+        broken: str = "",
     ) -> None:
         logical = attempt.logical
         logical.awaiting = True
@@ -210,6 +241,8 @@ class Observer:
         logical.after = after
         logical.retry_after = retry_after
         logical.nonretryable = nonretryable
+        logical.scenario = scenario
+        logical.broken = broken
         logical.deadline = at + self.settings.retry_window + (retry_after or 0.0)
         queue = self._awaiting.setdefault(logical.key, deque())
         queue.append(logical)
@@ -227,7 +260,7 @@ class Observer:
         if not queue:
             return None
         for logical in queue:
-            if logical.failed_at <= start <= logical.deadline:
+            if logical.failed_at is not None and logical.failed_at <= start <= logical.deadline:
                 queue.remove(logical)
                 if not queue:
                     del self._awaiting[key]
@@ -244,20 +277,26 @@ class Observer:
                 out.append(Abandoned(s.provider, s.endpoint, s.client, None, s.declared_timeout))
                 logical = attempt.logical
                 logical.after = ABANDONED
-                logical.failed_at = 0.0  # unknown: no delay, no Retry-After check
+                logical.failed_at = None  # unknown: no delay, no Retry-After check
                 logical.retry_after = None
                 logical.nonretryable = False
                 return logical
         return None
 
-    def _close_awaiting(self, key: tuple[str, str], out: list[Observation]) -> None:
-        for logical in self._awaiting.pop(key, ()):
-            self._close(logical, out)
-
     def _close(self, logical: _Logical, out: list[Observation]) -> None:
+        """Nobody retried the failure within its window: the client gave the request up."""
         logical.awaiting = False
         outcome: Literal["failure", "abandoned"] = "abandoned" if logical.after == ABANDONED else "failure"
-        out.append(LogicalRequestEnded(logical.provider, logical.endpoint, logical.client, logical.attempts, outcome))
+        # The fault still held if its scenario was not switched off since the last failure.
+        switched_off = self._switched_off.get(logical.scenario)
+        held = bool(logical.scenario) and (
+            switched_off is None or logical.failed_at is None or switched_off < logical.failed_at
+        )
+        out.append(
+            LogicalRequestEnded(logical.provider, logical.endpoint, logical.client, logical.attempts, outcome, held)
+        )
+        if logical.broken:
+            out.append(BrokenStream(logical.provider, logical.client, logical.broken, reissued=False))
 
     # -- fallbacks
 
@@ -306,6 +345,7 @@ class Observer:
             del self._recovering[key]
         hit = self._faulted.pop(ev.scenario, set())
         if not ev.active:
+            self._switched_off[ev.scenario] = ev.time
             for provider in hit:
                 self._recovering[(ev.scenario, provider)] = ev.time
 
@@ -363,3 +403,12 @@ class Observer:
     def _cap(self, table: OrderedDict[_K, _V]) -> None:
         while len(table) > self.settings.max_tracked:
             table.popitem(last=False)
+
+
+def _layer(ev: AttemptStarted) -> Layer:
+    """Which layer of the client sent a retry (see `brownout.observe.events.Layer`)."""
+    if ev.retry_count:
+        return "sdk"
+    if ev.retry_count == 0 or ev.client == "generic":
+        return "app"  # above a numbering SDK, or a plain HTTP client: no SDK layer below the app
+    return "unknown"

@@ -98,3 +98,15 @@ def test_keys_have_their_own_buckets_and_idle_ones_are_forgotten() -> None:
 def test_a_limiter_needs_a_limit() -> None:
     with pytest.raises(ValueError, match="rpm, tpm or both"):
         RateLimiter(rpm=None, tpm=None)
+
+
+def test_evicting_idle_keys_never_resets_a_throttled_one() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rpm=60, tpm=None, burst=1, clock=clock, max_keys=2)
+    assert limiter.admit("throttled", 0).allowed
+    assert not limiter.admit("throttled", 0).allowed
+    for key in ("b", "c", "d"):  # more keys than the table holds
+        clock.now += 0.01
+        limiter.admit(key, 0)
+    refused = limiter.admit("throttled", 0)  # still empty: its refill has only just begun
+    assert not refused.allowed and refused.wait == pytest.approx(0.97)
