@@ -33,3 +33,14 @@ def test_every_metric_is_documented() -> None:
     assert names, "no metrics registered"
     missing = sorted(name for name in names if f"`{name}`" not in README)
     assert not missing, f"metrics missing from the README: {missing}"
+
+
+def test_the_client_shapes_table_is_the_truth_matrix() -> None:
+    from e2e.test_truth_matrix import TRUTH
+
+    for case in TRUTH:
+        row = f"| {case.name} | {case.truth} | {case.reports} |"
+        assert row in README, f"README's client-shape table lacks or differs for: {row}"
+    rows = [line for line in README.splitlines() if line.startswith("| ") and line.count(" | ") == 2]
+    shapes = {line.split(" | ")[0].removeprefix("| ") for line in rows}
+    assert {case.name for case in TRUTH} <= shapes

@@ -27,3 +27,14 @@ def test_what_a_transport_error_means() -> None:
     assert failure_of_error(Outcome.NONE, "", 200) == "aborted"
     assert failure_of_error(Outcome.NONE, "", 503) == "503"
     assert failure_of_error(Outcome.NONE, "", None) == "error"
+
+
+def test_400_is_the_first_error_status() -> None:
+    assert failure_of_response(400, Outcome.NONE, "") == "400"
+    assert failure_of_response(399, Outcome.NONE, "") == ""
+    assert failure_of_error(Outcome.NONE, "", 400) == "400"
+    assert failure_of_error(Outcome.NONE, "", 399) == "aborted"
+
+
+def test_a_spoiled_answer_without_a_fault_name_says_what_happened() -> None:
+    assert failure_of_response(200, Outcome.CUT, "") == "cut"

@@ -465,3 +465,165 @@ def test_recovery_is_timed_from_the_latest_end_of_the_faults() -> None:
     a3 = start(23.0, fingerprint="c")
     run(a3, end(a3, 23.1))
     assert of(Recovered, run.seen) == [Recovered("replay", "openai", 3.0)]
+
+
+def test_an_abandonment_then_its_retry_and_its_end_under_a_fault() -> None:
+    run = Run(Settings(retry_window=5.0))
+    a1 = start(10.0, declared_timeout=0.3)
+    out = run(a1, ClientAbandoned(a1.attempt, 10.3, scenario="outage"))
+    assert out == [Abandoned("openai", "chat", "openai-python", pytest.approx(0.3), 0.3)]
+    a2 = start(10.5)
+    run(a2, ClientAbandoned(a2.attempt, 10.8, scenario="outage"))
+    (retry,) = of(Retry, run.seen)
+    assert retry.after == "timeout" and not retry.nonretryable and retry.delay == pytest.approx(0.2)  # type: ignore[attr-defined]
+    run.tick(20.0)
+    assert of(LogicalRequestEnded, run.seen) == [
+        LogicalRequestEnded("openai", "chat", "openai-python", 2, "abandoned", while_faulted=True)
+    ]
+    assert of(BrokenStream, run.seen) == []
+    run(FaultsSwitched("outage", False, 21.0))  # abandoned attempts count as the fault's hits
+    a3 = start(22.0)
+    run(a3, end(a3, 22.1))
+    assert of(Recovered, run.seen) == [Recovered("outage", "openai", pytest.approx(1.0))]
+
+
+def test_a_scenario_switched_off_before_the_failure_still_held_it() -> None:
+    run = Run(Settings(retry_window=5.0))
+    run(FaultsSwitched("outage", False, 1.0), FaultsSwitched("outage", True, 2.0))
+    a1 = start(3.0)
+    run(a1, end(a1, 3.1, "503", scenario="outage"))
+    run.tick(10.0)
+    assert of(LogicalRequestEnded, run.seen)[0].while_faulted is True  # type: ignore[attr-defined]
+    run(FaultsSwitched("never-faulted", False, 11.0))  # a scenario that never failed anything: no harm
+
+
+def test_without_retry_after_the_window_is_just_the_window() -> None:
+    run = Run(Settings(retry_window=5.0))
+    a1 = start(0.0)
+    run(a1, end(a1, 1.0, "500"), start(6.5))  # 5.5 s after the failure
+    assert of(Retry, run.seen) == []
+
+
+def test_two_identical_failures_wait_apart_and_each_can_be_retried() -> None:
+    run = Run(Settings(retry_window=5.0))
+    a1, a2 = start(0.0), start(0.0)
+    run(a1, a2, end(a1, 0.1, "500"), end(a2, 3.0, "500"))
+    run.tick(5.5)  # the first failure's window has run out; the second's has not
+    run(start(7.0))
+    assert len(of(Retry, run.seen)) == 1
+    assert [e.attempts for e in of(LogicalRequestEnded, run.seen)] == [1]  # type: ignore[attr-defined]
+
+
+def test_a_retried_request_is_not_closed_by_its_old_deadline() -> None:
+    run = Run(Settings(retry_window=2.0))
+    a1 = start(0.0)
+    run(a1, end(a1, 0.1, "500"))
+    a2 = start(1.0)  # the retry is still under way when the first failure's window ends
+    run(a2)
+    run.tick(3.0)
+    assert of(LogicalRequestEnded, run.seen) == []
+    run(end(a2, 3.5, "500"))
+    run.tick(6.0)
+    assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "openai-python", 2, "failure")]
+    assert of(BrokenStream, run.seen) == []
+
+
+def test_a_reissued_stream_that_fails_otherwise_is_not_broken_twice() -> None:
+    run = Run(Settings(retry_window=2.0))
+    a1 = start(0.0)
+    run(a1, end(a1, 0.1, "stream_cut", broken="cut"))
+    a2 = start(0.5)
+    run(a2, end(a2, 0.6, "503"))
+    run.tick(5.0)
+    assert of(BrokenStream, run.seen) == [BrokenStream("openai", "openai-python", "cut", reissued=True)]
+
+
+def test_a_short_hang_and_an_answer_under_a_timeout_rule() -> None:
+    run = Run()
+    a1 = start(10.0)
+    run(a1, end(a1, 10.4, "timeout", fault="timeout"))
+    a2 = start(20.0, fingerprint="other")
+    run(a2, end(a2, 20.1, "", fault="timeout"))  # not held: no hang
+    assert of(Hang, run.seen) == [Hang("openai", "openai-python", pytest.approx(0.4), gave_up=False)]
+
+
+def test_a_numbered_retry_takes_only_its_own_open_attempt() -> None:
+    run = Run()
+    other = start(0.0, fingerprint="other request", declared_timeout=5.0)
+    mine = start(0.1, declared_timeout=2.0)
+    run(other, mine, start(1.0, retry_count=1))
+    assert of(Abandoned, run.seen) == [Abandoned("openai", "chat", "openai-python", None, 2.0)]
+    assert run.observer.tracked()["inflight"] == 2
+
+
+def test_the_tables_it_reports() -> None:
+    assert set(Observer().tracked()) == {"inflight", "awaiting", "deadlines", "conversations", "recovering"}
+
+
+def test_memory_caps_are_exact() -> None:
+    run = Run(Settings(max_tracked=3))
+    for n in range(5):
+        run(start(float(n), fingerprint=f"r{n}"))
+    assert run.observer.tracked()["inflight"] == 3
+
+
+def test_the_oldest_waiting_failure_is_the_one_given_up_when_full() -> None:
+    run = Run(Settings(max_tracked=2, retry_window=30.0))
+    for n in range(3):
+        a = start(float(n), fingerprint=f"r{n}")
+        run(a, end(a, n + 0.1, "500"))
+    (ended,) = of(LogicalRequestEnded, run.seen)
+    run(start(5.0, fingerprint="r1"), start(5.0, fingerprint="r2"))  # the two newest may still be retried
+    assert len(of(Retry, run.seen)) == 2 and ended.attempts == 1  # type: ignore[attr-defined]
+
+
+def test_a_storm_needs_retries_to_reach_the_ratio_exactly() -> None:
+    run = Run(Settings(storm_window=10.0, storm_min_retries=4, storm_ratio=1.0, retry_window=30.0))
+    for n in range(4):  # four requests, each retried once: 4 retries per 4 first attempts
+        a = start(n * 0.1, fingerprint=f"r{n}")
+        run(a, end(a, n * 0.1 + 0.01, "503"))
+    for n in range(4):
+        run(start(1.0 + n * 0.1, fingerprint=f"r{n}"))
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True]  # type: ignore[attr-defined]
+
+
+def test_a_storm_ends_once_when_time_moves_on() -> None:
+    settings = Settings(storm_window=10.0, storm_min_retries=6, storm_ratio=1.0, retry_window=60.0)
+    run = Run(settings)
+    first = start(0.0, fingerprint="loop")
+    run(first, end(first, 0.01, "503"))
+    for n in range(6):
+        a = start(0.1 + n * 0.1, fingerprint="loop")
+        run(a, end(a, 0.15 + n * 0.1, "503"))
+    for at in (8.0, 9.0):  # two more retries later: 2 < 6 / 2 ends it once the first six are gone
+        a = start(at, fingerprint="loop")
+        run(a, end(a, at + 0.01, "503"))
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True]  # type: ignore[attr-defined]
+    out = run(start(11.0, fingerprint="someone else"))  # any event after the burst has aged out
+    assert of(RetryStorm, out) == [RetryStorm("openai", False, 2, 0)]  # judged as time moves on
+    run.tick(12.0)
+    run.tick(13.0)
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True, False]  # type: ignore[attr-defined]
+
+
+def test_an_old_conversation_expiring_leaves_a_newer_one() -> None:
+    run = Run(Settings(fallback_window=10.0, retry_window=60.0))
+    a = start(0.0, conversation="old")
+    run(a, end(a, 0.1, "500"))
+    b = start(8.0, conversation="new")
+    run(b, end(b, 8.1, "500"))
+    run.tick(12.0)  # "old" has expired, "new" has not
+    run(start(13.0, provider="anthropic", conversation="new"))
+    assert len(of(Fallback, run.seen)) == 1
+
+
+def test_a_conversation_still_in_trouble_does_not_stop_time_for_storms() -> None:
+    run = Run(Settings(storm_window=2.0, storm_min_retries=2, storm_ratio=1.0, retry_window=60.0, fallback_window=60.0))
+    a = start(0.0, conversation="c")
+    run(a, end(a, 0.01, "503"))
+    for at in (0.1, 0.2):
+        b = start(at, conversation="c")
+        run(b, end(b, at + 0.01, "503"))
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True]  # type: ignore[attr-defined]
+    run.tick(5.0)  # the conversation's trouble is young; the storm's retries are old
+    assert [s.active for s in of(RetryStorm, run.seen)] == [True, False]  # type: ignore[attr-defined]

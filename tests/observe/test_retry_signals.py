@@ -122,3 +122,52 @@ def test_should_retry_header() -> None:
     assert signals.should_retry({"x-should-retry": "false"}) is False
     assert signals.should_retry({"x-should-retry": "True"}) is True
     assert signals.should_retry({}) is None
+
+
+def test_numbers_in_headers_are_finite_and_not_negative() -> None:
+    assert signals.retry_after({"retry-after-ms": "0"}, {}) == 0.0
+    assert signals.retry_after({"retry-after-ms": "0.5"}, {}) == 0.0005
+    for bad in ("-1", "inf", "nan", "soon"):
+        assert signals.retry_after({"retry-after-ms": bad}, {}) is None, bad
+    assert signals.declared_timeout({"x-stainless-timeout": "0"}) is None  # 0: no timeout declared
+    assert signals.declared_timeout({"x-stainless-timeout": "0.5"}) == 0.5
+
+
+def test_the_canonical_body_is_compact_sorted_utf8() -> None:
+    assert signals.canonical_body(b'{"b": "\xc3\xa9", "a": [1, 2]}') == b'{"a":[1,2],"b":"\xc3\xa9"}'
+    assert signals.canonical_body(b"") == b"" and signals.canonical_body(None) == b""
+    assert signals.canonical_body(b"not json") == b"not json"
+
+
+def test_a_fingerprint_tells_methods_and_paths_apart() -> None:
+    body = b'{"model": "gpt-4o"}'
+    post = signals.fingerprint("POST", "openai", "/v1/chat/completions", body)
+    assert signals.fingerprint("GET", "openai", "/v1/chat/completions", body) != post
+    assert signals.fingerprint("POST", "openai", "/v1/responses", body) != post
+    assert signals.fingerprint("POST", "anthropic", "/v1/chat/completions", body) != post
+
+
+def test_error_codes_prefer_code_and_default_to_empty() -> None:
+    assert signals.error_code({"code": "rate_limit_exceeded", "type": "requests"}) == "rate_limit_exceeded"
+    assert signals.error_code({"type": "overloaded_error"}) == "overloaded_error"
+    assert signals.error_code({}) == "" and signals.error_code({"code": None, "status": ""}) == ""
+
+
+def test_error_objects_are_objects_from_bodies_up_to_a_megabyte() -> None:
+    padding = " " * (1_000_000 - len(b'{"error": {"code": "x"}}'))
+    at_limit = ('{"error": {"code": "x"}}' + padding).encode()
+    assert len(at_limit) == 1_000_000 and signals.error_object(at_limit) == {"code": "x"}
+    assert signals.error_object(at_limit + b" ") == {}
+    assert signals.error_object(b'{"error": "a string"}') == {}
+    assert signals.error_object(b"") == {} and signals.error_object(None) == {}
+
+
+def test_retry_after_as_a_date_uses_the_answers_date_or_its_arrival() -> None:
+    sent = 1_800_000_000.0
+    date = email.utils.formatdate(sent, usegmt=True)
+    later = email.utils.formatdate(sent + 5, usegmt=True)
+    assert signals.retry_after({"retry-after": later, "date": date}, {}) == 4.0  # less the 1 s resolution
+    assert signals.retry_after({"retry-after": later}, {}, received=sent + 1) == 3.0
+    assert signals.retry_after({"retry-after": later, "date": "garbage"}, {}, received=sent) == 4.0
+    naive = "Wed, 21 Oct 2015 07:28:00"  # no zone: not a valid HTTP-date
+    assert signals.parse_retry_after(naive, received=sent) is None

@@ -158,8 +158,7 @@ class Observer:
             if ev.retry_count:
                 # A numbered retry whose earlier attempts brownout never saw (started before it, say).
                 logical.attempts = ev.retry_count
-                logical.after = UNKNOWN
-                self._retry(logical, ev, out, delay=None)
+                self._retry(logical, ev, out, delay=None)  # after what: unknown
             else:
                 self._storm(ev.provider, ev.time, retry=False, out=out)
         else:
@@ -188,9 +187,8 @@ class Observer:
         )
         after = logical.after or UNKNOWN
         out.append(Retry(ev.provider, ev.client, after, delay, violation, logical.nonretryable, _layer(ev), no_backoff))
-        if logical.broken:
+        if logical.broken:  # (a later failure of this request says afresh whether it broke)
             out.append(BrokenStream(ev.provider, ev.client, logical.broken, reissued=True))
-            logical.broken = ""
         if delay is not None:
             logical.last_delay = delay
         logical.awaiting = False
@@ -306,9 +304,9 @@ class Observer:
         key = (started.origin, started.conversation)
         trouble = self._troubles.get(key)
         if trouble is None or (trouble.provider, trouble.model) != (started.provider, started.model):
-            trouble = _Trouble(started.provider, started.model, first=at, last=at)
-            self._troubles[key] = trouble
-        trouble.last = at
+            self._troubles[key] = _Trouble(started.provider, started.model, first=at, last=at)
+        else:
+            trouble.last = at
         self._troubles.move_to_end(key)
         self._cap(self._troubles)
 
@@ -381,11 +379,11 @@ class Observer:
         while self._deadlines and self._deadlines[0][0] < now:
             deadline, _, logical = heapq.heappop(self._deadlines)
             if logical.awaiting and logical.deadline == deadline:
-                queue = self._awaiting.get(logical.key)
-                if queue is not None and logical in queue:
-                    queue.remove(logical)
-                    if not queue:
-                        del self._awaiting[logical.key]
+                # Still awaiting means still in its key's queue (taking it or evicting it ends that).
+                queue = self._awaiting[logical.key]
+                queue.remove(logical)
+                if not queue:
+                    del self._awaiting[logical.key]
                 self._close(logical, out)
         while self._troubles:
             trouble = next(iter(self._troubles.values()))

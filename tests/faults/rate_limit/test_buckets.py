@@ -110,3 +110,37 @@ def test_evicting_idle_keys_never_resets_a_throttled_one() -> None:
         limiter.admit(key, 0)
     refused = limiter.admit("throttled", 0)  # still empty: its refill has only just begun
     assert not refused.allowed and refused.wait == pytest.approx(0.97)
+
+
+def test_eviction_drops_only_as_many_idle_keys_as_it_must() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rpm=60, tpm=1000, burst=1, clock=clock, max_keys=2)
+    for key in ("a", "b", "c"):
+        limiter.admit(key, 10)
+        clock.now += 120  # each bucket is full again before the next key comes
+    assert list(limiter._buckets) == ["b", "c"]
+
+
+def test_a_token_limit_alone_may_cap_its_burst() -> None:
+    limiter = RateLimiter(rpm=None, tpm=100, burst=5, clock=Clock())
+    verdict = limiter.admit("m", 10)
+    assert verdict.allowed and verdict.requests is None and verdict.tokens is not None
+
+
+def test_verdicts_report_both_limits_and_what_was_asked() -> None:
+    limiter = RateLimiter(rpm=60, tpm=100, burst=1, clock=Clock())
+    allowed = limiter.admit("m", 10)
+    assert allowed.wait == 0.0 and allowed.requested_tokens == 10 and allowed.exhausted is None
+    assert allowed.tokens is not None and allowed.tokens.limit == 100 and allowed.tokens.remaining == 90
+    refused = limiter.admit("m", 10)
+    assert not refused.allowed and refused.exhausted == "requests"
+    assert refused.tokens is not None and refused.tokens.remaining == 90 and refused.requested_tokens == 10
+
+
+def test_settling_an_unknown_key_and_reading_a_new_one_are_harmless() -> None:
+    limiter = RateLimiter(rpm=60, tpm=100, clock=Clock())
+    limiter.settle("never seen", 10, 50)
+    requests, tokens = limiter.state("new")
+    assert requests is not None and requests.remaining == 60 and tokens is not None and tokens.remaining == 100
+    with pytest.raises(ValueError, match="needs rpm, tpm or both"):
+        RateLimiter(None, None)
