@@ -91,7 +91,7 @@ def test_sdk_numbered_retries_obeying_retry_after_ms() -> None:
     assert not any(r.violation or r.nonretryable for r in retries)  # type: ignore[attr-defined]
     assert of(LogicalRequestEnded, run.seen) == []  # a fourth attempt may still come
     assert run.tick(t + 4) == []
-    assert run.tick(t + 6) == [LogicalRequestEnded("openai", "chat", "openai-python", 3, "failure")]
+    assert run.tick(t + 6) == [LogicalRequestEnded("openai", "chat", "openai-python", 3, "failure", after="429")]
 
 
 def test_unnumbered_retries_are_grouped_by_fingerprint_and_early_ones_violate() -> None:
@@ -238,7 +238,9 @@ def test_a_failure_retried_after_the_window_is_a_new_request() -> None:
     run(a1, end(a1, 1.0, "503", retry_after=2.0))
     run(start(8.5))  # 1.0 + 5 + 2 = 8.0 was the last moment
     assert of(Retry, run.seen) == []
-    assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "openai-python", 1, "failure")]
+    assert of(LogicalRequestEnded, run.seen) == [
+        LogicalRequestEnded("openai", "chat", "openai-python", 1, "failure", after="503")
+    ]
 
 
 def test_a_fresh_sdk_call_after_an_unretried_failure_is_the_apps_retry() -> None:
@@ -305,7 +307,9 @@ def test_abandonment_reports_the_wait_and_the_declared_timeout_then_a_retry_foll
     (retry,) = of(Retry, run.seen)
     assert retry.after == "timeout" and retry.delay == pytest.approx(0.48)  # type: ignore[attr-defined]
     run.tick(10.0)
-    assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "openai-python", 2, "abandoned")]
+    assert of(LogicalRequestEnded, run.seen) == [
+        LogicalRequestEnded("openai", "chat", "openai-python", 2, "abandoned", after="timeout")
+    ]
 
 
 def test_a_numbered_retry_while_its_attempt_looks_open_abandons_that_attempt() -> None:
@@ -326,14 +330,18 @@ def test_fallback_to_another_provider_after_failures() -> None:
         run(attempt, end(attempt, failed_at, "503"))
     anthropic = start(1.7, provider="anthropic", model="claude", conversation="c1", identity="other-key@10.0.0.1")
     run(anthropic, end(anthropic, 2.0))
-    assert of(Fallback, run.seen) == [Fallback("openai", "anthropic", "gpt-4o", "claude", pytest.approx(1.6))]
+    assert of(Fallback, run.seen) == [
+        Fallback("openai", "anthropic", "gpt-4o", "claude", pytest.approx(1.6), "openai-python")
+    ]
 
 
 def test_fallback_to_another_model_of_the_same_provider() -> None:
     run = Run()
     a1 = start(0.0, conversation="c1")
     run(a1, end(a1, 0.1, "429"), start(0.2, model="gpt-4o-mini", conversation="c1", fingerprint="fp2"))
-    assert of(Fallback, run.seen) == [Fallback("openai", "openai", "gpt-4o", "gpt-4o-mini", pytest.approx(0.1))]
+    assert of(Fallback, run.seen) == [
+        Fallback("openai", "openai", "gpt-4o", "gpt-4o-mini", pytest.approx(0.1), "openai-python")
+    ]
 
 
 def test_no_fallback_without_a_failure_or_after_the_window_or_after_a_success() -> None:
@@ -478,7 +486,7 @@ def test_an_abandonment_then_its_retry_and_its_end_under_a_fault() -> None:
     assert retry.after == "timeout" and not retry.nonretryable and retry.delay == pytest.approx(0.2)  # type: ignore[attr-defined]
     run.tick(20.0)
     assert of(LogicalRequestEnded, run.seen) == [
-        LogicalRequestEnded("openai", "chat", "openai-python", 2, "abandoned", while_faulted=True)
+        LogicalRequestEnded("openai", "chat", "openai-python", 2, "abandoned", while_faulted=True, after="timeout")
     ]
     assert of(BrokenStream, run.seen) == []
     run(FaultsSwitched("outage", False, 21.0))  # abandoned attempts count as the fault's hits
@@ -524,7 +532,9 @@ def test_a_retried_request_is_not_closed_by_its_old_deadline() -> None:
     assert of(LogicalRequestEnded, run.seen) == []
     run(end(a2, 3.5, "500"))
     run.tick(6.0)
-    assert of(LogicalRequestEnded, run.seen) == [LogicalRequestEnded("openai", "chat", "openai-python", 2, "failure")]
+    assert of(LogicalRequestEnded, run.seen) == [
+        LogicalRequestEnded("openai", "chat", "openai-python", 2, "failure", after="500")
+    ]
     assert of(BrokenStream, run.seen) == []
 
 

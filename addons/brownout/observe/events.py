@@ -112,6 +112,7 @@ class Retry:
     nonretryable: bool  # the failed attempt must not have been retried
     layer: Layer = "unknown"
     no_backoff: bool = False  # it did not wait longer than the retry before it (or barely at all)
+    retry_after: float | None = None  # what the failed answer asked the client to wait, seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ class LogicalRequestEnded:
     outcome: Literal["success", "failure", "abandoned"]
     # Given up while the fault that failed its last attempt was still on (the client stopped first).
     while_faulted: bool = False
+    after: str = ""  # what its last attempt got, when that failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,7 @@ class Fallback:
     from_model: str
     to_model: str
     seconds: float  # the first failure of the conversation's run to the fallback's start
+    client: str = "other"  # the client that fell back (as it reached the new place)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,7 @@ class BrokenStream:
     client: str
     broken: str
     reissued: bool
+    attempts: int = 1  # attempts of its logical request so far (1: this stream was its first try)
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,9 +186,21 @@ class Observer:
             )
         )
         after = logical.after or UNKNOWN
-        out.append(Retry(ev.provider, ev.client, after, delay, violation, logical.nonretryable, _layer(ev), no_backoff))
+        out.append(
+            Retry(
+                ev.provider,
+                ev.client,
+                after,
+                delay,
+                violation,
+                logical.nonretryable,
+                _layer(ev),
+                no_backoff,
+                logical.retry_after,
+            )
+        )
         if logical.broken:  # (a later failure of this request says afresh whether it broke)
-            out.append(BrokenStream(ev.provider, ev.client, logical.broken, reissued=True))
+            out.append(BrokenStream(ev.provider, ev.client, logical.broken, True, logical.attempts - 1))
         if delay is not None:
             logical.last_delay = delay
         logical.awaiting = False
@@ -291,10 +303,12 @@ class Observer:
             switched_off is None or logical.failed_at is None or switched_off < logical.failed_at
         )
         out.append(
-            LogicalRequestEnded(logical.provider, logical.endpoint, logical.client, logical.attempts, outcome, held)
+            LogicalRequestEnded(
+                logical.provider, logical.endpoint, logical.client, logical.attempts, outcome, held, logical.after
+            )
         )
         if logical.broken:
-            out.append(BrokenStream(logical.provider, logical.client, logical.broken, reissued=False))
+            out.append(BrokenStream(logical.provider, logical.client, logical.broken, False, logical.attempts))
 
     # -- fallbacks
 
@@ -319,7 +333,9 @@ class Observer:
             return  # nothing failed, or this is the same place again (a retry, not a fallback)
         del self._troubles[key]
         if trouble.last <= ev.time <= trouble.last + self.settings.fallback_window:
-            out.append(Fallback(trouble.provider, ev.provider, trouble.model, ev.model, ev.time - trouble.first))
+            out.append(
+                Fallback(trouble.provider, ev.provider, trouble.model, ev.model, ev.time - trouble.first, ev.client)
+            )
 
     def _succeeded(self, attempt: _Attempt, out: list[Observation]) -> None:
         started = attempt.started
