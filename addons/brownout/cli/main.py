@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also listen as a forward proxy (HTTPS_PROXY) on this port",
     )
+    run.add_argument(
+        "--record",
+        default="",
+        metavar="FILE",
+        help="write the run's record (JSON lines: attempts and client events, no keys or prompts) for "
+        "`brownout report FILE`",
+    )
 
     sim = sub.add_parser("sim", help="run the simulated OpenAI/Anthropic/Gemini upstream")
     sim.add_argument("--port", type=int, default=9000, help="port (default 9000)")

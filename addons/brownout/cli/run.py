@@ -40,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         verbosity="debug" if args.verbose else "info",
         admin_token=args.admin_token,
         watch=not args.no_watch,
+        record=args.record,
     )
 
     async def serve() -> int:

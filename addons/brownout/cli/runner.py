@@ -35,6 +35,7 @@ class ProxySettings:
     upstreams: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
     library: str = ""
+    record: str = ""  # write the run's record here (JSON lines)
     termlog: bool = True
     verbosity: str = "info"
     # mitmproxy's errorcheck exits the process when anything logged an error during start-up:
@@ -110,6 +111,7 @@ def build_master(settings: ProxySettings, state: Brownout | None = None) -> tupl
         brownout_admin_token=settings.admin_token,
         brownout_watch=settings.watch,
         brownout_scenarios=settings.scenarios,
+        brownout_record=settings.record,
         **settings.extra_options,
     )
     if settings.termlog:

@@ -9,6 +9,7 @@ Toxiproxy's API answers them. With a token, the `/api/` endpoints require it as 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -22,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from brownout.control import actions as control
 from brownout.engine.engine import UnknownScenario
 from brownout.engine.state import Brownout
+from brownout.report.build import build as build_report
 from brownout.scenario.yaml_lines import ScenarioError
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,10 @@ def build_app(state: Brownout, token: str = "") -> web.Application:
     async def status(_: web.Request) -> web.Response:
         return web.json_response(control.status(state))
 
+    async def report(_: web.Request) -> web.Response:
+        # Replaying a long run takes a while: not on the proxy's loop.
+        return web.json_response(await asyncio.to_thread(build_report, state.record.snapshot()))
+
     def _unknown(name: str) -> web.Response:
         return error(404, str(UnknownScenario(name, sorted(state.engine.scenarios))))
 
@@ -121,6 +127,7 @@ def build_app(state: Brownout, token: str = "") -> web.Application:
     app.router.add_post("/api/scenarios/{name}/deactivate", switch(state.deactivate, False))
     app.router.add_post("/api/clear", clear)
     app.router.add_get("/api/status", status)
+    app.router.add_get("/api/report", report)
     return app
 
 

@@ -15,6 +15,7 @@ from brownout.engine.engine import Engine
 from brownout.engine.flows import FlowTable
 from brownout.metrics.control import ControlMetrics
 from brownout.metrics.proxy import Metrics
+from brownout.observe.record import RunRecord
 from brownout.scenario.model import Scenario
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class Brownout:
     metrics: Metrics = field(default_factory=Metrics)
     routes: RouteTable = field(default_factory=RouteTable)
     flows: FlowTable = field(default_factory=FlowTable)
+    # What the clients did, kept for reports (`/api/report`, `brownout report`, the pytest plugin).
+    record: RunRecord = field(default_factory=RunRecord)
     # Called on every switch, so addons learn of it at once (the observer times recoveries from it).
     listeners: list[Callable[[ScenarioSwitch], None]] = field(default_factory=list)
     # Scenario file -> why its latest edit was rejected (the previous version keeps running).

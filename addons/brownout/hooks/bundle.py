@@ -10,6 +10,7 @@ from brownout.hooks.observer import ClientObserver
 from brownout.hooks.options import Config
 from brownout.hooks.phases import PhaseAnnouncer
 from brownout.hooks.recorder import Recorder
+from brownout.hooks.recording import Recording
 from brownout.hooks.router import Router
 from brownout.hooks.streams import Streams
 from brownout.hooks.watch import ScenarioWatcher
@@ -27,6 +28,7 @@ def make_addons(state: Brownout | None = None) -> list[object]:
         Streams(state),
         ClientObserver(state),
         Recorder(state),
+        Recording(state),
         AdminServer(state),
         Commands(state),
         ScenarioWatcher(state),

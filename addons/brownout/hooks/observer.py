@@ -107,7 +107,7 @@ class ClientObserver:
         if "brownout_fallback_window" in updated:
             fallback_window = _duration_option("brownout_fallback_window", ctx.options.brownout_fallback_window)
             settings = dataclasses.replace(settings, fallback_window=fallback_window)
-        self.observer.settings = settings
+        self.observer.settings = self.state.record.settings = settings
 
     def running(self) -> None:
         # Synchronous on purpose (a script reload calls it without awaiting); the ticker is a task.
@@ -280,9 +280,10 @@ class ClientObserver:
 
     def _switched(self, switch: ScenarioSwitch) -> None:
         at = switch.at if switch.at is not None else time.time()
-        self._feed(FaultsSwitched(switch.scenario, switch.active, at))
+        self._feed(FaultsSwitched(switch.scenario, switch.active, at, switch.phase))
 
     def _feed(self, event: Event) -> None:
+        self.state.record.add(event)
         try:
             self._record(self.observer.feed(event))
         except Exception:

@@ -84,6 +84,7 @@ class FaultsSwitched:
     scenario: str
     active: bool
     time: float
+    phase: str = ""  # the timeline phase that ended (an off while the scenario stays on); "" for the scenario
 
 
 Event = AttemptStarted | AttemptEnded | ClientAbandoned | FaultsSwitched

@@ -1,0 +1,1 @@
+"""Reports: a run's record replayed, judged and shown (terminal, JSON, HTML)."""
