@@ -205,6 +205,15 @@ async def stream_taken(url: str) -> None:
             await _stream(client)
 
 
+async def stream_truncated(url: str) -> None:
+    """A streaming app that keeps reading until the stream ends; it ends early but cleanly, so the SDK
+    raises nothing and the app takes the truncated answer as whole."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0) as client:
+        stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        finish = [choice.finish_reason async for chunk in stream for choice in chunk.choices]
+    assert not any(finish)  # no finish reason ever came
+
+
 async def no_read_timeout(url: str) -> None:
     """The SDK's default 600 s timeout against a 2 s hang: it waits the hang out."""
     async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0) as client:
@@ -245,6 +254,7 @@ CLIENTS: dict[str, Callable[[str], Awaitable[None]]] = {
     "the same request after a success": again_after_success,
     "stream re-issued after a cut": stream_reissued,
     "stream taken after a cut": stream_taken,
+    "stream ended early, cleanly": stream_truncated,
     "no read timeout against a hang": no_read_timeout,
     "1 s timeout against a hang": one_second_timeout,
     "httpx loop ignoring Retry-After": httpx_hammer,
@@ -436,6 +446,15 @@ TRUTH = [
             ]
         ),
         reports="1 broken stream taken, 0 retries",
+    ),
+    Case(
+        "stream ended early, cleanly",
+        "the stream ends after 3 events without a terminator or finish reason; the SDK raises nothing",
+        rule("{type: stream_cut, after_events: 3, mode: end}"),
+        dict(
+            [m(BROKEN, 1, broken="cut", reissued="false", **OPENAI_PY), m(RETRIES, 0, after="stream_cut", **OPENAI_PY)]
+        ),
+        reports="1 broken stream taken as whole (the silent truncation), 0 retries",
     ),
     Case(
         "no read timeout against a hang",

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     from brownout.cli import ctl
 
     ctl.add_parser(sub)
+    from brownout.cli import report
+
+    report.add_parser(sub)
     return parser
 
 
@@ -126,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from brownout.cli import ctl
 
             return ctl.run(args)
+        if args.command == "report":
+            from brownout.cli import report
+
+            return report.run(args)
         from brownout.cli.scenarios import cmd_scenarios
 
         return cmd_scenarios(args)

@@ -30,6 +30,10 @@ class Dialect:
     def is_terminator(self, event: SseEvent) -> bool:
         return False
 
+    def ends_answer(self, event: SseEvent) -> bool:
+        """The event says the answer is complete: the terminator, or a finish (stop) reason."""
+        return self.is_terminator(event)
+
     def text_of(self, event: SseEvent) -> str:
         """The generated text an event carries (empty for bookkeeping events)."""
         return ""
@@ -63,6 +67,16 @@ class OpenAIChat(Dialect):
 
     def is_terminator(self, event: SseEvent) -> bool:
         return event.data.strip() == "[DONE]"
+
+    def ends_answer(self, event: SseEvent) -> bool:
+        if self.is_terminator(event):
+            return True
+        if '"finish_reason"' not in event.data:
+            return False
+        chunk = event.json()
+        return isinstance(chunk, dict) and any(
+            isinstance(choice, dict) and choice.get("finish_reason") for choice in chunk.get("choices") or ()
+        )
 
     def text_of(self, event: SseEvent) -> str:
         if not event.data.startswith("{"):
@@ -158,6 +172,15 @@ class AnthropicMessages(Dialect):
 
     def is_terminator(self, event: SseEvent) -> bool:
         return event.name == "message_stop"
+
+    def ends_answer(self, event: SseEvent) -> bool:
+        if self.is_terminator(event):
+            return True
+        if event.name != "message_delta":
+            return False
+        data = event.json()
+        delta = data.get("delta") if isinstance(data, dict) else None
+        return isinstance(delta, dict) and bool(delta.get("stop_reason"))
 
     def text_of(self, event: SseEvent) -> str:
         if event.name != "content_block_delta":

@@ -88,4 +88,19 @@ def test_mode_must_be_close_or_reset() -> None:
         parse_scenario(
             "rules:\n  - fault: {type: stream_cut, after_events: 1, mode: fin}\n", "s.yaml", default_name="s"
         )
-    assert str(info.value) == "s.yaml:2: rules[0].fault.mode: Input should be 'close' or 'reset', got 'fin'"
+    assert str(info.value) == "s.yaml:2: rules[0].fault.mode: Input should be 'close', 'reset' or 'end', got 'fin'"
+
+
+@pytest.mark.parametrize("info,events", [(CHAT, openai_chat_events(3)), (MESSAGES, anthropic_events(3))])
+def test_end_mode_ends_cleanly_without_a_terminator_or_a_finish_reason(info: RequestInfo, events: list[str]) -> None:
+    raw = [e.encode() for e in events]
+    plan = StreamCutFault(after_events=100, mode="end").plan(info)  # later than the answer's own end
+    received = simulate(plan, paced(raw, 0.01))
+    sent = body(received)
+    assert ending(received).end == "finish" and plan.outcome == "cut"
+    assert b"[DONE]" not in sent and b'"finish_reason": "stop"' not in sent
+    assert b"message_stop" not in sent and b'"stop_reason": "end_turn"' not in sent
+    assert sent and raw[0] in sent  # what came before is relayed as it was
+    early = StreamCutFault(after_events=2, mode="end").plan(info)
+    received = simulate(early, paced(raw, 0.01))
+    assert body(received) == b"".join(raw[:2]) and ending(received).end == "finish"

@@ -1,4 +1,9 @@
-"""`stream_cut`: the connection ends mid-stream; the terminator (`[DONE]`, `message_stop`) never arrives."""
+"""`stream_cut`: the stream ends mid-answer; the terminator (`[DONE]`, `message_stop`) never arrives.
+
+`close` and `reset` break the connection (the client sees an error); `end` ends the response
+cleanly, with neither the provider's terminator nor a finish reason: no SDK raises, and an app
+that does not check how the stream ended shows a truncated answer as if it were whole.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +21,21 @@ from brownout.faults.stream.plan import Action
 from brownout.faults.stream.plan import Alarm
 from brownout.faults.stream.plan import Cut
 from brownout.faults.stream.plan import EventPlan
+from brownout.faults.stream.plan import Finish
 from brownout.faults.stream.plan import Send
 from brownout.faults.stream.plan import StreamPlan
 from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
 
-CutMode = Literal["close", "reset"]
+CutMode = Literal["close", "reset", "end"]
 
 
 class StreamCutFault(StreamFault):
     type_name = "stream_cut"
-    summary = "End the connection after N events, N bytes or a time: close (incomplete body) or reset (TCP RST)."
+    summary = (
+        "End the stream after N events, N bytes or a time: close (incomplete body), reset (TCP RST), or end "
+        "(a clean end without terminator or finish reason)."
+    )
 
     after_events: int | None = Field(default=None, ge=0)
     after_bytes: int | None = Field(default=None, ge=0)
@@ -56,6 +65,11 @@ def _outcome(mode: CutMode) -> Outcome:
     return Outcome.RESET if mode == "reset" else Outcome.CUT
 
 
+def _stop(mode: CutMode) -> Cut | Finish:
+    """How the stream stops: a broken connection, or (`end`) a clean end of the response."""
+    return Finish() if mode == "end" else Cut(mode)
+
+
 class EventCutPlan(EventPlan):
     """Relays `after_events` whole events, then cuts at once."""
 
@@ -68,14 +82,18 @@ class EventCutPlan(EventPlan):
         if self.after_events == 0:
             self.over = True
             self.outcome = _outcome(self.mode)
-            return [Cut(self.mode)]
+            return [_stop(self.mode)]
         return []
 
     def on_event(self, event: SseEvent, index: int, now: float) -> list[Action]:
+        if self.mode == "end" and self.dialect.ends_answer(event):
+            # A clean end must not say the answer is complete: stop just before the event that does.
+            self.outcome = _outcome(self.mode)
+            return [_stop(self.mode)]
         if index + 1 < self.after_events:
             return [Send(event.raw)]
         self.outcome = _outcome(self.mode)
-        return [Send(event.raw), Cut(self.mode)]
+        return [Send(event.raw), _stop(self.mode)]
 
 
 class ByteCutPlan(StreamPlan):
@@ -89,7 +107,7 @@ class ByteCutPlan(StreamPlan):
     def _cut(self) -> list[Action]:
         self.over = True
         self.outcome = _outcome(self.mode)
-        return [Cut(self.mode)]
+        return [_stop(self.mode)]
 
     def start(self, now: float) -> list[Action]:
         return self._cut() if self.room == 0 else []
@@ -123,4 +141,4 @@ class TimedCutPlan(StreamPlan):
             return []
         self.over = True
         self.outcome = _outcome(self.mode)
-        return [Cut(self.mode)]
+        return [_stop(self.mode)]
