@@ -137,7 +137,7 @@ BAD = [
         "rule:\n  - fault: {type: reset}\n",
         [
             "s.yaml:1: rules: required key is missing",
-            "s.yaml:1: rule: unknown key; allowed: name, description, seed, rules, timeline",
+            "s.yaml:1: rule: unknown key; allowed: name, description, reproduces, seed, rules, timeline",
         ],
     ),
     (

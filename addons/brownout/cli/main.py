@@ -106,14 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     from brownout.cli import ctl
 
     ctl.add_parser(sub)
+    from brownout.cli import drill
     from brownout.cli import report
 
     report.add_parser(sub)
+    drill.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `brownout drill SCENARIO [options] -- COMMAND...`: what follows `--` is the command's own.
+    child: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, child = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    args.child = child
     try:
         if args.command == "run":
             from brownout.cli.run import cmd_run
@@ -133,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from brownout.cli import report
 
             return report.run(args)
+        if args.command == "drill":
+            from brownout.cli import drill
+
+            return drill.run(args)
         from brownout.cli.scenarios import cmd_scenarios
 
         return cmd_scenarios(args)

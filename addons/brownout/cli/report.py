@@ -88,17 +88,30 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def show(report: dict[str, Any], console: Console) -> None:
-    table = Table(title=f"brownout report: {report['attempts']} attempts over {report['seconds']:.0f} s", expand=False)
-    table.add_column("client")
-    table.add_column("provider")
-    table.add_column("attempts", justify="right")
-    table.add_column("retries", justify="right")
-    for name in VERDICTS:
-        table.add_column(name.replace("_", " "), justify="center")
+    console.print(
+        Text(
+            f"brownout report: {report['attempts']} attempts over {report['seconds']:.0f} s; scenarios: "
+            + (", ".join(s["name"] for s in report["scenarios"]) or "none switched"),
+            style="bold",
+        )
+    )
+    if not report["clients"]:
+        console.print("No AI-API traffic was seen.")
     for row in report["clients"]:
-        cells = [Text(MARK[v["verdict"]], style=STYLE[v["verdict"]]) for v in (row["verdicts"][n] for n in VERDICTS)]
-        table.add_row(row["client"], row["provider"], str(row["attempts"]), str(row["retries"]), *cells)
-    console.print(table)
+        table = Table(
+            title=f"{row['client']} at {row['provider']}: {row['attempts']} attempts, {row['retries']} retries",
+            title_justify="left",
+            show_header=False,
+            box=None,
+            pad_edge=False,
+        )
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        table.add_column("what was seen")
+        for name in VERDICTS:
+            verdict = row["verdicts"][name]
+            table.add_row(name, Text(MARK[verdict["verdict"]], style=STYLE[verdict["verdict"]]), verdict["summary"])
+        console.print(table)
     failing = [
         (row, name, v) for row in report["clients"] for name, v in row["verdicts"].items() if v["verdict"] == "fail"
     ]
@@ -106,18 +119,10 @@ def show(report: dict[str, Any], console: Console) -> None:
         console.print(Text("What to change:", style="bold"))
         for row, name, verdict in failing:
             console.print(
-                Text.assemble(
-                    (f"  {row['client']} at {row['provider']}, {name}: ", "bold red"),
-                    f"{verdict['summary']}. {verdict['advice']}",
-                )
+                Text.assemble((f"  {row['client']} at {row['provider']}, {name}: ", "bold red"), verdict["advice"])
             )
     elif report["clients"]:
         console.print(Text("No verdict failed.", style="green"))
-    else:
-        console.print("No AI-API traffic was seen.")
-    quiet = [name for name in VERDICTS if report["overall"][name] == "not_exercised"]
-    if quiet:
-        console.print(Text(f"Not exercised: {', '.join(quiet)} (the scenarios never tested them).", style="dim"))
 
 
 def exit_status(report: dict[str, Any], names: list[str], console: Console) -> int:

@@ -144,7 +144,7 @@ class Fallback:
     from_model: str
     to_model: str
     seconds: float  # the first failure of the conversation's run to the fallback's start
-    client: str = "other"  # the client that fell back (as it reached the new place)
+    client: str = "other"  # the client that fell back, as it was labelled where it failed
 
 
 @dataclass(frozen=True, slots=True)

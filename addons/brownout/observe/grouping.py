@@ -84,6 +84,7 @@ class _Trouble:
     model: str
     first: float
     last: float
+    client: str = "other"  # the client whose attempts failed there
 
 
 @dataclass(slots=True)
@@ -318,7 +319,7 @@ class Observer:
         key = (started.origin, started.conversation)
         trouble = self._troubles.get(key)
         if trouble is None or (trouble.provider, trouble.model) != (started.provider, started.model):
-            self._troubles[key] = _Trouble(started.provider, started.model, first=at, last=at)
+            self._troubles[key] = _Trouble(started.provider, started.model, first=at, last=at, client=started.client)
         else:
             trouble.last = at
         self._troubles.move_to_end(key)
@@ -334,7 +335,9 @@ class Observer:
         del self._troubles[key]
         if trouble.last <= ev.time <= trouble.last + self.settings.fallback_window:
             out.append(
-                Fallback(trouble.provider, ev.provider, trouble.model, ev.model, ev.time - trouble.first, ev.client)
+                Fallback(
+                    trouble.provider, ev.provider, trouble.model, ev.model, ev.time - trouble.first, trouble.client
+                )
             )
 
     def _succeeded(self, attempt: _Attempt, out: list[Observation]) -> None:

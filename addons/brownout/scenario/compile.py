@@ -163,7 +163,9 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
         timeline, phase_rules = _compile_timeline(doc.timeline, tuple(rules), lines, source, problems)
     if problems:
         raise ScenarioError(problems)
-    return Scenario(name, doc.description, doc.seed, tuple(rules), source, text, timeline, phase_rules)
+    return Scenario(
+        name, doc.description, doc.seed, tuple(rules), source, text, timeline, phase_rules, doc.reproduces.strip()
+    )
 
 
 def _compile_timeline(

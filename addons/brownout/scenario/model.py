@@ -96,6 +96,8 @@ class TimelineDoc(_Strict):
 class ScenarioDoc(_Strict):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     description: str = ""
+    # The incident or failure mode the scenario reproduces, and where it is described.
+    reproduces: str = ""
     seed: int | None = None
     # Rules are validated one by one below, so one broken rule does not hide another's problems.
     rules: list[dict[str, Any]] = Field(min_length=1)
@@ -121,3 +123,4 @@ class Scenario:
     timeline: Timeline | None = None
     # The rules in force during each phase of the timeline, probability overrides applied.
     phase_rules: tuple[tuple[CompiledRule, ...], ...] = ()
+    reproduces: str = ""
