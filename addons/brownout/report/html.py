@@ -108,7 +108,7 @@ def render(report: dict[str, Any]) -> str:
         if v["verdict"] == "fail"
     ]
     legend = "".join(f"<li><b>{name}</b>: {_e(QUESTIONS[name])}</li>" for name in VERDICTS)
-    heads = "".join(f"<th>{name}</th>" for name in VERDICTS)
+    heads = "".join(f"<th>{name.replace('_', ' ')}</th>" for name in VERDICTS)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>brownout report</title>
 <style>
