@@ -30,8 +30,10 @@ from rich.table import Table
 from rich.text import Text
 
 from brownout.cli.checks import check_scenarios
+from brownout.cli.report import show as show_report
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
+from brownout.report.build import build as build_report
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
 
@@ -258,7 +260,9 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
             await driver
             await apps.close()
             console.print(render(apps, proxy, started, scenarios))
+            report = await asyncio.to_thread(build_report, proxy.state.record.snapshot())
             await proxy.stop()
+    show_report(report, console)
     console.print("demo stopped.")
     return 0
 
