@@ -86,7 +86,8 @@ async def anthropic_sdk(url: str) -> None:
 
 
 async def genai_sdk(url: str) -> None:
-    retry = genai_types.HttpRetryOptions(attempts=3, initial_delay=0.2, exp_base=2, jitter=0)
+    # jitter=0 would read as unset (the SDK does `options.jitter or 1.0`): a small one keeps the waits known.
+    retry = genai_types.HttpRetryOptions(attempts=3, initial_delay=0.5, exp_base=2, jitter=0.05)
     client = genai.Client(
         api_key="truth", http_options=genai_types.HttpOptions(base_url=f"{url}/gemini", retry_options=retry)
     )
@@ -292,7 +293,7 @@ TRUTH = [
     ),
     Case(
         "google-genai-python",
-        "retries on: 3 attempts, waits 0.2 s then 0.4 s, unnumbered",
+        "retries on: 3 attempts, waits 0.5 s then 1 s (jitter 0.05 s), unnumbered",
         rule("{type: error, status: 503}", "gemini"),
         dict(
             [
