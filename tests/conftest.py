@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mitmproxy import http
+from mitmproxy.test import tflow
 
 import prom
 from brownout.cli.runner import ProxySettings
@@ -24,6 +27,16 @@ from brownout.sim import SimConfig
 from brownout.sim import SimServer
 
 PROVIDERS = ("openai", "anthropic", "gemini", "azure")
+
+
+def chat_flow(model: str = "gpt-4o", stream: bool = False) -> http.HTTPFlow:
+    """A live OpenAI chat-completions flow, as mitmproxy's test flows build it."""
+    flow = tflow.tflow()
+    flow.live = True
+    flow.request.host = "api.openai.com"
+    flow.request.path = "/v1/chat/completions"
+    flow.request.content = json.dumps({"model": model, "stream": stream, "messages": []}).encode()
+    return flow
 
 
 def state_with(text: str) -> Brownout:

@@ -12,16 +12,8 @@ from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.hooks.injector import Injector
 from brownout.scenario.compile import parse_scenario
+from conftest import chat_flow
 from conftest import state_with
-
-
-def chat_flow(model: str = "gpt-4o", stream: bool = False) -> http.HTTPFlow:
-    flow = tflow.tflow()
-    flow.live = True
-    flow.request.host = "api.openai.com"
-    flow.request.path = "/v1/chat/completions"
-    flow.request.content = json.dumps({"model": model, "stream": stream, "messages": []}).encode()
-    return flow
 
 
 async def test_error_fault_answers_in_place_and_marks_the_flow() -> None:

@@ -77,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the run's record (JSON lines: attempts and client events, no keys or prompts) for "
         "`brownout report FILE`",
     )
+    run.add_argument("--no-fault-log", action="store_true", help="do not print a line for each injected fault")
+    run.add_argument(
+        "--retry-window",
+        default="30s",
+        metavar="DURATION",
+        help="how long after a failed attempt (plus its Retry-After) the same request counts as its retry "
+        "(default 30s)",
+    )
+    run.add_argument(
+        "--fallback-window",
+        default="60s",
+        metavar="DURATION",
+        help="how long after a failure the same conversation elsewhere counts as a fallback (default 60s)",
+    )
 
     sim = sub.add_parser("sim", help="run the simulated OpenAI/Anthropic/Gemini upstream")
     sim.add_argument("--port", type=int, default=9000, help="port (default 9000)")

@@ -41,6 +41,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         watch=not args.no_watch,
         record=args.record,
+        extra_options={
+            "brownout_fault_log": not args.no_fault_log,
+            "brownout_retry_window": args.retry_window,
+            "brownout_fallback_window": args.fallback_window,
+        },
     )
 
     async def serve() -> int:

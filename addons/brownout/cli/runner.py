@@ -93,9 +93,46 @@ class ProxyMaster(master.Master):
             self.addons.add(errorcheck.ErrorCheck())
 
 
+class PlaceholderName(logging.Filter):
+    """mitmproxy names a reverse proxy by its upstream, which for brownout's port is the
+    placeholder that every routed request replaces; the line says what the port is instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if UNROUTED in message:
+            record.msg = message.replace(f"reverse proxy to {UNROUTED}", "brownout (routes by path prefix)")
+            record.args = ()
+        return True
+
+
+def quiet_loggers(verbose: bool = False) -> None:
+    """The log levels mitmproxy's own launchers set: everything reaches the terminal log, which
+    filters by `termlog_verbosity`, except the chattiest libraries below it. Without this the root
+    logger stays at WARNING and no addon's info line (brownout's switches, phases, faults) shows.
+    Unlike mitmdump, a connection opening or closing is logged only with `-v`: brownout's own
+    lines are what its console is for."""
+    logging.getLogger().setLevel(logging.DEBUG)
+    logging.getLogger("mitmproxy.proxy.server").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    servers = logging.getLogger("mitmproxy.proxy.mode_servers")
+    if not any(isinstance(f, PlaceholderName) for f in servers.filters):
+        servers.addFilter(PlaceholderName())
+    for name, level in (
+        ("tornado", logging.WARNING),
+        ("asyncio", logging.WARNING),
+        ("hpack", logging.WARNING),
+        ("quic", logging.WARNING),
+        ("urwid", logging.INFO),
+        ("watchfiles", logging.WARNING),
+        ("aiohttp.access", logging.WARNING),
+    ):
+        logging.getLogger(name).setLevel(level)
+
+
 def build_master(settings: ProxySettings, state: Brownout | None = None) -> tuple[ProxyMaster, Brownout]:
     """A master with brownout's addons and options set; raises OptionsError on bad input."""
     state = state or Brownout()
+    if settings.termlog:
+        quiet_loggers(verbose=settings.verbosity == "debug")
     opts = options.Options(mode=settings.modes())
     master = ProxyMaster(opts, settings.termlog, settings.exit_on_startup_error)
     master.addons.add(Bundle(state))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
 from brownout.hooks.commands import Commands
+from brownout.hooks.faultlog import FaultLog
 from brownout.hooks.injector import Injector
 from brownout.hooks.observer import ClientObserver
 from brownout.hooks.options import Config
@@ -29,6 +30,7 @@ def make_addons(state: Brownout | None = None) -> list[object]:
         ClientObserver(state),
         Recorder(state),
         Recording(state),
+        FaultLog(state),
         AdminServer(state),
         Commands(state),
         ScenarioWatcher(state),

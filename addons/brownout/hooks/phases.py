@@ -8,6 +8,7 @@ and tells the state's listeners that the phase which ended is off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -24,6 +25,13 @@ class PhaseAnnouncer:
         self.state = state
         self._seen: dict[str, tuple[int | None, int]] = {}  # scenario -> (phase index, cycle)
         self._task: asyncio.Task[None] | None = None
+        state.listeners.append(self._switched)
+
+    def _switched(self, switch: ScenarioSwitch) -> None:
+        # Switched off and on again between two ticks, a timeline starts over unseen: forget it
+        # at every switch of the whole scenario, and the next tick announces its phase afresh.
+        if not switch.phase:
+            self._seen.pop(switch.scenario, None)
 
     def tick(self) -> list[str]:
         """Log (and return) a line for each active timeline whose phase changed since the last tick."""
@@ -62,6 +70,8 @@ class PhaseAnnouncer:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        with contextlib.suppress(ValueError):
+            self.state.listeners.remove(self._switched)
 
     async def _loop(self) -> None:
         while True:

@@ -1,0 +1,36 @@
+import logging
+
+import pytest
+from mitmproxy.test import taddons
+
+from brownout.hooks.faultlog import FaultLog
+from brownout.hooks.injector import Injector
+from conftest import chat_flow
+from conftest import state_with
+
+
+async def test_one_line_per_injected_fault(caplog: pytest.LogCaptureFixture) -> None:
+    state = state_with("rules:\n  - name: down\n    fault: {type: error, status: 503}\n")
+    injector, faultlog = Injector(state), FaultLog(state)
+    with taddons.context(injector, faultlog), caplog.at_level(logging.INFO, "brownout.hooks.faultlog"):
+        flow = chat_flow()
+        await injector.request(flow)
+        faultlog.response(flow)
+        faultlog.error(flow)  # a later error on the same flow logs nothing more
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1
+    assert lines[0].startswith("brownout: fault ")
+    assert " other openai/gpt-4o s/down error(status=503" in lines[0]
+    assert lines[0].endswith("-> answered 503")
+
+
+async def test_untouched_flows_and_the_switch_off_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    state = state_with("rules:\n  - name: down\n    fault: {type: error, status: 503}\n")
+    injector, faultlog = Injector(state), FaultLog(state)
+    with taddons.context(injector, faultlog) as tctx, caplog.at_level(logging.INFO, "brownout.hooks.faultlog"):
+        faultlog.response(chat_flow())  # no fault decided for it
+        tctx.configure(faultlog, brownout_fault_log=False)
+        flow = chat_flow()
+        await injector.request(flow)
+        faultlog.response(flow)
+    assert caplog.records == []
