@@ -86,3 +86,17 @@ async def test_the_fault_lines_switch_off(start_proxy_process: StartProcess, sim
     assert answer.status_code == 503
     await asyncio.sleep(0.3)
     assert "brownout: fault" not in proxy.output()
+
+
+async def test_a_dead_upstream_prints_one_line_and_answers_at_once(start_proxy_process: StartProcess) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    proxy = await start_proxy_process("--admin-port", "0", "--upstream", f"anthropic={dead}/anthropic")
+    async with httpx.AsyncClient(base_url=proxy.url) as client:
+        for _ in range(3):
+            started = asyncio.get_running_loop().time()
+            answer = await client.post("/anthropic/v1/messages", json={"model": "claude-sonnet-5", "max_tokens": 8})
+            assert asyncio.get_running_loop().time() - started < 1.0
+            assert answer.status_code == 502 and answer.headers["x-brownout"] == "upstream-error"
+    await wait_for_line(proxy, rf"brownout: cannot reach upstream {dead} for anthropic \(refused: .*$")
+    await asyncio.sleep(0.2)
+    assert proxy.output().count("cannot reach upstream") == 1

@@ -14,6 +14,7 @@ from brownout.hooks.recorder import Recorder
 from brownout.hooks.recording import Recording
 from brownout.hooks.router import Router
 from brownout.hooks.streams import Streams
+from brownout.hooks.upstream_errors import UpstreamErrors
 from brownout.hooks.watch import ScenarioWatcher
 
 
@@ -25,6 +26,7 @@ def make_addons(state: Brownout | None = None) -> list[object]:
     return [
         Config(state),
         Router(state),
+        UpstreamErrors(state),
         Injector(state),
         Streams(state),
         ClientObserver(state),

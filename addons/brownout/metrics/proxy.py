@@ -42,6 +42,12 @@ class Metrics:
             ["fault"],
             registry=r,
         )
+        self.upstream_errors = Counter(
+            "brownout_upstream_errors",
+            "Requests brownout answered with its own 502 because it could not reach the upstream (not a fault).",
+            ["provider", "cause"],
+            registry=r,
+        )
         self.duration = Histogram(
             "brownout_request_duration_seconds",
             "Request start to response end, as the client saw it.",

@@ -46,6 +46,22 @@ def _version() -> tuple[int, int]:
     return major, minor
 
 
+def tested_version() -> bool:
+    """The installed mitmproxy is a tested minor version, or the user forces the patches on."""
+    try:
+        tested = _version()[:2] in TESTED
+    except ValueError:
+        tested = False
+    return tested or os.environ.get(FORCE_ENV) == "force"
+
+
+def untested_version() -> str:
+    return (
+        f"mitmproxy {version.VERSION} is not a tested version "
+        f"({', '.join(f'{a}.{b}' for a, b in TESTED)}; set {FORCE_ENV}=force to try it)"
+    )
+
+
 def check() -> list[str]:
     """What in the installed mitmproxy does not fit the adapter (empty: it fits)."""
     problems: list[str] = []
@@ -96,15 +112,8 @@ def check() -> list[str]:
             problems.append("HttpLayer no longer routes RequestWakeup back to its streams")
     if not hasattr(layers_http, "HttpErrorHook"):
         problems.append("HttpErrorHook is gone")
-    try:
-        tested = _version()[:2] in TESTED
-    except ValueError:
-        tested = False
-    if not tested and os.environ.get(FORCE_ENV) != "force":
-        problems.append(
-            f"mitmproxy {version.VERSION} is not a tested version "
-            f"({', '.join(f'{a}.{b}' for a, b in TESTED)}; set {FORCE_ENV}=force to try it)"
-        )
+    if not tested_version():
+        problems.append(untested_version())
     return problems
 
 
@@ -117,13 +126,19 @@ def install() -> Status:
     if problems:
         _status = Status(False, "; ".join(problems))
         return _status
-    stream_cls = layers_http.HttpStream
-    if not getattr(stream_cls.start_response_stream, "__brownout__", False):
-        patched = _patched_start(stream_cls.start_response_stream)
-        patched.__brownout__ = True  # type: ignore[attr-defined]
-        stream_cls.start_response_stream = patched  # type: ignore[method-assign,assignment]
+    patch_method(layers_http.HttpStream, "start_response_stream", _patched_start)
     _status = Status(True)
     return _status
+
+
+def patch_method(cls: type, name: str, wrap: Callable[[Any], Any]) -> None:
+    """Replace `cls.name` by `wrap(original)`, once: a patched method is marked `__brownout__`."""
+    original = getattr(cls, name)
+    if getattr(original, "__brownout__", False):
+        return
+    patched = wrap(original)
+    patched.__brownout__ = True
+    setattr(cls, name, patched)
 
 
 def status() -> Status:

@@ -39,15 +39,19 @@ def publish(flow: http.HTTPFlow, state: FlowState) -> None:
     flow.metadata["brownout"] = state.summary()
 
 
-def answer(flow: http.HTTPFlow, reply: Reply) -> None:
-    """Answer the flow in the upstream's place (no upstream connection is made)."""
+def response_of(reply: Reply) -> http.Response:
     headers = [(k.encode(), v.encode()) for k, v in reply.headers]
     if not any(k.lower() == "date" for k, _ in reply.headers):
         headers.insert(0, (b"date", email.utils.formatdate(usegmt=True).encode()))
     response = http.Response.make(reply.status, reply.body, headers)
     if reply.reason:
         response.reason = reply.reason
-    flow.response = response
+    return response
+
+
+def answer(flow: http.HTTPFlow, reply: Reply) -> None:
+    """Answer the flow in the upstream's place (no upstream connection is made)."""
+    flow.response = response_of(reply)
 
 
 def _connection_handler(flow: http.HTTPFlow) -> Any:
