@@ -86,3 +86,15 @@ def test_prefix_alone() -> None:
 def test_bad_upstream_args(value: str, message: str) -> None:
     with pytest.raises(RoutingError, match=message):
         parse_upstream_arg(value)
+
+
+def test_a_providers_own_host_is_redirected_to_its_override() -> None:
+    routes = RouteTable(
+        [parse_upstream_arg("gemini=http://127.0.0.1:9000/gemini"), parse_upstream_arg("vllm=http://x:1")]
+    )
+    assert routes.redirect("generativelanguage.googleapis.com", "/v1beta/models/m:generateContent?alt=sse") == Target(
+        "gemini", "gemini", "http", "127.0.0.1", 9000, "/gemini/v1beta/models/m:generateContent?alt=sse"
+    )
+    assert routes.redirect("api.openai.com", "/v1/chat/completions") is None  # no override: the real host
+    assert routes.redirect("x", "/v1/chat/completions") is None  # not a provider's host
+    assert RouteTable().redirect("api.anthropic.com", "/v1/messages") is None

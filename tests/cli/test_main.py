@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -105,41 +104,6 @@ class socket_bound:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
-
-
-async def test_mitmdump_users_load_one_file(sim: SimServer, tmp_path: Path) -> None:
-    """`mitmdump -s addons/brownout_addon.py` gives a mitmproxy user the same proxy."""
-    script = Path(__file__).resolve().parents[2] / "addons" / "brownout_addon.py"
-    port = free_port()
-    (tmp_path / "s.yaml").write_text("rules:\n  - match: {model: x}\n    fault: {type: error, kind: overloaded}\n")
-    mitmdump = Path(sys.executable).parent / "mitmdump"
-    with (tmp_path / "log").open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(mitmdump), "-q", "-s", str(script),
-                "--mode", f"reverse:{sim.url}@127.0.0.1:{port}",
-                "--set", f"brownout_scenarios={tmp_path / 's.yaml'}",
-                "--set", "brownout_admin_port=0",
-                "--set", f"confdir={tmp_path}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(150):
-                try:
-                    ok = await client.post("/openai/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
-                    break
-                except httpx.ConnectError:
-                    await asyncio.sleep(0.1)
-            # In the user's own reverse mode, the path and the upstream are the user's.
-            assert ok.status_code == 200
-            hit = await client.post("/openai/v1/chat/completions", json={"model": "x", "messages": []})
-            assert hit.status_code == 503 and hit.json()["error"]["code"] == "server_is_overloaded"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_demo_runs_for_a_while_and_stops_cleanly() -> None:

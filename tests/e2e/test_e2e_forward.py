@@ -77,16 +77,17 @@ async def test_readme_recipe_with_environment_variables(forward_proxy: RunningPr
             print("raised", type(exc).__name__, exc.code)
         """
     )
-    env = {
-        **os.environ,
-        "HTTPS_PROXY": f"http://127.0.0.1:{forward_proxy.forward_port}",
-        "SSL_CERT_FILE": ca_file(tmp_path),
-    }
-    env.pop("NO_PROXY", None)
-    env.pop("no_proxy", None)
-    done = await _run(program, env)
+    done = await _run(program, proxy_env(forward_proxy, tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "raised RateLimitError rate_limit_exceeded"
+
+
+def proxy_env(proxy: RunningProxy, tmp_path: Path) -> dict[str, str]:
+    """The README's two variables for an unmodified app: HTTPS_PROXY and SSL_CERT_FILE."""
+    env = {**os.environ, "HTTPS_PROXY": f"http://127.0.0.1:{proxy.forward_port}", "SSL_CERT_FILE": ca_file(tmp_path)}
+    env.pop("NO_PROXY", None)
+    env.pop("no_proxy", None)
+    return env
 
 
 async def _run(program: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -95,3 +96,44 @@ async def _run(program: str, env: dict[str, str]) -> subprocess.CompletedProcess
     return await asyncio.to_thread(
         subprocess.run, [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
     )
+
+
+OFFLINE_PROGRAM = textwrap.dedent(
+    """
+    import openai
+    client = openai.OpenAI(api_key="sk-test", max_retries=0)
+    reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    print("answered", reply.model, bool(reply.choices[0].message.content))
+    try:
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"x-brownout-scenario": "openai-total-outage"},
+        )
+    except (openai.APIStatusError, openai.APIConnectionError) as exc:
+        print("raised", type(exc).__name__)
+    """
+)
+
+
+async def test_forward_mode_offline_reaches_the_simulator(start_proxy: StartProxy, tmp_path: Path) -> None:
+    """HTTPS_PROXY to api.openai.com with `--upstream openai=<sim>`: the simulator answers and a
+    library scenario fires, with no network beyond loopback."""
+    proxy = await start_proxy(forward_port=0, extra_options={"confdir": str(tmp_path)})  # upstreams: the sim
+    done = await _run(OFFLINE_PROGRAM, proxy_env(proxy, tmp_path))
+    assert done.returncode == 0, done.stderr
+    answered, raised = done.stdout.strip().splitlines()
+    assert answered == "answered gpt-4o True"
+    assert raised in ("raised InternalServerError", "raised APIConnectionError", "raised APIStatusError")
+    registry = proxy.state.metrics.registry
+    served = registry.get_sample_value(
+        "brownout_requests_total", {"provider": "openai", "endpoint": "chat", "model": "gpt-4o", "code": "200"}
+    )
+    assert served == 1
+    fired = sum(
+        sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "brownout_faults_injected_total" and sample.labels["scenario"] == "openai-total-outage"
+    )
+    assert fired == 1

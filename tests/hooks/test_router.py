@@ -7,6 +7,7 @@ from mitmproxy.test import tflow
 from brownout.classify.routing import RouteTable
 from brownout.classify.routing import parse_upstream_arg
 from brownout.engine.state import Brownout
+from brownout.hooks.options import Config
 from brownout.hooks.router import UNROUTED
 from brownout.hooks.router import Router
 
@@ -72,3 +73,50 @@ def test_forward_mode_tells_the_provider_by_host() -> None:
         router.requestheaders(flow)
         assert flow.request.host == "api.anthropic.com" and flow.request.path == "/openai/v1/messages"
         assert flow.metadata["brownout"]["provider"] == "anthropic"
+
+
+def forward_flow(url: str):  # type: ignore[no-untyped-def]
+    flow = tflow.tflow()
+    flow.request.url = url
+    return flow
+
+
+def test_forward_mode_sends_a_providers_host_to_its_override() -> None:
+    routes = RouteTable(
+        [
+            parse_upstream_arg("openai=http://127.0.0.1:9000/openai"),
+            parse_upstream_arg("azure=http://127.0.0.1:9000/azure"),
+        ]
+    )
+    router = Router(Brownout(routes=routes))
+    with taddons.context(router):
+        flow = forward_flow("https://api.openai.com/v1/chat/completions?x=1")
+        router.requestheaders(flow)
+        assert flow.request.url == "http://127.0.0.1:9000/openai/v1/chat/completions?x=1"
+        assert flow.request.headers["host"] == "127.0.0.1:9000"
+        assert flow.metadata["brownout"] == {"provider": "openai", "route": "openai"}
+
+        flow = forward_flow("https://myres.openai.azure.com/openai/deployments/d/chat/completions")
+        router.requestheaders(flow)
+        assert flow.request.url == "http://127.0.0.1:9000/azure/openai/deployments/d/chat/completions"
+
+        # No override for Anthropic: its host stays, told by name.
+        flow = forward_flow("https://api.anthropic.com/v1/messages")
+        router.requestheaders(flow)
+        assert flow.request.url == "https://api.anthropic.com/v1/messages"
+        assert flow.metadata["brownout"]["provider"] == "anthropic"
+
+
+def test_the_user_says_which_provider_an_upstream_is() -> None:
+    state = Brownout()
+    router, config = Router(state), Config(state)
+    with taddons.context(config, router) as tctx:
+        flow = forward_flow("http://127.0.0.1:9000/openai/v1/chat/completions")
+        router.requestheaders(flow)
+        assert flow.metadata["brownout"]["provider"] == "openai-compatible"  # guessed from the path
+
+        tctx.configure(config, brownout_providers=["127.0.0.1:9000/openai=openai"])
+        flow = forward_flow("http://127.0.0.1:9000/openai/v1/chat/completions")
+        router.requestheaders(flow)
+        assert flow.request.url == "http://127.0.0.1:9000/openai/v1/chat/completions"  # not moved
+        assert flow.metadata["brownout"]["provider"] == "openai"

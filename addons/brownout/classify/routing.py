@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from brownout.classify.request import is_azure_host
+from brownout.classify.request import provider_for_host
 
 DEFAULT_UPSTREAMS: Mapping[str, str] = {
     "openai": "https://api.openai.com",
@@ -90,7 +91,11 @@ class RouteTable:
             name: parse_upstream(name, url) for name, url in DEFAULT_UPSTREAMS.items()
         }
         self.azure_override: Upstream | None = None
+        # Known providers pointed elsewhere: forward-mode traffic to their hosts goes there too.
+        self.overridden: dict[str, Upstream] = {}
         for upstream in overrides:
+            if upstream.name in KNOWN_PROVIDERS:
+                self.overridden[upstream.name] = upstream
             if upstream.name == "azure":
                 self.azure_override = upstream
             else:
@@ -121,6 +126,18 @@ class RouteTable:
             host=upstream.host,
             port=upstream.port,
             path=_join(upstream.base_path, rest),
+        )
+
+    def redirect(self, host: str, path: str) -> Target | None:
+        """Where a request addressed to a provider's own host goes (forward mode, or a user's own
+        mitmproxy): the provider's `--upstream` override with the request's path under its base
+        path, the way a prefix routes; None when the host is no provider's or has no override."""
+        provider = provider_for_host(host)
+        upstream = self.overridden.get(provider) if provider else None
+        if provider is None or upstream is None:
+            return None
+        return Target(
+            provider, upstream.name, upstream.scheme, upstream.host, upstream.port, _join(upstream.base_path, path)
         )
 
     def _resolve_azure(self, rest: str) -> Target:

@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="point a prefix at another upstream, e.g. openai=http://127.0.0.1:9000/openai",
     )
     run.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT][/PATH]=PROVIDER",
+        help="say which provider an upstream is, for requests not sent through a prefix "
+        "(the forward port), e.g. 127.0.0.1:9000/anthropic=anthropic",
+    )
+    run.add_argument(
         "--admin-token",
         default=os.environ.get("BROWNOUT_ADMIN_TOKEN", ""),
         metavar="TOKEN",

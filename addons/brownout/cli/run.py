@@ -13,9 +13,12 @@ from brownout.cli.checks import check_scenarios
 def cmd_run(args: argparse.Namespace) -> int:
     from brownout.classify.routing import RoutingError
     from brownout.classify.routing import parse_upstream_arg
+    from brownout.classify.upstream_providers import parse_provider_rule
 
     try:
         upstreams = [parse_upstream_arg(v) for v in args.upstream]
+        for value in args.provider:
+            parse_provider_rule(value)
     except RoutingError as exc:
         print(f"brownout: {exc}", file=sys.stderr)
         return 2
@@ -43,6 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         record=args.record,
         extra_options={
             "brownout_fault_log": not args.no_fault_log,
+            "brownout_providers": args.provider,
             "brownout_retry_window": args.retry_window,
             "brownout_fallback_window": args.fallback_window,
         },
@@ -62,18 +66,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_routes(settings: object, routes: object) -> None:
+    from brownout.classify.routing import DEFAULT_UPSTREAMS
     from brownout.classify.routing import RouteTable
     from brownout.cli.runner import ProxySettings
 
+    default_hosts = {name: url.removeprefix("https://") for name, url in DEFAULT_UPSTREAMS.items()}
     assert isinstance(settings, ProxySettings) and isinstance(routes, RouteTable)
     base = f"http://{settings.listen_host}:{settings.port}"
     lines = [f"brownout {__version__}: proxy on {base}"]
     for name, upstream in sorted(routes.upstreams.items()):
         lines.append(f"  {base}/{name:<10} -> {upstream.url}")
-    lines.append(f"  {base}/azure/<resource host> -> https://<resource host>")
+    azure = routes.azure_override.url if routes.azure_override is not None else "https://<resource host>"
+    lines.append(f"  {base}/azure/<resource host> -> {azure}")
     lines.append(f"  OPENAI_BASE_URL={base}/openai/v1  ANTHROPIC_BASE_URL={base}/anthropic")
     if settings.forward_port is not None:
         lines.append(f"  forward proxy: HTTPS_PROXY=http://{settings.listen_host}:{settings.forward_port}")
+        for name, upstream in sorted(routes.overridden.items()):
+            host = "Azure OpenAI hosts" if name == "azure" else default_hosts.get(name, name)
+            lines.append(f"    {host} -> {upstream.url}")
     if settings.admin_port > 0:
         lines.append(f"  metrics: http://{settings.admin_host}:{settings.admin_port}/metrics")
     print("\n".join(lines), flush=True)

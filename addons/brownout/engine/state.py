@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from brownout.classify.routing import RouteTable
+from brownout.classify.upstream_providers import ProviderMap
 from brownout.engine.engine import Engine
 from brownout.engine.flows import FlowTable
 from brownout.metrics.control import ControlMetrics
@@ -39,6 +40,7 @@ class Brownout:
     engine: Engine = field(default_factory=Engine)
     metrics: Metrics = field(default_factory=Metrics)
     routes: RouteTable = field(default_factory=RouteTable)
+    providers: ProviderMap = field(default_factory=ProviderMap)  # which provider an upstream is
     flows: FlowTable = field(default_factory=FlowTable)
     # What the clients did, kept for reports (`/api/report`, `brownout report`, the pytest plugin).
     record: RunRecord = field(default_factory=RunRecord)

@@ -7,6 +7,7 @@ mitmdump, `:set` in the console, the Options page in mitmweb.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from mitmproxy import exceptions
 from brownout.classify.routing import RouteTable
 from brownout.classify.routing import RoutingError
 from brownout.classify.routing import parse_upstream_arg
+from brownout.classify.upstream_providers import ProviderMap
+from brownout.classify.upstream_providers import parse_provider_rule
 from brownout.engine.state import Brownout
 from brownout.scenario.library import library_dir
 from brownout.scenario.library import library_files
@@ -51,6 +54,13 @@ class Config:
             "a new NAME adds the prefix /NAME for an OpenAI-compatible server.",
         )
         loader.add_option(
+            "brownout_providers",
+            Sequence[str],
+            [],
+            "Which provider an upstream is, as HOST[:PORT][/PATH]=PROVIDER (HOST may be *), "
+            "e.g. 127.0.0.1:9000/anthropic=anthropic; for requests not sent through a path prefix.",
+        )
+        loader.add_option(
             "brownout_models",
             Sequence[str],
             [],
@@ -61,11 +71,9 @@ class Config:
         from mitmproxy import ctx
 
         if "brownout_upstreams" in updated:
-            try:
-                upstreams = [parse_upstream_arg(v) for v in ctx.options.brownout_upstreams]
-            except RoutingError as exc:
-                raise exceptions.OptionsError(f"brownout_upstreams: {exc}") from exc
-            self.state.routes = RouteTable(upstreams)
+            self.state.routes = RouteTable(_each("brownout_upstreams", parse_upstream_arg))
+        if "brownout_providers" in updated:
+            self.state.providers = ProviderMap(_each("brownout_providers", parse_provider_rule))
         if "brownout_models" in updated and ctx.options.brownout_models:
             self.state.metrics.models.allow = set(ctx.options.brownout_models)
             self.state.metrics.models.fixed = True
@@ -93,3 +101,13 @@ class Config:
         self.state.sync_gauges()
         if chosen:
             log.info("brownout: active scenarios: %s", ", ".join(engine.active))
+
+
+def _each[T](option: str, parse: Callable[[str], T]) -> list[T]:
+    """Each value of a list option, parsed; a bad one stops the (re)configuration with its reason."""
+    from mitmproxy import ctx
+
+    try:
+        return [parse(value) for value in getattr(ctx.options, option)]
+    except RoutingError as exc:
+        raise exceptions.OptionsError(f"{option}: {exc}") from exc

@@ -12,6 +12,8 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 from brownout.classify.request import guess_provider
 from brownout.classify.request import provider_for_host
 from brownout.classify.routing import RoutingError
+from brownout.classify.routing import Target
+from brownout.engine.flows import FlowState
 from brownout.engine.state import Brownout
 from brownout.mitm.flows import answer
 from brownout.mitm.flows import publish
@@ -51,16 +53,32 @@ class Router:
                 message = f"brownout: no upstream for {flow.request.path!r}; path prefixes: {prefixes}"
                 answer(flow, _json_reply(404, message))
                 return
-            # Set the address in one step: mitmproxy's host and port setters each re-derive the
-            # Host header (with an IDNA round trip), a large share of routing's cost.
-            request = flow.request
-            request.data.host, request.data.port, request.scheme = target.host, target.port, target.scheme
-            request.host_header = url.hostport(target.scheme, target.host, target.port)
-            request.path = target.path
-            here.provider, here.route = target.provider, target.route
-            publish(flow, here)
+            _send(flow, here, target)
             return
-        provider = provider_for_host(flow.request.host) or guess_provider(flow.request.path.partition("?")[0])
+        request = flow.request
+        # Elsewhere (the forward port, a user's own mitmproxy) a provider's own host goes to that
+        # provider's --upstream override, so forward-mode traffic reaches a simulator too.
+        redirected = self.state.routes.redirect(request.host, request.path)
+        if redirected is not None:
+            _send(flow, here, redirected)
+            return
+        path = request.path.partition("?")[0]
+        provider = (
+            self.state.providers.provider_of(request.host, request.port, path)
+            or provider_for_host(request.host)
+            or guess_provider(path)
+        )
         if provider:
             here.provider = provider
             publish(flow, here)
+
+
+def _send(flow: http.HTTPFlow, here: FlowState, target: Target) -> None:
+    # Set the address in one step: mitmproxy's host and port setters each re-derive the Host
+    # header (with an IDNA round trip), a large share of routing's cost.
+    request = flow.request
+    request.data.host, request.data.port, request.scheme = target.host, target.port, target.scheme
+    request.host_header = url.hostport(target.scheme, target.host, target.port)
+    request.path = target.path
+    here.provider, here.route = target.provider, target.route
+    publish(flow, here)
