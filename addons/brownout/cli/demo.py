@@ -3,8 +3,11 @@
 Everything runs in this process on loopback: the simulated upstream, brownout in front of it
 and a handful of synthetic apps that call it through the real `openai`, `anthropic` and
 `google-genai` clients with their production retry settings. The summary shows what the apps
-saw (successes, the exceptions their SDK raised) beside what the proxy did (faults fired,
-attempts it saw), so the retries the SDKs made are visible as attempts per call.
+saw (successes, the exceptions their SDK raised, calls still under way) beside what the proxy did
+(faults fired, and the attempts it saw for each call, which is where the SDKs' retries show).
+Each call carries a header naming it, so the proxy counts the attempts of every call exactly.
+Stopping lets the calls under way finish (for up to `DRAIN_SECONDS`) before the summary and the
+report are taken: a call cut off at shutdown would read as the client giving up.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import itertools
+import os
 import signal
 import statistics
 import time
@@ -23,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 
+from mitmproxy import http
 from rich.console import Console
 from rich.console import Group
 from rich.live import Live
@@ -36,6 +42,10 @@ from brownout.cli.runner import RunningProxy
 from brownout.report.build import build as build_report
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
+
+# Names each call on its way through the proxy (`openai chat#17`); the retries of a call repeat it.
+CALL_HEADER = "x-brownout-demo-call"
+DRAIN_SECONDS = 10.0
 
 PROMPTS = [
     "Summarise the incident report in two sentences.",
@@ -53,12 +63,29 @@ class CallStats:
     ok: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)  # the proxy's attempts for each finished call
+
+    @property
+    def in_flight(self) -> int:
+        return self.calls - self.ok - sum(self.errors.values())
+
+
+class CallAttempts:
+    """A mitmproxy addon in the demo's proxy: the attempts it saw for each call, by `CALL_HEADER`."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[str] = Counter()
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        call = flow.request.headers.get(CALL_HEADER)
+        if call:
+            self.seen[call] += 1
 
 
 class SyntheticApps:
     """Small apps calling the proxy through the official SDKs, as production code would."""
 
-    def __init__(self, proxy_url: str) -> None:
+    def __init__(self, proxy_url: str, attempts: CallAttempts) -> None:
         import anthropic
         import openai
         from google import genai
@@ -73,6 +100,9 @@ class SyntheticApps:
                 base_url=f"{proxy_url}/gemini", timeout=20_000, retry_options=types.HttpRetryOptions(attempts=3)
             ),
         )
+        self.attempts = attempts
+        self._numbers = itertools.count(1)
+        self._call: contextvars.ContextVar[str] = contextvars.ContextVar("call", default="")
         self.calls: dict[str, Callable[[str], Awaitable[object]]] = {
             "openai chat": self._openai_chat,
             "openai chat stream": self._openai_stream,
@@ -83,48 +113,71 @@ class SyntheticApps:
         }
         self.stats = {name: CallStats(name.split()[0]) for name in self.calls}
 
+    def _tag(self) -> dict[str, str]:
+        return {CALL_HEADER: self._call.get()}
+
     async def _openai_chat(self, prompt: str) -> object:
         return await self.openai.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], extra_headers=self._tag()
         )
 
     async def _openai_stream(self, prompt: str) -> object:
         stream = await self.openai.chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": prompt}], stream=True
+            model="gpt-4o", messages=[{"role": "user", "content": prompt}], stream=True, extra_headers=self._tag()
         )
         return [chunk async for chunk in stream]
 
     async def _openai_embeddings(self, prompt: str) -> object:
-        return await self.openai.embeddings.create(model="text-embedding-3-small", input=prompt)
+        return await self.openai.embeddings.create(
+            model="text-embedding-3-small", input=prompt, extra_headers=self._tag()
+        )
 
     async def _anthropic_messages(self, prompt: str) -> object:
         return await self.anthropic.messages.create(
-            model="claude-sonnet-4-6", max_tokens=200, messages=[{"role": "user", "content": prompt}]
+            model="claude-sonnet-4-6",
+            max_tokens=200,
+            messages=[{"role": "user", "content": prompt}],
+            extra_headers=self._tag(),
         )
 
     async def _anthropic_stream(self, prompt: str) -> object:
         async with self.anthropic.messages.stream(
-            model="claude-haiku-4-5", max_tokens=200, messages=[{"role": "user", "content": prompt}]
+            model="claude-haiku-4-5",
+            max_tokens=200,
+            messages=[{"role": "user", "content": prompt}],
+            extra_headers=self._tag(),
         ) as stream:
             return await stream.get_final_message()
 
     async def _gemini_generate(self, prompt: str) -> object:
-        return await self.gemini.aio.models.generate_content(model="gemini-2.5-flash", contents=prompt)
+        from google.genai import types
+
+        # Request options are merged into the client's (its base URL, timeout and retries stay).
+        options = types.HttpOptions(headers=self._tag())
+        return await self.gemini.aio.models.generate_content(
+            model="gemini-2.5-flash", contents=prompt, config=types.GenerateContentConfig(http_options=options)
+        )
 
     async def call(self, name: str, prompt: str) -> None:
         stats = self.stats[name]
         stats.calls += 1
+        call = f"{name}#{next(self._numbers)}"
+        self._call.set(call)  # this task's own context: concurrent calls do not share it
         start = time.monotonic()
         try:
-            await self.calls[name](prompt)
+            # Each call its own conversation: the apps are independent, and two of them sending the
+            # same prompt after a failure would read as one app falling back to another provider.
+            await self.calls[name](f"{prompt} ({call})")
         except asyncio.CancelledError:
             stats.calls -= 1
+            self.attempts.seen.pop(call, None)
             raise
         except Exception as exc:  # the demo reports whatever the SDK raised
             stats.errors[type(exc).__name__] += 1
         else:
             stats.ok += 1
         stats.seconds.append(time.monotonic() - start)
+        stats.attempts.append(self.attempts.seen.pop(call, 0))
 
     async def close(self) -> None:
         await self.openai.close()
@@ -144,30 +197,29 @@ def _sample_sum(proxy: RunningProxy, metric: str, **match: str) -> dict[tuple[st
     return totals
 
 
-def render(apps: SyntheticApps, proxy: RunningProxy, started: float, scenarios: list[str]) -> Group:
+def render(apps: SyntheticApps, proxy: RunningProxy, started: float, status: str = "") -> Group:
     elapsed = time.monotonic() - started
+    scenarios = proxy.state.engine.active  # the names, whether given as a file or a library name
     header = Text.assemble(
         ("brownout demo", "bold"),
         f"  {elapsed:5.1f}s  proxy {proxy.url}  scenarios on: {', '.join(scenarios) or 'none'}",
     )
     if proxy.settings.admin_port:
         header.append(f"  metrics {proxy.admin_url}/metrics")
+    if status:
+        header.append(f"  {status}", style="yellow")
 
-    attempts = _sample_sum(proxy, "brownout_requests_total", provider="")
-    apps_table = Table(title="what the apps saw", expand=True)
-    for column in ("call", "calls", "ok", "SDK raised", "p50 s", "proxy attempts per call"):
+    apps_table = Table(title="what the apps saw")
+    for column in ("call", "calls", "ok", "in flight", "SDK raised", "p50 s", "proxy attempts per call"):
         apps_table.add_column(column, justify="left" if column in ("call", "SDK raised") else "right")
-    calls_per_provider: Counter[str] = Counter()
-    for stats in apps.stats.values():
-        calls_per_provider[stats.provider] += stats.calls
     for name, stats in apps.stats.items():
         raised = ", ".join(f"{k} x{v}" for k, v in stats.errors.most_common()) or "-"
         p50 = f"{statistics.median(stats.seconds):.2f}" if stats.seconds else "-"
-        per_call = attempts.get((stats.provider,), 0) / calls_per_provider[stats.provider] if stats.calls else 0
-        apps_table.add_row(name, str(stats.calls), str(stats.ok), raised, p50, f"{per_call:.2f}")
+        per_call = f"{statistics.fmean(stats.attempts):.2f}" if stats.attempts else "-"
+        apps_table.add_row(name, str(stats.calls), str(stats.ok), str(stats.in_flight), raised, p50, per_call)
 
     faults = _sample_sum(proxy, "brownout_faults_injected_total", scenario="", rule="", fault="", provider="")
-    faults_table = Table(title="what the proxy injected", expand=True)
+    faults_table = Table(title="what the proxy injected")
     for column in ("scenario", "rule", "fault", "provider", "fired"):
         faults_table.add_column(column, justify="right" if column == "fired" else "left")
     for (scenario, rule, fault, provider), count in sorted(faults.items()):
@@ -183,7 +235,7 @@ def _client_table(proxy: RunningProxy) -> Table:
         "non-retryable retries": "brownout_client_nonretryable_retries_total",
         "abandoned": "brownout_client_abandoned_total",
     }
-    table = Table(title="how the clients reacted (the proxy's client metrics)", expand=True)
+    table = Table(title="how the clients reacted (the proxy's client metrics)")
     table.add_column("provider")
     for column in columns:
         table.add_column(column, justify="right")
@@ -198,30 +250,41 @@ def _client_table(proxy: RunningProxy) -> Table:
     return table
 
 
-async def _drive(apps: SyntheticApps, rate: float, stop: asyncio.Event) -> None:
-    """Start calls at `rate` per second, round-robin over the apps, until `stop`."""
-    names = itertools.cycle(apps.calls)
-    prompts = itertools.cycle(PROMPTS)
-    tasks: set[asyncio.Task[None]] = set()
-    try:
-        while not stop.is_set():
-            task = asyncio.create_task(apps.call(next(names), next(prompts)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+class Traffic:
+    """Calls started at a steady rate, round-robin over the apps; stopping lets them finish."""
+
+    def __init__(self, apps: SyntheticApps, rate: float) -> None:
+        self.apps, self.rate = apps, rate
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.starting = asyncio.Event()  # set: stop starting calls
+
+    async def run(self) -> None:
+        names = itertools.cycle(self.apps.calls)
+        prompts = itertools.cycle(PROMPTS)
+        while not self.starting.is_set():
+            task = asyncio.create_task(self.apps.call(next(names), next(prompts)))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1 / rate)
-    finally:
-        for task in tasks:
+                await asyncio.wait_for(self.starting.wait(), timeout=1 / self.rate)
+
+    async def cancel(self) -> None:
+        for task in list(self.tasks):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 async def demo(args: argparse.Namespace, console: Console) -> int:
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # the first Ctrl-C: stop starting calls, let those under way finish
+    hurry = asyncio.Event()  # the second: stop now
     loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, interrupted)
     scenarios = args.scenario or ["demo"]
     async with SimServer(SimConfig(tokens_per_second=60), port=args.sim_port) as sim:
         settings = ProxySettings(
@@ -237,16 +300,19 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
         )
         try:
             proxy = RunningProxy(settings)
+            attempts = CallAttempts()
+            proxy.master.addons.add(attempts)
             await proxy.start()
         except OSError as exc:
             console.print(f"[red]brownout demo: cannot listen: {exc}[/] (try --port / --admin-port)")
             return 1
-        apps = SyntheticApps(proxy.url)
+        apps = SyntheticApps(proxy.url, attempts)
         started = time.monotonic()
-        driver = asyncio.create_task(_drive(apps, args.rate, stop))
+        traffic = Traffic(apps, args.rate)
+        driver = asyncio.create_task(traffic.run())
         try:
             # Transient: the final summary is printed once traffic has stopped, with every call settled.
-            live = Live(render(apps, proxy, started, scenarios), console=console, refresh_per_second=2, transient=True)
+            live = Live(render(apps, proxy, started), console=console, refresh_per_second=2, transient=True)
             with live:
                 while not stop.is_set():
                     if args.duration is not None and time.monotonic() - started >= args.duration:
@@ -254,24 +320,47 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                         break
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=0.5)
-                    live.update(render(apps, proxy, started, scenarios))
+                    live.update(render(apps, proxy, started))
+                traffic.starting.set()
+                await driver
+                drained = loop.time() + DRAIN_SECONDS
+                while traffic.tasks and not hurry.is_set() and loop.time() < drained:
+                    status = f"stopping: {len(traffic.tasks)} calls under way finish (Ctrl-C again: stop now)"
+                    live.update(render(apps, proxy, started, status))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(hurry.wait(), timeout=0.25)
+            # Taken before any call is cut off, which the proxy would count as the client giving up.
+            left = len(traffic.tasks)
+            summary = render(apps, proxy, started, f"{left} calls cut off at the end, not counted" if left else "")
+            report = await asyncio.to_thread(build_report, proxy.state.record.snapshot())
         finally:
             stop.set()
+            traffic.starting.set()
             await driver
+            await traffic.cancel()
             await apps.close()
-            console.print(render(apps, proxy, started, scenarios))
-            report = await asyncio.to_thread(build_report, proxy.state.record.snapshot())
             await proxy.stop()
+    console.print(summary)
     show_report(report, console)
     console.print("demo stopped.")
     return 0
 
 
+# Without a terminal (a pipe, a CI log) rich would wrap the tables at 80 columns.
+UNWRAPPED_WIDTH = 160
+
+
+def demo_console() -> Console:
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=UNWRAPPED_WIDTH)
+    return console
+
+
 def run_demo(args: argparse.Namespace) -> int:
     if not check_scenarios(args.scenario, args.library):
         return 1
-    console = Console()
     try:
-        return asyncio.run(demo(args, console))
+        return asyncio.run(demo(args, demo_console()))
     except KeyboardInterrupt:
         return 130
