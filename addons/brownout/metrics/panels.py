@@ -31,7 +31,7 @@ class Panel:
     moved_by: str  # what makes it move: the README's panel table and the live check's run say the same
     kind: str = "timeseries"  # timeseries | stat | state-timeline | bargauge
     description: str = ""
-    width: int = 8
+    width: int = 8  # of 24 columns; a row's panels fill lines left to right, a line ends once 24 wide
     height: int = 8
     stack: bool = False
     cumulative: bool = False  # reads totals since the proxy started instead of rates
