@@ -125,6 +125,11 @@ ROWS: tuple[Row, ...] = (
               "any traffic; error faults add their status", width=12, stack=True),
         Panel("Faults injected by type", "cps", by_rate(FAULTS, "fault, scenario", "{{fault}} ({{scenario}})"),
               "any fault firing", width=12, stack=True),
+        Panel("Upstream errors (brownout's 502, not faults)", "reqps",
+              by_rate("brownout_upstream_errors_total", "provider, cause", "{{provider}} {{cause}}"),
+              "an upstream brownout cannot reach (refused, DNS, TLS, timeout)", width=12, stack=True,
+              description="Requests brownout answered with its own labelled 502 (x-brownout: upstream-error) "
+              "because it could not reach the upstream; injected faults are not counted here."),
     )),
     Row("Client behaviour", (
         Panel("Retries by provider and cause", "reqps",
