@@ -21,6 +21,9 @@ which fault is chosen by the model it asks for, so one scenario serves them all 
   clean stream. The streams row.
 - steady (openai, anthropic, gemini): 500, 529 and 503 on some calls, gemini 1.5 s slow. Attempts
   per request, backoff, latency, requests in flight, and recovery once the outage is off.
+- unreachable (openai's Azure client, no retries): the proxy's upstream for `UNREACHABLE` is a
+  port nobody listens on (the test sets it), so brownout answers with its own 502. Upstream
+  errors, which are not faults.
 
 `dash-outage` (those rules) is switched on at the start and off while the steady apps still run,
 which gives annotations and recovery times; `dash-timeline` loops two short phases.
@@ -109,6 +112,8 @@ timeline:
 """
 
 SCENARIOS = {"dash-outage": OUTAGE, "dash-timeline": TIMELINE}
+# The provider whose upstream the rehearsal's proxy cannot reach; no other app calls it.
+UNREACHABLE = "azure"
 # The observer's retry window, short so a failure nobody retries closes within the run.
 RETRY_WINDOW = "2s"
 
@@ -158,6 +163,12 @@ class Apps:
                 base_url=f"{proxy_url}/gemini", retry_options=genai_types.HttpRetryOptions(attempts=2)
             ),
         )
+        self.unreachable = openai.AsyncAzureOpenAI(
+            azure_endpoint=f"{proxy_url}/{UNREACHABLE}/dash.openai.azure.com",
+            api_key="dash-unreachable",
+            api_version="2024-10-21",
+            max_retries=0,
+        )
         self.tally = Tally()
         self._serial = itertools.count()
 
@@ -173,6 +184,7 @@ class Apps:
             self.stream_anthropic,
             self.steady_openai,
             self.steady_anthropic,
+            self.unreachable,
         ):
             await client.close()
         for gemini in (self.gemini, self.impatient):
@@ -253,6 +265,9 @@ class Apps:
             self.attempt("stream error", self.anthropic_stream()),
         )
 
+    async def unreachable_call(self) -> None:
+        await self.attempt("unreachable", self.openai_chat(self.unreachable, "dash-deployment", "unreachable"))
+
     async def steady_calls(self) -> None:
         await asyncio.gather(
             self.attempt("steady openai", self.openai_chat(self.steady_openai, "gpt-4o-mini", "steady openai")),
@@ -298,6 +313,7 @@ async def rehearse(proxy_url: str, admin_url: str, outage_seconds: float = 8.0, 
             repeat(apps.fallback_call, outage_seconds, 0.3),
             repeat(apps.impatient_call, outage_seconds, 0.2),
             repeat(apps.stream_calls, outage_seconds, 0.2),
+            repeat(apps.unreachable_call, outage_seconds, 0.3),
         )
         await switch(admin_url, "dash-outage", False)
         await steady

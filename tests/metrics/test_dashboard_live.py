@@ -24,6 +24,7 @@ from brownout.metrics import dashboard
 from brownout.metrics import panels
 from brownout.sim import SimServer
 from conftest import PROVIDERS
+from conftest import free_port
 from conftest import start_scraped_proxy
 from prom import Prometheus
 
@@ -51,13 +52,18 @@ def moved(result: list[dict[str, Any]]) -> bool:
 async def test_every_panel_returns_data_after_a_rehearsal(
     prometheus: Prometheus, sim: SimServer, tmp_path: Path
 ) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there: brownout's upstream errors
+
+    def upstream(provider: str) -> str:
+        return dead if provider == dashboard_run.UNREACHABLE else sim.url
+
     library = tmp_path / "library"
     library.mkdir()
     for name, text in dashboard_run.SCENARIOS.items():
         (library / f"{name}.yaml").write_text(text)
     settings = ProxySettings(
         port=0,
-        upstreams=[f"{name}={sim.url}/{name}" for name in PROVIDERS],
+        upstreams=[f"{name}={upstream(name)}/{name}" for name in PROVIDERS],
         library=str(library),
         termlog=False,
         extra_options={"brownout_retry_window": dashboard_run.RETRY_WINDOW},

@@ -31,7 +31,7 @@ class Panel:
     moved_by: str  # what makes it move: the README's panel table and the live check's run say the same
     kind: str = "timeseries"  # timeseries | stat | state-timeline | bargauge
     description: str = ""
-    width: int = 8
+    width: int = 8  # of 24 columns; a row's panels fill lines left to right, a line ends once 24 wide
     height: int = 8
     stack: bool = False
     cumulative: bool = False  # reads totals since the proxy started instead of rates
@@ -125,6 +125,11 @@ ROWS: tuple[Row, ...] = (
               "any traffic; error faults add their status", width=12, stack=True),
         Panel("Faults injected by type", "cps", by_rate(FAULTS, "fault, scenario", "{{fault}} ({{scenario}})"),
               "any fault firing", width=12, stack=True),
+        Panel("Upstream errors (brownout's 502, not faults)", "reqps",
+              by_rate("brownout_upstream_errors_total", "provider, cause", "{{provider}} {{cause}}"),
+              "an upstream brownout cannot reach (refused, DNS, TLS, timeout)", width=12, stack=True,
+              description="Requests brownout answered with its own labelled 502 (x-brownout: upstream-error) "
+              "because it could not reach the upstream; injected faults are not counted here."),
     )),
     Row("Client behaviour", (
         Panel("Retries by provider and cause", "reqps",
