@@ -81,26 +81,16 @@ async def test_run_serves_and_injects(start_proxy_process: StartProcess, sim: Si
     assert f"proxy on http://127.0.0.1:{proxy.port}" in proxy.output()
 
 
-def test_busy_admin_port_fails_the_start(tmp_path: Path) -> None:
-    with socket_bound() as port:
-        done = subprocess.run(
-            [BROWNOUT, "run", "--port", str(free_port()), "--admin-port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert done.returncode == 1
-    assert f"admin port 127.0.0.1:{port} unavailable" in done.stdout + done.stderr
-
-
-class socket_bound:
-    def __enter__(self) -> int:
-        import socket
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        return int(self.sock.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
+async def test_the_banner_shows_every_override(start_proxy_process: StartProcess) -> None:
+    forward = free_port()
+    proxy = await start_proxy_process(
+        "--admin-port", "0", "--forward-port", str(forward),
+        "--upstream", "azure=http://127.0.0.1:9000/azure", "--upstream", "openai=http://127.0.0.1:9000/openai",
+    )  # fmt: skip
+    banner = proxy.output()
+    base = f"http://127.0.0.1:{proxy.port}"
+    assert f"  {base}/azure/<resource host> -> http://127.0.0.1:9000/azure\n" in banner
+    assert f"  {base}/openai     -> http://127.0.0.1:9000/openai\n" in banner
+    assert f"  forward proxy: HTTPS_PROXY=http://127.0.0.1:{forward}\n" in banner
+    assert "    api.openai.com -> http://127.0.0.1:9000/openai\n" in banner
+    assert "    Azure OpenAI hosts -> http://127.0.0.1:9000/azure\n" in banner

@@ -20,6 +20,7 @@ import itertools
 import os
 import signal
 import statistics
+import sys
 import time
 from collections import Counter
 from collections import defaultdict
@@ -36,6 +37,8 @@ from rich.table import Table
 from rich.text import Text
 
 from brownout.cli.checks import check_scenarios
+from brownout.cli.ports import Listener
+from brownout.cli.ports import port_problem
 from brownout.cli.report import show as show_report
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
@@ -358,6 +361,16 @@ def demo_console() -> Console:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    problem = port_problem(
+        [
+            Listener("--port", "the proxy", args.listen_host, args.port),
+            Listener("--admin-port", "the admin port (metrics)", args.admin_host, args.admin_port),
+            Listener("--sim-port", "the simulator", "127.0.0.1", args.sim_port),
+        ]
+    )
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if not check_scenarios(args.scenario, args.library):
         return 1
     try:

@@ -176,9 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from brownout.cli.ports import Listener
+    from brownout.cli.ports import port_problem
     from brownout.sim import SimConfig
     from brownout.sim import run_sim
 
+    problem = port_problem([Listener("--port", "the simulator", args.host, args.port)])
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     config = SimConfig(
         tokens_per_second=args.tokens_per_second,
         first_token_delay=args.first_token_delay,

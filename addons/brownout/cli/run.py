@@ -8,6 +8,8 @@ import sys
 
 from brownout import __version__
 from brownout.cli.checks import check_scenarios
+from brownout.cli.ports import Listener
+from brownout.cli.ports import port_problem
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -22,6 +24,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RoutingError as exc:
         print(f"brownout: {exc}", file=sys.stderr)
         return 2
+    problem = port_problem(
+        [
+            Listener("--port", "the proxy", args.listen_host, args.port),
+            Listener("--admin-port", "the admin port (metrics, control API)", args.admin_host, args.admin_port),
+            *(
+                [Listener("--forward-port", "the forward proxy", args.listen_host, args.forward_port)]
+                if args.forward_port is not None
+                else []
+            ),
+        ]
+    )
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if not check_scenarios(args.scenario, args.library):
         return 1
     from mitmproxy import exceptions
