@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import anthropic
 import openai
@@ -36,12 +37,16 @@ def ask(question: str, fallback: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fallback", action="store_true", help="move a question to Anthropic when OpenAI fails")
+    parser.add_argument("--rounds", type=int, default=1, help="ask the questions this many times, a second apart")
     args = parser.parse_args()
     failed = 0
-    for question in QUESTIONS:
-        answer = ask(question, args.fallback)
-        failed += answer.startswith("failed")
-        print(f"{question} -> {answer[:60]}")
+    for round_ in range(args.rounds):
+        if round_:
+            time.sleep(1)
+        for question in QUESTIONS:
+            answer = ask(question, args.fallback)
+            failed += answer.startswith("failed")
+            print(f"{question} -> {answer[:60]}", flush=True)
     return 1 if failed else 0
 
 

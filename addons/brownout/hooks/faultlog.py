@@ -1,7 +1,7 @@
 """One log line per injected fault once its flow ends, like mitmdump's flow lines (option
-`brownout_fault_log`, on by default):
+`brownout_fault_log`, on by default); the log's own timestamp says when it ended:
 
-    brownout: fault 12:01:02 openai-python openai/gpt-4o outage/server-error error(status=500) -> answered 500
+    brownout: fault openai-python openai/gpt-4o outage/server-error error(status=500) -> answered 500 (0.01 s)
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ def fault_line(flow: http.HTTPFlow, state: Brownout) -> str | None:
     if here is None or here.decision is None or here.info is None:
         return None
     info, decision = here.info, here.decision
-    at = time.strftime("%H:%M:%S", time.localtime(flow.request.timestamp_start))
     if flow.response is not None and flow.error is None:
         ended = str(flow.response.status_code)
     elif flow.error is not None:
@@ -30,9 +29,10 @@ def fault_line(flow: http.HTTPFlow, state: Brownout) -> str | None:
     else:
         ended = "-"
     where = f"{info.provider}/{info.model}" if info.model else info.provider
+    took = max(0.0, time.time() - flow.request.timestamp_start)
     return (
-        f"brownout: fault {at} {info.client} {where} {decision.scenario}/{decision.rule} "
-        f"{decision.fault.describe()} -> {here.outcome.value or 'untouched'} {ended}"
+        f"brownout: fault {info.client} {where} {decision.scenario}/{decision.rule} "
+        f"{decision.fault.describe()} -> {here.outcome.value or 'untouched'} {ended} ({took:.2f} s)"
     )
 
 
