@@ -29,7 +29,13 @@ def fault_line(flow: http.HTTPFlow, state: Brownout) -> str | None:
     else:
         ended = "-"
     where = f"{info.provider}/{info.model}" if info.model else info.provider
-    took = max(0.0, time.time() - flow.request.timestamp_start)
+    if flow.response is not None and flow.response.timestamp_end is not None:
+        end = flow.response.timestamp_end
+    elif flow.error is not None:
+        end = flow.error.timestamp
+    else:
+        end = time.time()
+    took = max(0.0, end - flow.request.timestamp_start)
     return (
         f"brownout: fault {info.client} {where} {decision.scenario}/{decision.rule} "
         f"{decision.fault.describe()} -> {here.outcome.value or 'untouched'} {ended} ({took:.2f} s)"
