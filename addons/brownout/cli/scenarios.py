@@ -29,17 +29,20 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     directory = Path(args.library) if args.library else library_dir()
     if args.action == "list":
         from rich.console import Console
-        from rich.table import Table
+        from rich.text import Text
 
-        table = Table("name", "rules", "description", title=f"scenarios in {directory}")
+        from brownout.cli.scenario_table import Cell
+        from brownout.cli.scenario_table import scenario_table
+
+        rows: list[tuple[Cell, ...]] = []
         for path in library_files(directory):
             try:
                 scenario = load_scenario(path)
             except ScenarioError as exc:
-                table.add_row(path.stem, "-", f"[red]invalid: {exc.problems[0]}")
+                rows.append((path.stem, "-", Text(f"invalid: {exc.problems[0]}", style="red")))
                 continue
-            table.add_row(scenario.name, str(len(scenario.rules)), scenario.description)
-        Console().print(table)
+            rows.append((scenario.name, str(len(scenario.rules)), scenario.description))
+        Console().print(scenario_table(("name", "rules", "description"), rows, title=f"scenarios in {directory}"))
         return 0
 
     try:
