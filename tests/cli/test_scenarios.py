@@ -1,4 +1,4 @@
-"""`brownout scenarios list`: the library's table."""
+"""`brownout scenarios list|validate`: the library's table, and the linter on names, files and folders."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from brownout.cli.main import main
 from conftest import LONG_NAME
 from conftest import LONG_SCENARIO
 from conftest import table_lines
@@ -39,3 +42,31 @@ def test_list_keeps_names_whole_and_descriptions_on_one_line(tmp_path: Path) -> 
     assert "Half of OpenAI" in by_name[LONG_NAME] and by_name[LONG_NAME].rstrip(" │").endswith("…")
     assert "Connections reset." in by_name["reset"]
     assert "invalid: lib/broken" in by_name["broken"]
+
+
+def test_validate_a_library_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenarios", "validate", "demo"]) == 0
+    assert "demo.yaml: ok (demo, " in capsys.readouterr().out
+
+    (tmp_path / "mine.yaml").write_text(GOOD)
+    assert main(["scenarios", "validate", "mine", "--library", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'mine.yaml'}: ok (mine, 1 rule(s))\n"
+    assert main(["scenarios", "validate", "mine"]) == 1  # not in the built-in library
+    assert "mine: no such file, and no library scenario of that name" in capsys.readouterr().err
+
+
+def test_validate_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "good.json").write_text('{"rules": [{"fault": {"type": "reset"}}]}')
+    (tmp_path / "bad.yml").write_text(BAD)
+    (tmp_path / "notes.txt").write_text("not a scenario")
+    assert main(["scenarios", "validate", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == f"{tmp_path / 'good.json'}: ok (good, 1 rule(s))\n"
+    assert captured.err == f"{tmp_path / 'bad.yml'}:2: rules[0].match.modle: unknown key; allowed: provider, " + (
+        "endpoint, model, stream\n"
+    )
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["scenarios", "validate", str(empty)]) == 1
+    assert "empty: a directory with no scenario file (.yaml, .yml, .json) in it" in capsys.readouterr().err

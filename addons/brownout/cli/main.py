@@ -122,8 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     show = ssub.add_parser("show", help="print a scenario")
     show.add_argument("name", help="library name or file")
     show.add_argument("--library", default="", metavar="DIR")
-    validate = ssub.add_parser("validate", help="check scenario files; non-zero exit on any problem")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = ssub.add_parser("validate", help="check scenarios; non-zero exit on any problem")
+    validate.add_argument(
+        "refs", nargs="+", metavar="FILE|DIR|NAME", help="a file, a directory of them, or a library name"
+    )
+    validate.add_argument("--library", default="", metavar="DIR", help="where NAME is looked up")
 
     from brownout.cli import ctl
 

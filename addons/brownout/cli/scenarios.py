@@ -14,19 +14,26 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     from brownout.scenario.library import resolve_scenario_ref
     from brownout.scenario.yaml_lines import ScenarioError
 
+    directory = Path(args.library) if args.library else library_dir()
     if args.action == "validate":
         failed = 0
-        for file in args.files:
+        for ref in args.refs:
             try:
-                scenario = load_scenario(file)
+                files = scenario_files(ref, directory)
             except ScenarioError as exc:
                 failed += 1
                 print(exc, file=sys.stderr)
-            else:
-                print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
+                continue
+            for file in files:
+                try:
+                    scenario = load_scenario(file)
+                except ScenarioError as exc:
+                    failed += 1
+                    print(exc, file=sys.stderr)
+                else:
+                    print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
         return 1 if failed else 0
 
-    directory = Path(args.library) if args.library else library_dir()
     if args.action == "list":
         from rich.console import Console
         from rich.text import Text
@@ -65,3 +72,20 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
             on = ", ".join(f"{r.name} (p={r.probability:g})" for r in rules) or "no rules (healthy)"
             print(f"#   {phase.name}, {length}: {on}")
     return 0
+
+
+def scenario_files(ref: str, library: Path) -> list[Path]:
+    """What `scenarios validate REF` checks: every scenario file in a directory (as the library
+    loader reads one), else the file or the library scenario `REF` names."""
+    from brownout.scenario.library import SCENARIO_SUFFIXES
+    from brownout.scenario.library import library_files
+    from brownout.scenario.library import resolve_scenario_ref
+    from brownout.scenario.yaml_lines import ScenarioError
+
+    path = Path(ref)
+    if not path.is_dir():
+        return [resolve_scenario_ref(ref, library)]
+    files = library_files(path)
+    if not files:
+        raise ScenarioError.single(ref, f"a directory with no scenario file ({', '.join(SCENARIO_SUFFIXES)}) in it")
+    return files
