@@ -70,3 +70,23 @@ def test_validate_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     empty.mkdir()
     assert main(["scenarios", "validate", str(empty)]) == 1
     assert "empty: a directory with no scenario file (.yaml, .yml, .json) in it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["unbuffered", "buffered"])
+def test_validate_into_head_ends_quietly(tmp_path: Path, unbuffered: str) -> None:
+    # More output than a pipe holds, so brownout is still writing when `head` has gone.
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(200):
+        (folder / f"{index:03d}-{'x' * 200}.yaml").write_text(GOOD)
+    done = subprocess.run(
+        ["bash", "-c", f'set -o pipefail; "{BROWNOUT}" scenarios validate "{folder}" | head -1'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+    )
+    assert done.stdout == f"{folder / ('000-' + 'x' * 200 + '.yaml')}: ok (000-{'x' * 200}, 1 rule(s))\n"
+    assert done.stderr == ""
+    # What the shell says of a command a closed pipe ended (128 + SIGPIPE), not 1: no scenario was bad.
+    assert done.returncode == 141
