@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,37 @@ async def wait_listening(port: int, process: Any = None, timeout: float = 30.0) 
         except OSError:
             await asyncio.sleep(0.1)
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+# A scenario too wide for a table at 80 columns: a 40-character name, a timeline, and a
+# description of several sentences written over several lines.
+LONG_NAME = "openai-brownout-then-anthropic-overloads"
+LONG_SCENARIO = f"""\
+name: {LONG_NAME}
+description: |
+  Half of OpenAI calls fail with 503 for a minute. Then Anthropic answers 529 overloaded
+  to most calls, and streams that did start break off. Clients should back off, fall back
+  and come back, without hammering either provider while it is down.
+rules:
+  - {{name: down, fault: {{type: error, status: 503}}}}
+timeline:
+  phases:
+    - {{name: healthy, duration: 30s, rules: []}}
+    - {{name: outage, rules: [down]}}
+"""
+
+
+def table_lines(output: str, names: Sequence[str]) -> dict[str, str]:
+    """The line of each scenario in a table whose first column is the name (boxed or not),
+    asserting each name stands there whole: not cut, not folded onto the next line."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        first = line.lstrip("│┃ ").split(maxsplit=1)
+        if first and first[0] in names:
+            assert first[0] not in found, f"{first[0]} on two lines:\n{output}"
+            found[first[0]] = line
+    assert sorted(found) == sorted(names), f"names not whole on a line of their own:\n{output}"
+    return found
 
 
 def need_tool(name: str, why: str) -> str:

@@ -10,10 +10,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from brownout.cli.ctl import Client
+from brownout.cli.ctl import show_list
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
+from conftest import LONG_NAME
+from conftest import LONG_SCENARIO
 from conftest import free_port
+from conftest import table_lines
 
 BROWNOUT = str(Path(sys.executable).with_name("brownout"))
 OUTAGE = "name: outage\ndescription: every call fails\nrules:\n  - fault: {type: error, status: 503}\n"
@@ -87,6 +93,32 @@ async def test_list_and_json(proxy: RunningProxy) -> None:
     assert "healthy > outage" in lines[2]
     code, out, _ = await ctl(proxy, "--json", "status")
     assert code == 0 and json.loads(out)["scenarios_loaded"] == 2
+
+
+async def test_list_keeps_names_whole_and_descriptions_on_one_line(tmp_path: Path) -> None:
+    (tmp_path / "long.yaml").write_text(LONG_SCENARIO)
+    (tmp_path / "outage.yaml").write_text(OUTAGE)
+    settings = ProxySettings(port=0, admin_port=free_port(), library=str(tmp_path), termlog=False)
+    async with RunningProxy(settings) as running:
+        client = Client(running.admin_url, "", 10.0)
+        # In a thread: the proxy answers from this test's loop.
+        answer = await asyncio.to_thread(client.call, "GET", "/api/scenarios")
+        code, piped, _ = await ctl(running, "list", env={"COLUMNS": "80"})
+    assert code == 0
+    rendered = {"piped, COLUMNS=80": (piped, 80)}
+    for width in (50, 80, 120):
+        console = Console(width=width, highlight=False, soft_wrap=True)
+        with console.capture() as captured:
+            show_list(console, answer)
+        rendered[f"console width {width}"] = (captured.get(), width)
+
+    for how, (output, width) in rendered.items():
+        lines = output.splitlines()
+        assert len(lines) == 3, f"{how}: a header and one line per scenario:\n{output}"
+        by_name = table_lines(output, [LONG_NAME, "outage"])
+        if width >= 80:
+            assert max(len(line) for line in lines) <= width, how
+            assert "Half" in by_name[LONG_NAME] and by_name[LONG_NAME].rstrip().endswith("…"), how
 
 
 async def test_load_a_file(proxy: RunningProxy, tmp_path: Path) -> None:

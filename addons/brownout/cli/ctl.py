@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
+
+from brownout.cli.scenario_table import scenario_table
 
 ADMIN_ENV = "BROWNOUT_ADMIN"
 TOKEN_ENV = "BROWNOUT_ADMIN_TOKEN"
@@ -167,17 +168,18 @@ def show_clear(out: Console, answer: dict[str, Any]) -> None:
 
 
 def show_list(out: Console, answer: list[dict[str, Any]]) -> None:
-    table = Table("name", "on", "rules", "timeline", "description", box=None, pad_edge=False)
-    for scenario in answer:
-        timeline = " > ".join(scenario.get("timeline") or []) or "-"
-        table.add_row(
+    rows = [
+        (
             scenario["name"],
             Text("on", style="bold red") if scenario["active"] else Text("off", style="dim"),
             str(len(scenario.get("rules", []))),
-            timeline,
+            " > ".join(scenario.get("timeline") or []) or "-",
             scenario.get("description", ""),
         )
-    out.print(table)
+        for scenario in answer
+    ]
+    headers = ("name", "on", "rules", "timeline", "description")
+    out.print(scenario_table(headers, rows, box=None, pad_edge=False))
 
 
 def _seconds(value: float) -> str:
@@ -208,15 +210,16 @@ def show_status(out: Console, answer: dict[str, Any]) -> None:
         )
     )
     if answer["active"]:
-        table = Table("active", "on for", "phase", "description", box=None, pad_edge=False)
-        for scenario in answer["active"]:
-            table.add_row(
+        rows = [
+            (
                 Text(scenario["name"], style="bold red"),
                 _seconds(scenario["on_for_seconds"]),
                 _phase(scenario["timeline"]),
                 scenario["description"],
             )
-        out.print(table)
+            for scenario in answer["active"]
+        ]
+        out.print(scenario_table(("active", "on for", "phase", "description"), rows, box=None, pad_edge=False))
     else:
         out.print(Text("no scenario active", style="green"))
     counters = answer["counters"]

@@ -122,8 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     show = ssub.add_parser("show", help="print a scenario")
     show.add_argument("name", help="library name or file")
     show.add_argument("--library", default="", metavar="DIR")
-    validate = ssub.add_parser("validate", help="check scenario files; non-zero exit on any problem")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = ssub.add_parser("validate", help="check scenarios; non-zero exit on any problem")
+    validate.add_argument(
+        "refs", nargs="+", metavar="FILE|DIR|NAME", help="a file, a directory of them, or a library name"
+    )
+    validate.add_argument("--library", default="", metavar="DIR", help="where NAME is looked up")
 
     from brownout.cli import ctl
 
@@ -136,7 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What the shell reports for a command that a closed pipe ended (128 + SIGPIPE): `| head -1`
+# stopping the output is neither success (a `validate` may not have checked everything) nor one of
+# the commands' own failures (1: a scenario has a problem).
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """`brownout ...`; output that goes into a pipe whose reader has gone (`| head -1`) just stops."""
+    try:
+        code = run_command(argv)
+        # Flushed here rather than at the interpreter's exit, so a closed pipe is caught below.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # What is still buffered goes to /dev/null: the flush at exit must not fail again and print
+        # a traceback (the Python docs' note on SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `brownout drill SCENARIO [options] -- COMMAND...`: what follows `--` is the command's own.
     child: list[str] = []

@@ -14,32 +14,42 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     from brownout.scenario.library import resolve_scenario_ref
     from brownout.scenario.yaml_lines import ScenarioError
 
+    directory = Path(args.library) if args.library else library_dir()
     if args.action == "validate":
         failed = 0
-        for file in args.files:
+        for ref in args.refs:
             try:
-                scenario = load_scenario(file)
+                files = scenario_files(ref, directory)
             except ScenarioError as exc:
                 failed += 1
                 print(exc, file=sys.stderr)
-            else:
-                print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
+                continue
+            for file in files:
+                try:
+                    scenario = load_scenario(file)
+                except ScenarioError as exc:
+                    failed += 1
+                    print(exc, file=sys.stderr)
+                else:
+                    print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
         return 1 if failed else 0
 
-    directory = Path(args.library) if args.library else library_dir()
     if args.action == "list":
         from rich.console import Console
-        from rich.table import Table
+        from rich.text import Text
 
-        table = Table("name", "rules", "description", title=f"scenarios in {directory}")
+        from brownout.cli.scenario_table import Cell
+        from brownout.cli.scenario_table import scenario_table
+
+        rows: list[tuple[Cell, ...]] = []
         for path in library_files(directory):
             try:
                 scenario = load_scenario(path)
             except ScenarioError as exc:
-                table.add_row(path.stem, "-", f"[red]invalid: {exc.problems[0]}")
+                rows.append((path.stem, "-", Text(f"invalid: {exc.problems[0]}", style="red")))
                 continue
-            table.add_row(scenario.name, str(len(scenario.rules)), scenario.description)
-        Console().print(table)
+            rows.append((scenario.name, str(len(scenario.rules)), scenario.description))
+        Console().print(scenario_table(("name", "rules", "description"), rows, title=f"scenarios in {directory}"))
         return 0
 
     try:
@@ -62,3 +72,20 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
             on = ", ".join(f"{r.name} (p={r.probability:g})" for r in rules) or "no rules (healthy)"
             print(f"#   {phase.name}, {length}: {on}")
     return 0
+
+
+def scenario_files(ref: str, library: Path) -> list[Path]:
+    """What `scenarios validate REF` checks: every scenario file in a directory (as the library
+    loader reads one), else the file or the library scenario `REF` names."""
+    from brownout.scenario.library import SCENARIO_SUFFIXES
+    from brownout.scenario.library import library_files
+    from brownout.scenario.library import resolve_scenario_ref
+    from brownout.scenario.yaml_lines import ScenarioError
+
+    path = Path(ref)
+    if not path.is_dir():
+        return [resolve_scenario_ref(ref, library)]
+    files = library_files(path)
+    if not files:
+        raise ScenarioError.single(ref, f"a directory with no scenario file ({', '.join(SCENARIO_SUFFIXES)}) in it")
+    return files
