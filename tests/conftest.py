@@ -26,6 +26,9 @@ from brownout.faults import Fault
 from brownout.scenario.compile import parse_scenario
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
+from required_tools import need_tool
+from required_tools import pytest_make_collect_report  # noqa: F401 (a hook: no skip where tools are required)
+from required_tools import pytest_runtest_makereport  # noqa: F401 (a hook, as above)
 
 PROVIDERS = ("openai", "anthropic", "gemini", "azure")
 
@@ -106,17 +109,6 @@ def table_lines(output: str, names: Sequence[str]) -> dict[str, str]:
             found[first[0]] = line
     assert sorted(found) == sorted(names), f"names not whole on a line of their own:\n{output}"
     return found
-
-
-def need_tool(name: str, why: str) -> str:
-    """The path of an OS tool; skips the test without it, but fails under CI / BROWNOUT_REQUIRE_PROMETHEUS."""
-    path = prom.find_tool(name)
-    if path is None:
-        message = f"`{name}` not on PATH ({why}); Debian/Ubuntu: apt-get install prometheus"
-        if prom.required():
-            pytest.fail(message + " -- required here (CI or BROWNOUT_REQUIRE_PROMETHEUS is set)")
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,13 @@
 
 Used through the `prometheus` fixture in conftest.py. The binary comes from PATH (Debian's
 `prometheus` package; `.ci/run` installs it). Without it a test is skipped with the reason,
-unless CI=1 or BROWNOUT_REQUIRE_PROMETHEUS=1, where a missing Prometheus is a failure.
+a failure where tools are required (see required_tools.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -34,17 +32,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def required() -> bool:
-    """Whether a missing tool must fail the run rather than skip (CI sets these)."""
-    return os.environ.get("CI", "") not in ("", "0", "false") or os.environ.get(
-        "BROWNOUT_REQUIRE_PROMETHEUS", ""
-    ) not in ("", "0", "false")
-
-
-def find_tool(name: str) -> str | None:
-    return shutil.which(name)
 
 
 def scrape_config(targets: Sequence[str], job: str = "brownout") -> str:

@@ -16,7 +16,7 @@ from brownout.cli.main import main
 from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
 from conftest import free_port
-from prom import required
+from required_tools import need_tool
 
 MESSAGES = [{"role": "user", "content": "Are you there?"}]
 
@@ -102,13 +102,9 @@ async def test_tables_and_exit_codes(
 
 
 def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "`chromium` not on PATH (the HTML report is rendered in it); Debian: apt-get install chromium"
-        if required():
-            pytest.fail(message + " -- required here (CI or BROWNOUT_REQUIRE_PROMETHEUS is set)")
-        pytest.skip(message)
-    return path
+    if shutil.which("chromium-browser") and not shutil.which("chromium"):
+        return str(shutil.which("chromium-browser"))  # Ubuntu's older name
+    return need_tool("chromium", "the HTML report is rendered in it")
 
 
 async def test_the_html_page_renders_its_charts_in_chromium(

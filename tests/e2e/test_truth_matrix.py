@@ -29,7 +29,7 @@ from google.genai import types as genai_types
 
 from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
-from prom import required
+from required_tools import need_tool
 
 NODE_CLIENTS = Path(__file__).resolve().parents[1] / "clients" / "node"
 MESSAGES = [{"role": "user", "content": "What is a brownout?"}]
@@ -98,12 +98,9 @@ async def genai_sdk(url: str) -> None:
 
 async def node(shape: str, url: str) -> None:
     if not (NODE_CLIENTS / "node_modules").is_dir():
-        message = f"the Node clients are not installed: cd {NODE_CLIENTS} && npm ci --ignore-scripts"
-        if required():
-            pytest.fail(message + " (required here: CI or BROWNOUT_REQUIRE_PROMETHEUS is set)")
-        pytest.skip(message)
+        pytest.skip(f"the Node clients are not installed: cd {NODE_CLIENTS} && npm ci --ignore-scripts")
     process = await asyncio.create_subprocess_exec(
-        "node",
+        need_tool("node", "the truth matrix drives the official Node SDKs"),
         "truth.mjs",
         shape,
         url,
