@@ -52,15 +52,16 @@ async def settled(proxy: RunningProxy, name: str, labels: dict[str, str], want: 
     return sample(proxy, name, **labels)
 
 
-async def calls(proxy: RunningProxy, max_retries: int) -> list[int | BaseException]:
-    """`CALLS` calls at once, each its own conversation; the retries each took, or what it raised."""
+async def calls(proxy: RunningProxy, max_retries: int, same: bool = False) -> list[int | BaseException]:
+    """`CALLS` calls at once, each its own conversation (or, `same`, all one request's twins); the
+    retries each took, or what it raised."""
     async with openai.AsyncOpenAI(
         base_url=f"{proxy.url}/openai/v1", api_key="sk-first", max_retries=max_retries
     ) as client:
 
         async def one(index: int) -> int:
             raw = await client.chat.completions.with_raw_response.create(
-                model="gpt-4o", messages=[{"role": "user", "content": f"call {index}"}]
+                model="gpt-4o", messages=[{"role": "user", "content": "twin" if same else f"call {index}"}]
             )
             return raw.retries_taken
 
@@ -97,6 +98,12 @@ async def test_first_2_against_openai_python_retries(start_proxy: StartProxy) ->
     assert sample(proxy, "brownout_client_attempts_count", **success) == CALLS  # none of these succeeded
     fired = {"scenario": "fails-twice", "rule": "twice", "fault": "error", "provider": "openai"}
     assert sample(proxy, "brownout_faults_injected_total", **fired) == 4 * CALLS
+
+
+async def test_first_2_holds_for_identical_calls_under_way_together(start_proxy: StartProxy) -> None:
+    """One prompt sent by several tasks at once: each call is a logical request of its own."""
+    proxy = await start_proxy(FIRST_2, extra_options={"brownout_retry_window": WINDOW})
+    assert await calls(proxy, max_retries=2, same=True) == [2] * CALLS
 
 
 # -- the surge

@@ -207,3 +207,13 @@ def test_a_flapping_timeline_is_two_looping_phases() -> None:
 def test_bad_flaps_are_named(timeline: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message.replace("[", "\\[").replace("(", "\\(").replace(")", "\\)")):
         parse_scenario(f"rules:\n  - fault: {{type: reset}}\ntimeline:\n  {timeline}\n", "s.yaml", default_name="s")
+
+
+def test_a_retry_may_wait_out_the_retry_after_it_was_given() -> None:
+    engine, clock = engine_with(FIRST_2)
+    engine.retry_window = 5.0
+    here = arrival()
+    assert engine.choose(info(), arrival=here) is not None
+    engine.ended(here, failed=True, retry_after=60.0)
+    clock.now += 64.0  # within the window plus the minute it was asked to wait: the same request
+    assert [attempt(engine), attempt(engine)] == [True, False]

@@ -182,34 +182,33 @@ def _answered(flow: http.HTTPFlow, status: int = 200) -> None:
         flow.response = http.Response.make(status, b'{"ok": true}', {"content-type": "application/json"})
 
 
-async def test_first_fails_the_first_two_attempts_of_each_request_then_lets_it_through() -> None:
-    state = state_with("rules:\n  - first: 2\n    fault: {type: error, kind: overloaded}\n")
-    injector = Injector(state)
+async def _statuses(injector: Injector, upstream: list[int], between: object = None) -> list[int]:
+    """One request after another, each answered by the fault or else by `upstream`'s next status;
+    `between` (a callable) runs after each; the statuses the client got."""
     statuses = []
     with taddons.context(injector):
-        for _ in range(6):  # two logical requests of three attempts, one after the other
+        for status in upstream:
             flow = chat_flow()
-            flow.request.headers["authorization"] = "Bearer sk-one"
             await injector.request(flow)
-            _answered(flow)
+            _answered(flow, status)
             statuses.append(flow.response.status_code)  # type: ignore[union-attr]
             injector.response(flow)
-    assert statuses == [503, 503, 200, 503, 503, 200]
+            if callable(between):
+                between()
+    return statuses
+
+
+async def test_first_fails_the_first_two_attempts_of_each_request_then_lets_it_through() -> None:
+    state = state_with("rules:\n  - first: 2\n    fault: {type: error, kind: overloaded}\n")
+    # Two logical requests of three attempts, one after the other.
+    assert await _statuses(Injector(state), [200] * 6) == [503, 503, 200, 503, 503, 200]
 
 
 async def test_first_counts_a_failed_upstream_answer_as_a_failure_too() -> None:
     """The attempt the rule let through failed upstream: the client's retry is the same request's."""
     state = state_with("rules:\n  - first: 1\n    fault: {type: error, status: 500}\n")
-    injector = Injector(state)
-    with taddons.context(injector):
-        statuses = []
-        for upstream in (200, 502, 200):  # 1st: fault; 2nd: through, upstream fails; 3rd: through
-            flow = chat_flow()
-            await injector.request(flow)
-            _answered(flow, upstream)
-            statuses.append(flow.response.status_code)  # type: ignore[union-attr]
-            injector.response(flow)
-    assert statuses == [500, 502, 200]
+    # 1st: the fault; 2nd: through, and the upstream fails it; 3rd: through.
+    assert await _statuses(Injector(state), [200, 502, 200]) == [500, 502, 200]
 
 
 async def test_an_overload_rule_gives_its_place_back_when_the_flow_ends() -> None:
@@ -239,17 +238,21 @@ async def test_an_overload_rule_gives_its_place_back_when_the_flow_ends() -> Non
 
 async def test_an_overloaded_provider_sheds_with_its_own_error_and_counts_it() -> None:
     state = state_with("rules:\n  - name: pool\n    fault: {type: overload, rps: 1, queue_delay: 0s}\n")
-    injector = Injector(state)
-    statuses = []
-    with taddons.context(injector):
-        for _ in range(12):
-            flow = chat_flow()
-            await injector.request(flow)
-            _answered(flow)
-            statuses.append(flow.response.status_code)  # type: ignore[union-attr]
-            injector.response(flow)
+    statuses = await _statuses(Injector(state), [200] * 12)
     shed = statuses.count(503)
     assert statuses[0] == 200 and shed >= 6
     labels = {"scenario": "s", "rule": "pool", "pool": "openai"}
     assert state.metrics.registry.get_sample_value("brownout_overload_shed_total", labels) == shed
     assert state.metrics.registry.get_sample_value("brownout_overload_degraded", labels) == 1.0
+
+
+async def test_first_takes_the_retry_after_of_the_failure_into_account() -> None:
+    state = state_with("rules:\n  - first: 1\n    fault: {type: error, status: 429, retry_after: 60s}\n")
+    state.engine.retry_window = 1.0
+    clock = [0.0]
+    state.engine.clock = lambda: clock[0]
+
+    def wait() -> None:
+        clock[0] += 30.0  # the client waits half the minute it was asked to: still its retry
+
+    assert await _statuses(Injector(state), [200, 200], between=wait) == [429, 200]

@@ -31,3 +31,11 @@ def test_the_share_of_time_on_is_the_duty(period: float, duty: float, start: str
     steps = 1000
     on = sum(flap.is_on(period * (i + 0.5) / steps) for i in range(steps))
     assert on / steps == pytest.approx(duty, abs=0.002)
+
+
+def test_bare_yaml_on_and_off_read_as_the_words() -> None:
+    from brownout.scenario.compile import parse_scenario
+
+    text = "rules:\n  - {flap: {period: 2s, duty: 0.5, start: off}, fault: {type: reset}}\n"
+    rule = parse_scenario(text, "s.yaml", default_name="s").rules[0]
+    assert rule.flap is not None and rule.flap.start == "off"

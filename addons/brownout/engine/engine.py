@@ -158,9 +158,10 @@ class Engine:
                     return Decision(name, rule.name, rule.fault, rng, rule.capacity)
         return None
 
-    def ended(self, arrival: Arrival, failed: bool) -> None:
-        """An attempt `choose` saw has ended, in failure or not (the `first:` rules' retries)."""
-        sequences.ended(arrival, self.clock(), failed)
+    def ended(self, arrival: Arrival, failed: bool, retry_after: float | None = None) -> None:
+        """An attempt `choose` saw has ended, in failure or not (the `first:` rules' retries); a
+        failure's Retry-After lengthens the time its retry may take."""
+        sequences.ended(arrival, self.clock(), failed, retry_after)
 
     def _forget_counts(self, name: str) -> None:
         for key in [key for key in self._counts if key[0] == name]:

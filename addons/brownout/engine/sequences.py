@@ -9,7 +9,8 @@ observer's grouping (`brownout.observe.grouping`) that the request alone gives:
 - the request's fingerprint: method, provider, path (no query) and the canonical body.
 
 An attempt continues a logical request when an attempt with the same key failed and ended no longer
-than `retry_window` ago (the observer's window) and is not yet taken by another retry; an identical
+than `retry_window` ago (the observer's window), plus any Retry-After its answer asked for, and is
+not yet taken by another retry; an identical
 request while its twin is still under way starts a logical request of its own, as the observer
 counts it. The hooks say when an attempt ends, and whether it failed (`ended`).
 
@@ -70,6 +71,7 @@ class Logical:
     key: Hashable
     attempts: int = 0
     failed_at: float = 0.0
+    retry_after: float = 0.0  # what its failed answer asked the client to wait
 
 
 @dataclass(eq=False, slots=True)
@@ -94,7 +96,7 @@ class LogicalRequests:
         queue = self._awaiting.get(key)
         while queue:
             candidate = queue.popleft()
-            if candidate.failed_at + retry_window >= now:
+            if candidate.failed_at + retry_window + candidate.retry_after >= now:
                 logical = candidate
                 break
         if queue is not None and not queue:
@@ -104,12 +106,13 @@ class LogicalRequests:
         logical.attempts += 1
         return Ticket(self, logical)
 
-    def ended(self, ticket: Ticket, now: float, failed: bool) -> None:
+    def ended(self, ticket: Ticket, now: float, failed: bool, retry_after: float | None = None) -> None:
         """The attempt ended: a failure awaits its retry; a success ends the logical request."""
         if not failed:
             return
         logical = ticket.logical
         logical.failed_at = now
+        logical.retry_after = retry_after or 0.0
         self._awaiting.setdefault(logical.key, deque()).append(logical)
         self._awaiting.move_to_end(logical.key)
         while len(self._awaiting) > self.max_tracked:
@@ -179,8 +182,8 @@ def admit(
     return Admission(counts, None)
 
 
-def ended(arrival: Arrival, now: float, failed: bool) -> None:
+def ended(arrival: Arrival, now: float, failed: bool, retry_after: float | None = None) -> None:
     """An attempt's end, for every `first:` rule that counted it."""
     for ticket in arrival.tickets:
-        ticket.table.ended(ticket, now, failed)
+        ticket.table.ended(ticket, now, failed, retry_after)
     arrival.tickets.clear()

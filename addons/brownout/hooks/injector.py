@@ -31,6 +31,7 @@ from brownout.mitm.flows import read_request
 from brownout.mitm.flows import reset_client
 from brownout.mitm.flows import streams_events
 from brownout.mitm.streamfn import read_stream
+from brownout.observe import retry_signals as signals
 from brownout.observe.failures import failure_of_response
 from brownout.providers.base import Reply
 
@@ -161,7 +162,14 @@ class Injector:
             except Exception:
                 self._failed(flow, here, "on_response")
             publish(flow, here)
-        self._ended(here, failed=bool(failure_of_response(response.status_code, here.outcome, here.fault)))
+        failed = bool(failure_of_response(response.status_code, here.outcome, here.fault))
+        retry_after = None
+        if failed and here.arrival is not None and here.arrival.tickets:
+            # A `first:` rule's retry may wait what the answer asked for, as the observer allows.
+            body = response.get_content(strict=False) if response.raw_content is not None else None
+            headers = plain_headers(response.headers.fields)
+            retry_after = signals.retry_after(headers, signals.error_object(body), received=response.timestamp_end)
+        self._ended(here, failed, retry_after)
 
     def error(self, flow: http.HTTPFlow) -> None:
         here = self.state.flows.get(flow)
@@ -169,7 +177,7 @@ class Injector:
             here.armed = False
             self._ended(here, failed=True)
 
-    def _ended(self, here: FlowState, failed: bool) -> None:
+    def _ended(self, here: FlowState, failed: bool, retry_after: float | None = None) -> None:
         """The attempt is over: its fault gives back what it held, the counting rules hear how it went."""
         if here.run is not None and here.decision is not None and not here.ended:
             try:
@@ -179,7 +187,7 @@ class Injector:
                 self.state.metrics.fault_errors.labels(fault=here.fault).inc()
         here.ended = True
         if here.arrival is not None:
-            self.state.engine.ended(here.arrival, failed)
+            self.state.engine.ended(here.arrival, failed, retry_after)
 
     def client_disconnected(self, client: connection.Client) -> None:
         for event in self._client_gone.pop(client.id, {}).values():

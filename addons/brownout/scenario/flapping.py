@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import field_validator
 
 from brownout.units import parse_duration
 
@@ -29,6 +30,12 @@ class Flap(BaseModel):
     period: Annotated[float, BeforeValidator(parse_duration), Field(gt=0, allow_inf_nan=False)]
     duty: float = Field(gt=0.0, lt=1.0, allow_inf_nan=False)
     start: Literal["on", "off"] = "on"
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `on` / `off` as true / false.
+        return {True: ON, False: OFF}.get(value, value) if isinstance(value, bool) else value
 
     @property
     def on_for(self) -> float:
