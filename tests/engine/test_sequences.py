@@ -198,6 +198,7 @@ def test_a_flapping_timeline_is_two_looping_phases() -> None:
         ("flap: {period: 10s, duty: 1.5}", "timeline.flap.duty: Input should be less than 1"),
         ("flap: {period: 0s, duty: 0.5}", "timeline.flap.period: Input should be greater than 0"),
         ("flap: {period: 10s, duty: 0.5, rules: [nope]}", "timeline.flap.rules[0]: unknown rule 'nope'"),
+        ("flap: {period: 10s, duty: 0.5}\n  loop: false", "timeline: a flap always loops"),
         (
             "flap: {period: 10s, duty: 0.5}\n  phases: [{name: a}]",
             "timeline: a timeline needs `phases` (a list of phases) or `flap`",

@@ -122,6 +122,8 @@ class TimelineDoc(_Strict):
     def _phases_or_flap(self) -> TimelineDoc:
         if (self.phases is None) == (self.flap is None):
             raise ValueError("a timeline needs `phases` (a list of phases) or `flap` (period and duty), not both")
+        if self.flap is not None and "loop" in self.model_fields_set and not self.loop:
+            raise ValueError("a flap always loops; drop `loop: false`")
         return self
 
 
