@@ -24,6 +24,8 @@ which fault is chosen by the model it asks for, so one scenario serves them all 
 - unreachable (openai's Azure client, no retries): the proxy's upstream for `UNREACHABLE` is a
   port nobody listens on (the test sets it), so brownout answers with its own 502. Upstream
   errors, which are not faults.
+- crowd (openai, no retries, 8 at once), `crowd-*`: an overload rule with a capacity of 4
+  requests a second. Offered load over capacity, the degraded state, sheds, queueing delay.
 
 `dash-outage` (those rules) is switched on at the start and off while the steady apps still run,
 which gives annotations and recovery times; `dash-timeline` loops two short phases.
@@ -71,6 +73,9 @@ rules:
   - name: retry-info
     match: {provider: gemini, model: "gemini-impatient"}
     fault: {type: error, kind: rate_limit, retry_after: 5s}
+  - name: crowded
+    match: {provider: openai, model: "crowd-*"}
+    fault: {type: overload, rps: 4, queue_delay: 100ms, max_queue_delay: 300ms}
   - name: cut
     match: {provider: openai, model: "stream-cut", stream: true}
     fault: {type: stream_cut, after_events: 3}
@@ -153,6 +158,7 @@ class Apps:
                 retry_options=genai_types.HttpRetryOptions(attempts=3, initial_delay=0.2, max_delay=0.5, jitter=0.1),
             ),
         )
+        self.crowd = oai("crowd", max_retries=0)
         self.stream_openai = oai("stream", max_retries=0)
         self.stream_anthropic = ant("stream", max_retries=0)
         self.steady_openai = oai("steady", max_retries=2)
@@ -180,6 +186,7 @@ class Apps:
             self.limited,
             self.fallback_from,
             self.fallback_to,
+            self.crowd,
             self.stream_openai,
             self.stream_anthropic,
             self.steady_openai,
@@ -221,6 +228,11 @@ class Apps:
     async def storm_burst(self) -> None:
         await asyncio.gather(
             *(self.attempt("storm", self.openai_chat(self.storm, f"storm-{i}", "storm")) for i in range(6))
+        )
+
+    async def crowd_burst(self) -> None:
+        await asyncio.gather(
+            *(self.attempt("crowd", self.openai_chat(self.crowd, f"crowd-{i % 2}", "crowd")) for i in range(8))
         )
 
     async def quota_call(self) -> None:
@@ -308,6 +320,7 @@ async def rehearse(proxy_url: str, admin_url: str, outage_seconds: float = 8.0, 
         await asyncio.gather(
             repeat(apps.storm_burst, outage_seconds, 0.5),
             repeat(apps.quota_call, outage_seconds, 0.2),
+            repeat(apps.crowd_burst, outage_seconds, 0.3),
             repeat(apps.hang_call, outage_seconds, 0.2),
             repeat(apps.limited_burst, outage_seconds, 0.5),
             repeat(apps.fallback_call, outage_seconds, 0.3),

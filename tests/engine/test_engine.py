@@ -204,3 +204,47 @@ def test_an_override_of_a_switched_off_scenario_uses_all_its_rules() -> None:
     assert engine.choose(CHAT, only="t").rule == "down"  # type: ignore[union-attr]
     engine.activate("t")
     assert engine.choose(CHAT, only="t") is None  # on, in its healthy phase
+
+
+def test_a_phase_cuts_an_overload_rules_capacity() -> None:
+    clock = [0.0]
+    engine = Engine(clock=lambda: clock[0])
+    engine.load(
+        parse_scenario(
+            "rules:\n  - {name: pool, fault: {type: overload, rps: 20}}\n"
+            "timeline:\n  phases:\n    - {name: steady, duration: 5s}\n"
+            "    - {name: surge, duration: 2s, capacity: {pool: 0.2}}\n    - {name: after}\n",
+            "s.yaml",
+            default_name="s",
+        )
+    )
+    engine.activate("s")
+    capacities = []
+    for at in (1.0, 5.5, 8.0):
+        clock[0] = at
+        decision = engine.choose(CHAT)
+        assert decision is not None
+        capacities.append(decision.capacity)
+    assert capacities == [1.0, 0.2, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("phase", "message"),
+    [
+        ("capacity: {nope: 0.5}", "timeline.phases[0].capacity.nope: unknown rule 'nope'"),
+        ("capacity: {slow: 0.5}", "timeline.phases[0].capacity.slow: rule 'slow' is not an overload rule"),
+        ("rules: [slow], capacity: {pool: 0.5}", "timeline.phases[0].capacity.pool: rule 'pool' is not on"),
+        ("capacity: {pool: 0}", "timeline.phases[0].capacity.pool: Input should be greater than 0"),
+    ],
+)
+def test_bad_phase_capacities_are_named(phase: str, message: str) -> None:
+    from brownout.scenario.yaml_lines import ScenarioError
+
+    text = (
+        "rules:\n  - {name: pool, fault: {type: overload, rps: 20}}\n"
+        "  - {name: slow, fault: {type: latency, delay: 1s}}\n"
+        f"timeline:\n  phases:\n    - {{name: a, {phase}}}\n"
+    )
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(text, "s.yaml", default_name="s")
+    assert message in str(error.value)

@@ -174,3 +174,85 @@ async def test_override_header_applies_one_scenario_and_is_stripped() -> None:
     assert unknown.response is not None and unknown.response.status_code == 400
     message = json.loads(unknown.response.content or b"")["error"]["message"]
     assert message == "brownout: x-brownout-scenario: unknown scenario 'nope'; loaded: n, outage"
+
+
+def _answered(flow: http.HTTPFlow, status: int = 200) -> None:
+    """The upstream's answer arrives (for a flow the Injector let through)."""
+    if flow.response is None:
+        flow.response = http.Response.make(status, b'{"ok": true}', {"content-type": "application/json"})
+
+
+async def _statuses(injector: Injector, upstream: list[int], between: object = None) -> list[int]:
+    """One request after another, each answered by the fault or else by `upstream`'s next status;
+    `between` (a callable) runs after each; the statuses the client got."""
+    statuses = []
+    with taddons.context(injector):
+        for status in upstream:
+            flow = chat_flow()
+            await injector.request(flow)
+            _answered(flow, status)
+            statuses.append(flow.response.status_code)  # type: ignore[union-attr]
+            injector.response(flow)
+            if callable(between):
+                between()
+    return statuses
+
+
+async def test_first_fails_the_first_two_attempts_of_each_request_then_lets_it_through() -> None:
+    state = state_with("rules:\n  - first: 2\n    fault: {type: error, kind: overloaded}\n")
+    # Two logical requests of three attempts, one after the other.
+    assert await _statuses(Injector(state), [200] * 6) == [503, 503, 200, 503, 503, 200]
+
+
+async def test_first_counts_a_failed_upstream_answer_as_a_failure_too() -> None:
+    """The attempt the rule let through failed upstream: the client's retry is the same request's."""
+    state = state_with("rules:\n  - first: 1\n    fault: {type: error, status: 500}\n")
+    # 1st: the fault; 2nd: through, and the upstream fails it; 3rd: through.
+    assert await _statuses(Injector(state), [200, 502, 200]) == [500, 502, 200]
+
+
+async def test_an_overload_rule_gives_its_place_back_when_the_flow_ends() -> None:
+    state = state_with("rules:\n  - name: pool\n    fault: {type: overload, concurrency: 1, queue_delay: 0s}\n")
+    injector = Injector(state)
+    fault = state.engine.scenarios["s"].rules[0].fault
+    with taddons.context(injector):
+        first = chat_flow()
+        await injector.request(first)
+        assert first.response is None  # admitted: it goes upstream
+        pool = next(pool for _, pool in fault.pools.items())  # type: ignore[attr-defined]
+        assert pool.underway == 1
+        first.error = tflow.terr()
+        injector.error(first)  # the upstream failed: its place is free
+        assert pool.underway == 0
+        second = chat_flow()
+        await injector.request(second)
+        _answered(second)
+        injector.response(second)
+        assert pool.underway == 0
+    labels = {"scenario": "s", "rule": "pool", "pool": "openai"}
+    assert state.metrics.registry.get_sample_value("brownout_overload_offered_requests_total", labels) == 2
+    assert state.metrics.registry.get_sample_value("brownout_overload_queue_delay_seconds_count", labels) == 2
+    assert state.metrics.registry.get_sample_value("brownout_overload_offered_rps", labels) == 2.0
+    assert state.metrics.registry.get_sample_value("brownout_overload_capacity_concurrency", labels) == 1.0
+
+
+async def test_an_overloaded_provider_sheds_with_its_own_error_and_counts_it() -> None:
+    state = state_with("rules:\n  - name: pool\n    fault: {type: overload, rps: 1, queue_delay: 0s}\n")
+    statuses = await _statuses(Injector(state), [200] * 12)
+    shed = statuses.count(503)
+    assert statuses[0] == 200 and shed >= 6
+    labels = {"scenario": "s", "rule": "pool", "pool": "openai"}
+    assert state.metrics.registry.get_sample_value("brownout_overload_shed_total", labels) == shed
+    assert state.metrics.registry.get_sample_value("brownout_overload_degraded", labels) == 1.0
+
+
+async def test_first_takes_the_retry_after_of_the_failure_into_account() -> None:
+    state = state_with("rules:\n  - first: 1\n    fault: {type: error, status: 429, retry_after: 60s}\n")
+    state.engine.retry_window = 1.0
+    clock = [0.0]
+    state.engine.clock = lambda: clock[0]
+
+    def wait() -> None:
+        clock[0] += 30.0  # the client waits half the minute it was asked to: still its retry
+
+    assert await _statuses(Injector(state), [200, 200], between=wait) == [429, 200]

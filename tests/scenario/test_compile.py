@@ -54,7 +54,8 @@ BAD = [
         "rules:\n  - fault: {type: reset}\n  - fault: {type: bogus}\n",
         [
             "s.yaml:3: rules[1].fault.type: unknown fault type 'bogus'; allowed: "
-            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "empty_reply, error, latency, malformed, overload, rate_limit, reset, stream_corrupt, stream_cut, "
+            "stream_error, "
             "stream_slow, stream_stall, timeout"
         ],
     ),
@@ -126,7 +127,8 @@ BAD = [
         "rules:\n  - fault: {status: 500}\n",
         [
             "s.yaml:2: rules[0].fault.type: required key is missing; allowed types: "
-            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "empty_reply, error, latency, malformed, overload, rate_limit, reset, stream_corrupt, stream_cut, "
+            "stream_error, "
             "stream_slow, stream_stall, timeout"
         ],
     ),
@@ -157,7 +159,8 @@ BAD = [
         [
             "s.yaml:2: rules[0].probability: Input should be greater than or equal to 0, got -1",
             "s.yaml:3: rules[0].fault.type: unknown fault type 'nope'; allowed: "
-            "empty_reply, error, latency, malformed, rate_limit, reset, stream_corrupt, stream_cut, stream_error, "
+            "empty_reply, error, latency, malformed, overload, rate_limit, reset, stream_corrupt, stream_cut, "
+            "stream_error, "
             "stream_slow, stream_stall, timeout",
             "s.yaml:4: rules[1].fault.hang: expected a duration such as 250ms, 2s, 1.5s, 1m or 1m30s "
             "(a bare number means seconds), got 'forever'",
@@ -218,14 +221,17 @@ BAD_TIMELINES = [
     (
         "timeline:\n  phases:\n    - {name: a, lenght: 1s}\n",
         [
-            "s.yaml:6: timeline.phases[0].lenght: unknown key; allowed: name, duration, rules, probability",
+            "s.yaml:6: timeline.phases[0].lenght: unknown key; allowed: name, duration, rules, probability, capacity",
         ],
     ),
     (
         "timeline:\n  phases: []\n",
         ["s.yaml:5: timeline.phases: List should have at least 1 item after validation, not 0"],
     ),
-    ("timeline:\n  loop: true\n", ["s.yaml:4: timeline.phases: required key is missing"]),
+    (
+        "timeline:\n  loop: true\n",
+        ["s.yaml:4: timeline: a timeline needs `phases` (a list of phases) or `flap` (period and duty), not both"],
+    ),
     (
         "timeline:\n  phases:\n    - {duration: 1s}\n",
         ["s.yaml:6: timeline.phases[0].name: required key is missing"],

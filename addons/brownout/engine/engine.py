@@ -1,8 +1,11 @@
-"""Choose the fault for a request: active scenarios, rules in order, match, probability draw.
+"""Choose the fault for a request: active scenarios, rules in order, match, flap, counts,
+probability draw.
 
 Pure: a RequestInfo in, a Decision (or None) out. Each scenario owns its random generator,
 seeded when the scenario sets `seed:`, so its draws repeat run to run. A scenario's timeline
-runs on the engine's clock (injected, so tests set the time) from the moment it is switched on.
+(and a rule's `flap:`) runs on the engine's clock (injected, so tests set the time) from the
+moment it is switched on. Rules with `first`, `times` or `every` keep their counts here
+(`brownout.engine.sequences`), from the moment the scenario is switched on.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from brownout.classify.request import RequestInfo
+from brownout.engine import sequences
+from brownout.engine.sequences import Arrival
+from brownout.engine.sequences import RuleCounts
 from brownout.faults import Fault
 from brownout.scenario.model import CompiledRule
 from brownout.scenario.model import Scenario
@@ -25,6 +31,7 @@ class Decision:
     rule: str
     fault: Fault
     rng: random.Random
+    capacity: float = 1.0  # the share of its capacity a load-aware fault has now (a phase's `capacity`)
 
 
 class UnknownScenario(KeyError):
@@ -47,6 +54,10 @@ class Engine:
         self._active: list[str] = []  # activation order is the order rules are tried in
         self._rngs: dict[str, random.Random] = {}
         self._since: dict[str, float] = {}  # when each active scenario was switched on (clock time)
+        self._counts: dict[tuple[str, int], RuleCounts] = {}  # (scenario, rule index) -> its counts
+        # How long after a failed attempt the same request still counts as its retry (`first:`); the
+        # observer's retry window, set with it.
+        self.retry_window = 30.0
 
     # -- library
 
@@ -59,6 +70,7 @@ class Engine:
         replaced = scenario.name in self.scenarios
         self.scenarios[scenario.name] = scenario
         self._rngs[scenario.name] = random.Random(scenario.seed)
+        self._forget_counts(scenario.name)
         return replaced
 
     def remove(self, name: str) -> None:
@@ -82,6 +94,7 @@ class Engine:
         if name in self._active:
             return False
         self._rngs[name] = random.Random(self.scenarios[name].seed)
+        self._forget_counts(name)
         self._active.append(name)
         self._since[name] = self.clock()
         return True
@@ -115,19 +128,44 @@ class Engine:
 
     # -- choosing
 
-    def choose(self, info: RequestInfo, only: str | None = None) -> Decision | None:
-        """The first rule whose match holds and whose probability draw succeeds.
+    def choose(self, info: RequestInfo, only: str | None = None, arrival: Arrival | None = None) -> Decision | None:
+        """The first rule whose match holds, whose flap is on, whose counts allow it and whose
+        probability draw succeeds.
 
         `only` names one scenario to consult alone, active or not (a per-request override).
+        `arrival` identifies the attempt for the rules that count (none given: every request
+        looks the same to them); the caller reports its end with `ended`.
         """
         names = [only] if only is not None else self._active
+        arrival = arrival if arrival is not None else Arrival()
         for name in names:
             scenario = self.scenarios[name]
             rng = self._rngs[name]
             for rule in self.rules_of(scenario):
-                if rule.match.holds(info) and _draw(rule, rng):
-                    return Decision(name, rule.name, rule.fault, rng)
+                if not rule.match.holds(info):
+                    continue
+                if rule.flap is not None and not _flap_on(rule, self.active_for(name)):
+                    continue
+                admission = None
+                if rule.counting is not None:
+                    counts = self._counts.setdefault((name, rule.index), RuleCounts())
+                    admission = sequences.admit(rule.counting, counts, info, arrival, self.clock(), self.retry_window)
+                    if admission is None:
+                        continue
+                if _draw(rule, rng):
+                    if admission is not None:
+                        admission.fired()
+                    return Decision(name, rule.name, rule.fault, rng, rule.capacity)
         return None
+
+    def ended(self, arrival: Arrival, failed: bool, retry_after: float | None = None) -> None:
+        """An attempt `choose` saw has ended, in failure or not (the `first:` rules' retries); a
+        failure's Retry-After lengthens the time its retry may take."""
+        sequences.ended(arrival, self.clock(), failed, retry_after)
+
+    def _forget_counts(self, name: str) -> None:
+        for key in [key for key in self._counts if key[0] == name]:
+            del self._counts[key]
 
     def rules_of(self, scenario: Scenario) -> tuple[CompiledRule, ...]:
         """The rules in force for a scenario now: its timeline's current phase narrows them.
@@ -141,6 +179,11 @@ class Engine:
         if at is None:
             return scenario.rules
         return () if at.index is None else scenario.phase_rules[at.index]
+
+
+def _flap_on(rule: CompiledRule, elapsed: float | None) -> bool:
+    # A scenario consulted while off has no clock, so its flapping rules apply as written.
+    return elapsed is None or rule.flap is None or rule.flap.is_on(elapsed)
 
 
 def _draw(rule: CompiledRule, rng: random.Random) -> bool:

@@ -19,6 +19,7 @@ from typing import Literal
 from brownout.classify.request import RequestInfo
 from brownout.classify.request import RequestView
 from brownout.engine.engine import Decision
+from brownout.engine.sequences import Arrival
 from brownout.faults.base import FaultRun
 from brownout.faults.outcome import Outcome
 from brownout.faults.stream.plan import StreamPlan
@@ -64,11 +65,13 @@ class FlowState:
     override: str = ""  # the scenario an `x-brownout-scenario` header named
     view: RequestView | None = None  # the request as brownout read it
     info: RequestInfo | None = None  # what the request is; None when brownout does not know it
+    arrival: Arrival | None = None  # the attempt as the rules that count saw it arrive
     decision: Decision | None = None  # the fault chosen for it
     run: FaultRun | None = None  # that fault's run on this flow
     armed: bool = False  # the fault waits for the upstream's answer
     ttfb: float | None = None  # request start to the first response byte, seconds
     stream: StreamSession | None = None
+    ended: bool = False  # the attempt is over (its fault's on_end ran)
 
     @property
     def outcome(self) -> Outcome:

@@ -14,7 +14,10 @@ from brownout.classify.routing import RouteTable
 from brownout.classify.upstream_providers import ProviderMap
 from brownout.engine.engine import Engine
 from brownout.engine.flows import FlowTable
+from brownout.faults.overload.fault import OverloadFault
 from brownout.metrics.control import ControlMetrics
+from brownout.metrics.overload import OverloadMetrics
+from brownout.metrics.overload import OverloadRule
 from brownout.metrics.proxy import Metrics
 from brownout.observe.record import RunRecord
 from brownout.scenario.model import Scenario
@@ -50,9 +53,18 @@ class Brownout:
     file_errors: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     control: ControlMetrics = field(init=False)
+    overload: OverloadMetrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.control = ControlMetrics(self.metrics.registry, self.timeline_phases)
+        self.overload = OverloadMetrics(self.metrics.registry, self.overload_rules, self.metrics.models)
+
+    def overload_rules(self) -> Iterator[OverloadRule]:
+        """The overload rules of the active scenarios in force now, with their phase's capacity share."""
+        for name in self.engine.active:
+            for rule in self.engine.rules_of(self.engine.scenarios[name]):
+                if isinstance(rule.fault, OverloadFault):
+                    yield OverloadRule(name, rule.name, rule.fault, rule.capacity)
 
     def timeline_phases(self) -> Iterator[tuple[str, list[str], str | None]]:
         """Each loaded scenario with a timeline: its phases, and the one it is in now."""

@@ -10,6 +10,7 @@ from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import fault_types
+from brownout.faults.overload import fault as overload
 from brownout.faults.rate_limit import fault as rate_limit
 from brownout.faults.stream import corrupt as stream_corrupt
 from brownout.faults.stream import cut as stream_cut
@@ -26,6 +27,7 @@ __all__ = [
     "fault_types",
     "latency",
     "malformed",
+    "overload",
     "rate_limit",
     "reset",
     "stream_corrupt",

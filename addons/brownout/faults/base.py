@@ -11,6 +11,8 @@ that out on the flow.
   return a `HeaderEdit` (headers to set, a reader of the streamed body), and `on_response(run,
   answer)` may return the raw body to send instead of the upstream's.
 - Stream faults (`brownout.faults.stream`) hand the Streams hook a plan for the event stream.
+- `on_end(run)`: once the attempt is over (answered, failed, or its client left), for every run;
+  a fault that holds something for the flow's life (a place in a provider's capacity) gives it back.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class FaultRun:
     outcome: Outcome = Outcome.NONE
     # The fault's own record of this flow (its module defines the type, e.g. a rate limit's admission).
     state: object = None
+    # The share of its capacity a load-aware fault has now (a timeline phase's `capacity`, else 1).
+    capacity: float = 1.0
 
 
 class Fault(BaseModel):
@@ -109,6 +113,10 @@ class Fault(BaseModel):
 
     def on_response(self, run: FaultRun, answer: Answer) -> bytes | None:
         """Act on the upstream's complete answer; bytes replace its raw body."""
+        return None
+
+    def on_end(self, run: FaultRun) -> None:
+        """The attempt is over, however it ended; called once per run."""
         return None
 
     def describe(self) -> str:

@@ -18,6 +18,7 @@ from brownout.classify.request import classify
 from brownout.classify.request import plain_headers
 from brownout.engine.engine import UnknownScenario
 from brownout.engine.flows import FlowState
+from brownout.engine.sequences import Arrival
 from brownout.engine.state import Brownout
 from brownout.faults.base import Answer
 from brownout.faults.base import FaultRun
@@ -30,6 +31,8 @@ from brownout.mitm.flows import read_request
 from brownout.mitm.flows import reset_client
 from brownout.mitm.flows import streams_events
 from brownout.mitm.streamfn import read_stream
+from brownout.observe import retry_signals as signals
+from brownout.observe.failures import failure_of_response
 from brownout.providers.base import Reply
 
 log = logging.getLogger(__name__)
@@ -76,7 +79,15 @@ class Injector:
         if info is None:
             return
         here.info = info
-        decision = self.state.engine.choose(info, only=only)
+        peer = flow.client_conn.peername
+        arrival = here.arrival = Arrival(
+            str(peer[0]) if peer else "",
+            flow.request.method,
+            flow.request.path,
+            flow.request.raw_content or b"",
+            view.body,
+        )
+        decision = self.state.engine.choose(info, only=only, arrival=arrival)
         if decision is None:
             publish(flow, here)
             return
@@ -88,7 +99,11 @@ class Injector:
             scenario=decision.scenario, rule=decision.rule, fault=fault.type_name, provider=info.provider
         ).inc()
         run = here.run = FaultRun(
-            info=info, rng=decision.rng, body=flow.request.raw_content or b"", client_gone=self._watch_client(flow)
+            info=info,
+            rng=decision.rng,
+            body=flow.request.raw_content or b"",
+            client_gone=self._watch_client(flow),
+            capacity=decision.capacity,
         )
         if fault.plain_answer and info.stream:
             flow.request.anticomp()  # the fault reads the answer as it streams
@@ -99,6 +114,7 @@ class Injector:
             return
         finally:
             self._forget_client(flow)
+        self.state.overload.record(decision.scenario, decision.rule, run)
         if isinstance(act, Reply):
             answer(flow, act)
         elif isinstance(act, Hangup):
@@ -131,25 +147,47 @@ class Injector:
 
     def response(self, flow: http.HTTPFlow) -> None:
         here = self.state.flows.get(flow)
-        if here is None or not here.armed or here.run is None or here.decision is None:
+        if here is None:
             return
-        here.armed = False
         response = flow.response
         assert response is not None
-        try:
-            body = here.decision.fault.on_response(here.run, self._answer(response, with_body=True))
-            if body is not None:
-                response.raw_content = body
-                if "content-length" in response.headers:
-                    response.headers["content-length"] = str(len(body))
-        except Exception:
-            self._failed(flow, here, "on_response")
-        publish(flow, here)
+        if here.armed and here.run is not None and here.decision is not None:
+            here.armed = False
+            try:
+                body = here.decision.fault.on_response(here.run, self._answer(response, with_body=True))
+                if body is not None:
+                    response.raw_content = body
+                    if "content-length" in response.headers:
+                        response.headers["content-length"] = str(len(body))
+            except Exception:
+                self._failed(flow, here, "on_response")
+            publish(flow, here)
+        failed = bool(failure_of_response(response.status_code, here.outcome, here.fault))
+        retry_after = None
+        if failed and here.arrival is not None and here.arrival.tickets:
+            # A `first:` rule's retry may wait what the answer asked for, as the observer allows.
+            body = response.get_content(strict=False) if response.raw_content is not None else None
+            headers = plain_headers(response.headers.fields)
+            retry_after = signals.retry_after(headers, signals.error_object(body), received=response.timestamp_end)
+        self._ended(here, failed, retry_after)
 
     def error(self, flow: http.HTTPFlow) -> None:
         here = self.state.flows.get(flow)
         if here is not None:
             here.armed = False
+            self._ended(here, failed=True)
+
+    def _ended(self, here: FlowState, failed: bool, retry_after: float | None = None) -> None:
+        """The attempt is over: its fault gives back what it held, the counting rules hear how it went."""
+        if here.run is not None and here.decision is not None and not here.ended:
+            try:
+                here.decision.fault.on_end(here.run)
+            except Exception:
+                log.exception("brownout: fault %s failed in on_end", here.fault)
+                self.state.metrics.fault_errors.labels(fault=here.fault).inc()
+        here.ended = True
+        if here.arrival is not None:
+            self.state.engine.ended(here.arrival, failed, retry_after)
 
     def client_disconnected(self, client: connection.Client) -> None:
         for event in self._client_gone.pop(client.id, {}).values():

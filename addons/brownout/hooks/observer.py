@@ -108,6 +108,7 @@ class ClientObserver:
             fallback_window = _duration_option("brownout_fallback_window", ctx.options.brownout_fallback_window)
             settings = dataclasses.replace(settings, fallback_window=fallback_window)
         self.observer.settings = self.state.record.settings = settings
+        self.state.engine.retry_window = settings.retry_window  # `first:` rules group retries the same way
 
     def running(self) -> None:
         # Synchronous on purpose (a script reload calls it without awaiting); the ticker is a task.

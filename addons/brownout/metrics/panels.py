@@ -191,6 +191,25 @@ ROWS: tuple[Row, ...] = (
               one(f"sum by (provider) ({sel('brownout_inflight_requests')})", "{{provider}}"),
               "latency and timeout faults holding requests", width=12),
     )),
+    Row("Overload", (
+        Panel("Offered load against capacity", "reqps",
+              (Query(f"sum by (pool) ({sel('brownout_overload_offered_rps')})", "{{pool}} offered"),
+               Query(f"sum by (pool) ({sel('brownout_overload_capacity_rps')})", "{{pool}} capacity")),
+              "an overload rule's traffic; a phase that cuts its capacity", width=12,
+              description="The load an overload rule's provider is offered, retries included, against the capacity "
+              "it serves now (cut by a phase, halved or so while degraded). Load that stays above the line after "
+              "the cut has passed is the clients' retries keeping it down."),
+        Panel("Overloaded providers", "short",
+              one(f"max by (pool) ({sel('brownout_overload_degraded')})", "{{pool}}"),
+              "load above an overload rule's capacity; hysteresis holds it", kind="state-timeline", width=12,
+              height=6, mappings=ON_OFF),
+        Panel("Shed answers", "reqps", by_rate("brownout_overload_shed_total", "pool", "{{pool}}"),
+              "load above an overload rule's capacity", width=12, stack=True,
+              description="Requests answered with the provider's overload error (503, 529) because the load was "
+              "above capacity."),
+        Panel("Queueing delay", "s", quantiles("brownout_overload_queue_delay_seconds", "pool", (0.5, 0.95)),
+              "load above an overload rule's capacity", width=12),
+    )),
     Row("Streams", (
         Panel("Streams by outcome", "cps",
               by_rate("brownout_streams_total", "provider, outcome", "{{provider}} {{outcome}}"),

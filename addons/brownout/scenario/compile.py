@@ -8,6 +8,7 @@ in two steps like Toxiproxy's envelope/attributes split.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from collections.abc import Sequence
@@ -20,7 +21,10 @@ from pydantic import BaseModel
 from pydantic import ValidationError
 
 from brownout.faults import Fault
+from brownout.faults.overload.fault import OverloadFault
+from brownout.scenario.flapping import ON
 from brownout.scenario.model import CompiledRule
+from brownout.scenario.model import PhaseDoc
 from brownout.scenario.model import Rule
 from brownout.scenario.model import Scenario
 from brownout.scenario.model import ScenarioDoc
@@ -156,7 +160,9 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
         if isinstance(fault, list):
             problems.extend(fault)
         elif rule is not None:
-            rules.append(CompiledRule(rule.label(fault), rule.match, rule.probability, fault))
+            rules.append(
+                CompiledRule(rule.label(fault), rule.match, rule.probability, fault, index, rule.counting, rule.flap)
+            )
     timeline: Timeline | None = None
     phase_rules: tuple[tuple[CompiledRule, ...], ...] = ()
     if doc.timeline is not None and not problems:
@@ -178,25 +184,29 @@ def _compile_timeline(
     def problem(path: Key, message: str) -> None:
         problems.append(Problem(source, line_for(lines, path), dotted(path), message))
 
+    phase_docs, loop = _phase_docs(doc, names, problem)
     phases: list[Phase] = []
-    for index, phase in enumerate(doc.phases):
+    for index, phase in enumerate(phase_docs):
         at: Key = ("timeline", "phases", index)
-        last = index == len(doc.phases) - 1
-        if phase.duration is None and (doc.loop or not last):
-            why = "with `loop: true` every phase needs one" if doc.loop else "every phase but the last needs one"
+        last = index == len(phase_docs) - 1
+        if phase.duration is None and (loop or not last):
+            why = "with `loop: true` every phase needs one" if loop else "every phase but the last needs one"
             problem((*at, "duration"), f"required key is missing ({why}), e.g. 30s or 2m")
         for position, rule in enumerate(phase.rules or ()):
             if rule not in names:
                 problem((*at, "rules", position), f"unknown rule {rule!r}; this scenario's rules: {known}")
         on = set(names) if phase.rules is None else set(phase.rules)
-        for rule in phase.probability:
-            if rule not in names:
-                problem((*at, "probability", rule), f"unknown rule {rule!r}; this scenario's rules: {known}")
-            elif rule not in on:
-                problem(
-                    (*at, "probability", rule),
-                    f"rule {rule!r} is not on in this phase (on: {', '.join(sorted(on)) or 'none'})",
-                )
+        for key in ("probability", "capacity"):
+            for rule in getattr(phase, key):
+                if rule not in names:
+                    problem((*at, key, rule), f"unknown rule {rule!r}; this scenario's rules: {known}")
+                elif rule not in on:
+                    problem(
+                        (*at, key, rule),
+                        f"rule {rule!r} is not on in this phase (on: {', '.join(sorted(on)) or 'none'})",
+                    )
+                elif key == "capacity" and not any(isinstance(r.fault, OverloadFault) for r in rules if r.name == rule):
+                    problem((*at, key, rule), f"rule {rule!r} is not an overload rule: only a capacity can be cut")
         phases.append(
             Phase(
                 phase.name,
@@ -207,13 +217,37 @@ def _compile_timeline(
         )
     per_phase = tuple(
         tuple(
-            CompiledRule(rule.name, rule.match, phase.probability.get(rule.name, rule.probability), rule.fault)
+            dataclasses.replace(
+                rule,
+                probability=phase.probability.get(rule.name, rule.probability),
+                capacity=written.capacity.get(rule.name, 1.0),
+            )
             for rule in rules
             if phase.rule_is_on(rule.name)
         )
-        for phase in phases
+        for phase, written in zip(phases, phase_docs, strict=True)
     )
-    return Timeline(tuple(phases), doc.loop), per_phase
+    return Timeline(tuple(phases), loop), per_phase
+
+
+def _phase_docs(
+    doc: TimelineDoc, names: list[str], problem: typing.Callable[[Key, str], None]
+) -> tuple[list[PhaseDoc], bool]:
+    """The timeline's phases as written, or the two a `flap:` stands for (which always loops)."""
+    if doc.flap is None:
+        assert doc.phases is not None
+        return doc.phases, doc.loop
+    flap = doc.flap
+    for position, rule in enumerate(flap.rules or ()):
+        if rule not in names:
+            problem(
+                ("timeline", "flap", "rules", position),
+                f"unknown rule {rule!r}; this scenario's rules: {', '.join(names)}",
+            )
+    phases = [
+        PhaseDoc(name=name, duration=seconds, rules=flap.rules if name == ON else []) for name, seconds in flap.phases()
+    ]
+    return phases, True
 
 
 def load_scenario(path: str | Path) -> Scenario:

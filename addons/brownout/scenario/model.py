@@ -14,10 +14,15 @@ from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import field_validator
+from pydantic import model_validator
 
 from brownout.classify.request import ENDPOINTS
 from brownout.classify.request import RequestInfo
 from brownout.faults import Fault
+from brownout.scenario.counting import Counting
+from brownout.scenario.counting import Scope
+from brownout.scenario.flapping import Flap
+from brownout.scenario.flapping import TimelineFlap
 from brownout.scenario.timeline import Timeline
 from brownout.units import parse_duration
 
@@ -65,7 +70,25 @@ class Rule(_Strict):
     name: str | None = None
     match: Match = Match()
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Rules that count (brownout.scenario.counting) and rules that flap (brownout.scenario.flapping).
+    first: int | None = Field(default=None, ge=1)
+    times: int | None = Field(default=None, ge=1)
+    every: int | None = Field(default=None, ge=1)
+    scope: Scope | None = None
+    flap: Flap | None = None
     fault: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _scope_has_a_count(self) -> Rule:
+        if self.scope is not None and self.counting is None:
+            raise ValueError("`scope` says whose count it is, so it needs `first`, `times` or `every`")
+        return self
+
+    @property
+    def counting(self) -> Counting | None:
+        if self.first is None and self.times is None and self.every is None:
+            return None
+        return Counting(self.first, self.times, self.every, self.scope)
 
     # Filled in by `compile_rule`: the validated fault instance.
     def label(self, fault: Fault) -> str:
@@ -84,13 +107,24 @@ class PhaseDoc(_Strict):
     duration: PositiveDuration | None = None
     rules: list[str] | None = None  # absent: every rule; []: none (a healthy phase)
     probability: dict[str, Probability] = {}
+    # Rule name -> the share of its capacity an `overload` rule has during this phase.
+    capacity: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
 
     _lists = field_validator("rules", mode="before")(_one_or_many)
 
 
 class TimelineDoc(_Strict):
     loop: bool = False
-    phases: list[PhaseDoc] = Field(min_length=1)
+    phases: list[PhaseDoc] | None = Field(default=None, min_length=1)
+    flap: TimelineFlap | None = None  # a looping timeline of two phases, `on` and `off`
+
+    @model_validator(mode="after")
+    def _phases_or_flap(self) -> TimelineDoc:
+        if (self.phases is None) == (self.flap is None):
+            raise ValueError("a timeline needs `phases` (a list of phases) or `flap` (period and duty), not both")
+        if self.flap is not None and "loop" in self.model_fields_set and not self.loop:
+            raise ValueError("a flap always loops; drop `loop: false`")
+        return self
 
 
 class ScenarioDoc(_Strict):
@@ -110,6 +144,10 @@ class CompiledRule:
     match: Match
     probability: float
     fault: Fault
+    index: int = 0  # its place among the scenario's rules: what its counts are kept under
+    counting: Counting | None = None
+    flap: Flap | None = None
+    capacity: float = 1.0  # the share of its capacity a load-aware fault has (a phase's `capacity`)
 
 
 @dataclass(frozen=True)

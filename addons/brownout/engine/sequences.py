@@ -1,0 +1,189 @@
+"""Counts for the rules that count (`first`, `times`, `every`; `brownout.scenario.counting`).
+
+Pure, on the engine's clock. `first: N` needs the logical request an attempt belongs to when the
+attempt *arrives*, before anything is known of how it ends, so the key is the part of the
+observer's grouping (`brownout.observe.grouping`) that the request alone gives:
+
+- who is asking: the salted API-key hash and, for scope `client`, the client's address (its host,
+  not its port: a retry may come on a new connection); scope `key` drops the address, `global` both;
+- the request's fingerprint: method, provider, path (no query) and the canonical body.
+
+An attempt continues a logical request when an attempt with the same key failed and ended no longer
+than `retry_window` ago (the observer's window), plus any Retry-After its answer asked for, and is
+not yet taken by another retry; an identical
+request while its twin is still under way starts a logical request of its own, as the observer
+counts it. The hooks say when an attempt ends, and whether it failed (`ended`).
+
+Every table is bounded (oldest first out) and starts empty when a scenario is switched on.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections import deque
+from collections.abc import Hashable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+
+from brownout.classify.request import RequestInfo
+from brownout.observe import retry_signals as signals
+from brownout.scenario.counting import Counting
+from brownout.scenario.counting import Scope
+
+MAX_TRACKED = 10_000
+
+
+@dataclass(eq=False, slots=True)
+class Arrival:
+    """One attempt as it arrives, for the rules that count: what identifies its logical request.
+
+    The fingerprint is computed only when a `first:` rule asks (it hashes the canonical body). The
+    rules that counted this attempt leave a ticket, so its end can be told to them."""
+
+    address: str = ""  # the client's host
+    method: str = "POST"
+    path: str = ""
+    body: bytes = b""
+    parsed: Mapping[str, object] = field(default_factory=dict)
+    tickets: list[Ticket] = field(default_factory=list)
+    _fingerprint: str | None = None
+
+    def fingerprint(self, provider: str) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = signals.fingerprint(self.method, provider, self.path, self.body, self.parsed)
+        return self._fingerprint
+
+
+def scope_key(scope: Scope, info: RequestInfo, address: str) -> str:
+    """Whose count an attempt falls into."""
+    if scope == "client":
+        return signals.identity(info.key_hash, address)
+    if scope == "key":
+        return info.key_hash or "-"
+    return ""
+
+
+@dataclass(eq=False, slots=True)
+class Logical:
+    """One logical request as a `first:` rule sees it."""
+
+    key: Hashable
+    attempts: int = 0
+    failed_at: float = 0.0
+    retry_after: float = 0.0  # what its failed answer asked the client to wait
+
+
+@dataclass(eq=False, slots=True)
+class Ticket:
+    """An attempt of a logical request, under way."""
+
+    table: LogicalRequests
+    logical: Logical
+
+
+class LogicalRequests:
+    """The logical requests one `first:` rule has seen: attempts so far, and failures awaiting a retry."""
+
+    def __init__(self, max_tracked: int = MAX_TRACKED) -> None:
+        self.max_tracked = max_tracked
+        self._awaiting: OrderedDict[Hashable, deque[Logical]] = OrderedDict()
+
+    def arrive(self, key: Hashable, now: float, retry_window: float) -> Ticket:
+        """The attempt arriving now: the next one of the oldest failure still awaiting a retry
+        within the window, else the first of a new logical request."""
+        logical: Logical | None = None
+        queue = self._awaiting.get(key)
+        while queue:
+            candidate = queue.popleft()
+            if candidate.failed_at + retry_window + candidate.retry_after >= now:
+                logical = candidate
+                break
+        if queue is not None and not queue:
+            del self._awaiting[key]
+        if logical is None:
+            logical = Logical(key)
+        logical.attempts += 1
+        return Ticket(self, logical)
+
+    def ended(self, ticket: Ticket, now: float, failed: bool, retry_after: float | None = None) -> None:
+        """The attempt ended: a failure awaits its retry; a success ends the logical request."""
+        if not failed:
+            return
+        logical = ticket.logical
+        logical.failed_at = now
+        logical.retry_after = retry_after or 0.0
+        self._awaiting.setdefault(logical.key, deque()).append(logical)
+        self._awaiting.move_to_end(logical.key)
+        while len(self._awaiting) > self.max_tracked:
+            self._awaiting.popitem(last=False)
+
+    def __len__(self) -> int:
+        return sum(len(queue) for queue in self._awaiting.values())
+
+
+class Tally:
+    """A count per scope key, bounded."""
+
+    def __init__(self, max_tracked: int = MAX_TRACKED) -> None:
+        self.max_tracked = max_tracked
+        self._counts: OrderedDict[str, int] = OrderedDict()
+
+    def get(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+    def add(self, key: str) -> int:
+        count = self._counts[key] = self._counts.get(key, 0) + 1
+        self._counts.move_to_end(key)
+        while len(self._counts) > self.max_tracked:
+            self._counts.popitem(last=False)
+        return count
+
+
+@dataclass(slots=True)
+class RuleCounts:
+    """What one counting rule keeps."""
+
+    logical: LogicalRequests = field(default_factory=LogicalRequests)
+    seen: Tally = field(default_factory=Tally)  # requests that reached it (`every`)
+    fired: Tally = field(default_factory=Tally)  # firings (`times`)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A counting rule let the attempt through its counts; `fired` books the firing if it fires."""
+
+    counts: RuleCounts
+    fired_key: str | None
+
+    def fired(self) -> None:
+        if self.fired_key is not None:
+            self.counts.fired.add(self.fired_key)
+
+
+def admit(
+    counting: Counting, counts: RuleCounts, info: RequestInfo, arrival: Arrival, now: float, retry_window: float
+) -> Admission | None:
+    """Whether the counts let the rule fire on this attempt (None: they do not), in this order:
+    `first` (the attempt's number in its logical request), `every` (the request's number), `times`."""
+    if counting.first is not None:
+        who = scope_key(counting.first_scope, info, arrival.address)
+        ticket = counts.logical.arrive((who, arrival.fingerprint(info.provider)), now, retry_window)
+        arrival.tickets.append(ticket)
+        if ticket.logical.attempts > counting.first:
+            return None
+    who = scope_key(counting.count_scope, info, arrival.address)
+    if counting.every is not None and counts.seen.add(who) % counting.every:
+        return None
+    if counting.times is not None:
+        if counts.fired.get(who) >= counting.times:
+            return None
+        return Admission(counts, who)
+    return Admission(counts, None)
+
+
+def ended(arrival: Arrival, now: float, failed: bool, retry_after: float | None = None) -> None:
+    """An attempt's end, for every `first:` rule that counted it."""
+    for ticket in arrival.tickets:
+        ticket.table.ended(ticket, now, failed, retry_after)
+    arrival.tickets.clear()
