@@ -1,4 +1,5 @@
-"""One log line per injected fault once its flow ends, like mitmdump's flow lines (option
+"""One log line per injected fault once its flow ends (not for a request a rate limit or an
+overload admitted untouched), like mitmdump's flow lines (option
 `brownout_fault_log`, on by default); the log's own timestamp says when it ended:
 
     brownout: fault openai-python openai/gpt-4o outage/server-error error(status=500) -> answered 500 (0.01 s)
@@ -13,6 +14,7 @@ import weakref
 from mitmproxy import http
 
 from brownout.engine.state import Brownout
+from brownout.faults.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,8 @@ def fault_line(flow: http.HTTPFlow, state: Brownout) -> str | None:
     if here is None or here.decision is None or here.info is None:
         return None
     info, decision = here.info, here.decision
+    if here.outcome is Outcome.ADMITTED:
+        return None  # a limit under its capacity let it through untouched: not a fault the client met
     if flow.response is not None and flow.error is None:
         ended = str(flow.response.status_code)
     elif flow.error is not None:
