@@ -305,7 +305,8 @@ async def repeat(call: Callable[[], Awaitable[None]], seconds: float, pause: flo
 async def switch(admin_url: str, name: str, on: bool) -> None:
     action = "activate" if on else "deactivate"
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{admin_url}/api/scenarios/{name}/{action}") as answer:
+        json_type = {"Content-Type": "application/json"}  # what the admin port asks of a state change
+        async with http.post(f"{admin_url}/api/scenarios/{name}/{action}", headers=json_type) as answer:
             if answer.status != 200:
                 raise AssertionError(f"{action} {name}: {answer.status} {await answer.text()}")
 

@@ -127,6 +127,11 @@ def test_prometheus_scrapes_the_brownout_service(compose: dict[str, Any]) -> Non
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     targets = jobs["brownout"]["static_configs"][0]["targets"]
     assert targets == [f"brownout:{ADMIN_PORT}"]
+    # The admin port answers only to its addresses and the names it is told (DNS rebinding).
+    from brownout.control.access import Access
+
+    allowed = compose["services"]["brownout"]["environment"]["BROWNOUT_ADMIN_HOSTS"].split(",")
+    assert Access.of("0.0.0.0", allowed).host_problem(targets[0], ADMIN_PORT) is None
     mounts = {target: source for source, target, _ in bind_mounts(compose["services"]["prometheus"])}
     config_path = next(a.split("=", 1)[1] for a in compose["services"]["prometheus"]["command"] if "config.file" in a)
     assert mounts[config_path] == "./prometheus.yml"

@@ -50,7 +50,9 @@ async def test_run_prints_switches_phases_and_faults(start_proxy_process: StartP
     await wait_for_line(proxy, r"brownout: incident-replay: phase healthy \(1/4, 30s\)$")
     await wait_for_line(proxy, r"brownout: short-replay: phase calm \(1/2, 1s\)$")
     await wait_for_line(proxy, r"brownout: short-replay: phase storm \(2/2, \d+s\)$")
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{admin}") as control:
+    # A state change carries a JSON type (the admin port refuses the ones a web page sends freely).
+    json_type = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{admin}", headers=json_type) as control:
         assert (await control.post("/api/scenarios/incident-replay/deactivate")).status_code == 200
         await wait_for_line(proxy, r"brownout: scenario incident-replay off$")
         mark = len(proxy.output())

@@ -8,13 +8,16 @@ from aiohttp.test_utils import TestServer
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
+from brownout.control.access import is_loopback
 from brownout.control.api import build_app
-from brownout.control.api import is_loopback
 from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
 from brownout.scenario.compile import parse_scenario
 
 OUTAGE = "name: outage\ndescription: All down.\nrules:\n  - fault: {type: error, status: 503}\n"
+# What a state change must carry (a type a web page cannot send without asking first).
+JSON = {"Content-Type": "application/json"}
+YAML = {"Content-Type": "application/yaml"}
 TIMED = """\
 name: replay
 rules:
@@ -49,12 +52,12 @@ async def test_list_switch_and_status(api: tuple[TestClient, Brownout]) -> None:
     ]
     assert listing[1]["timeline"] == ["healthy", "outage"] and listing[1]["rules"] == ["down"]
 
-    response = await client.post("/api/scenarios/outage/activate")
+    response = await client.post("/api/scenarios/outage/activate", headers=JSON)
     assert response.status == 200 and await response.json() == {"name": "outage", "active": True, "changed": True}
     assert state.engine.active == ["outage"]
-    again = await (await client.post("/api/scenarios/outage/activate")).json()
+    again = await (await client.post("/api/scenarios/outage/activate", headers=JSON)).json()
     assert again["changed"] is False
-    await client.post("/api/scenarios/replay/activate")
+    await client.post("/api/scenarios/replay/activate", headers=JSON)
 
     status = await (await client.get("/api/status")).json()
     assert [a["name"] for a in status["active"]] == ["outage", "replay"]
@@ -64,9 +67,9 @@ async def test_list_switch_and_status(api: tuple[TestClient, Brownout]) -> None:
     assert status["scenarios_loaded"] == 2 and status["errors"] == []
     assert status["counters"]["requests"] == 0
 
-    off = await (await client.post("/api/scenarios/outage/deactivate")).json()
+    off = await (await client.post("/api/scenarios/outage/deactivate", headers=JSON)).json()
     assert off == {"name": "outage", "active": False, "changed": True}
-    assert await (await client.post("/api/clear")).json() == {"deactivated": ["replay"]}
+    assert await (await client.post("/api/clear", headers=JSON)).json() == {"deactivated": ["replay"]}
     assert state.engine.active == []
     switches = state.metrics.registry.get_sample_value(
         "brownout_scenario_switches_total", {"scenario": "outage", "action": "on"}
@@ -77,13 +80,13 @@ async def test_list_switch_and_status(api: tuple[TestClient, Brownout]) -> None:
 async def test_unknown_names_and_routes_are_json_errors(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
     client, _ = api
     for path in ("/api/scenarios/nope/activate", "/api/scenarios/nope/deactivate"):
-        response = await client.post(path)
+        response = await client.post(path, headers=JSON)
         assert response.status == 404
         assert await response.json() == {"error": "unknown scenario 'nope'; loaded: outage, replay", "status": 404}
     assert (await client.get("/api/scenarios/nope")).status == 404
     missing = await client.get("/api/nothing")
     assert missing.status == 404 and (await missing.json())["status"] == 404
-    wrong = await client.delete("/api/clear")
+    wrong = await client.delete("/api/clear", headers=JSON)
     assert wrong.status == 405 and await wrong.json() == {"error": "Method Not Allowed", "status": 405}
 
 
@@ -95,17 +98,23 @@ async def test_one_scenario_in_detail(api: tuple[TestClient, Brownout]) -> None:
 
 async def test_upload_validates_and_loads(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
     client, state = api
-    created = await client.post("/api/scenarios?activate=1", data="name: fresh\nrules:\n  - fault: {type: reset}\n")
+    created = await client.post(
+        "/api/scenarios?activate=1", data="name: fresh\nrules:\n  - fault: {type: reset}\n", headers=YAML
+    )
     assert created.status == 201
     body = await created.json()
     assert (body["name"], body["active"], body["replaced"]) == ("fresh", True, False)
     assert state.engine.active == ["fresh"]
     # JSON is YAML too; a replaced scenario stays on.
-    replaced = await client.post("/api/scenarios", data='{"name": "fresh", "rules": [{"fault": {"type": "timeout"}}]}')
+    replaced = await client.post(
+        "/api/scenarios", data='{"name": "fresh", "rules": [{"fault": {"type": "timeout"}}]}', headers=JSON
+    )
     assert replaced.status == 200 and (await replaced.json())["replaced"] is True
     assert state.engine.is_active("fresh")
     # A file name given as the source names the scenario and the errors.
-    named = await client.post("/api/scenarios?source=my-outage.yaml", data="rules:\n  - fault: {type: reset}\n")
+    named = await client.post(
+        "/api/scenarios?source=my-outage.yaml", data="rules:\n  - fault: {type: reset}\n", headers=YAML
+    )
     assert (await named.json())["name"] == "my-outage"
 
 
@@ -113,7 +122,9 @@ async def test_upload_rejects_with_file_line_and_key(api: tuple[TestClient, Brow
     client, state = api
     before = dict(state.engine.scenarios)
     response = await client.post(
-        "/api/scenarios?source=mine.yaml", data="name: outage\nrules:\n  - fault: {type: error, status: 700}\n"
+        "/api/scenarios?source=mine.yaml",
+        data="name: outage\nrules:\n  - fault: {type: error, status: 700}\n",
+        headers=YAML,
     )
     assert response.status == 400
     body = await response.json()
@@ -123,22 +134,22 @@ async def test_upload_rejects_with_file_line_and_key(api: tuple[TestClient, Brow
         {"line": 3, "key": "rules[0].fault.status", "message": "Input should be less than or equal to 599, got 700"}
     ]
     assert state.engine.scenarios == before  # nothing changed
-    no_name = await client.post("/api/scenarios", data="rules:\n  - fault: {type: reset}\n")
+    no_name = await client.post("/api/scenarios", data="rules:\n  - fault: {type: reset}\n", headers=YAML)
     assert no_name.status == 400 and "name: required key is missing" in (await no_name.json())["error"]
-    binary = await client.post("/api/scenarios", data=b"\xff\xfe")
+    binary = await client.post("/api/scenarios", data=b"\xff\xfe", headers=YAML)
     assert binary.status == 400 and (await binary.json())["error"] == "upload: not UTF-8 text"
 
 
 async def test_token_guards_the_api_but_not_metrics_or_health() -> None:
     state = loaded()
     async with TestClient(TestServer(build_app(state, token="s3cret"))) as client:
-        refused = await client.post("/api/scenarios/outage/activate")
+        refused = await client.post("/api/scenarios/outage/activate", headers=JSON)
         assert refused.status == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
         assert (await refused.json())["status"] == 401
         wrong = await client.get("/api/status", headers={"Authorization": "Bearer nope"})
         assert wrong.status == 401
         assert state.engine.active == []
-        ok = await client.post("/api/scenarios/outage/activate", headers={"Authorization": "Bearer s3cret"})
+        ok = await client.post("/api/scenarios/outage/activate", headers={"Authorization": "Bearer s3cret", **JSON})
         assert ok.status == 200 and state.engine.active == ["outage"]
         assert (await client.get("/metrics")).status == 200
         assert (await client.get("/healthz")).status == 200
@@ -175,3 +186,16 @@ def test_a_public_admin_host_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> N
     with taddons.context(admin) as tctx:
         tctx.configure(admin, brownout_admin_host="0.0.0.0")  # the environment's token is enough
         assert admin.token() == "from-env"
+
+
+def test_allowed_hosts_and_origins_come_from_the_options_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BROWNOUT_ADMIN_HOSTS", "brownout, prometheus-target")
+    monkeypatch.setenv("BROWNOUT_ADMIN_ORIGINS", "http://localhost:3000")
+    admin = AdminServer(Brownout())
+    with taddons.context(admin) as tctx:
+        access = admin.access()
+        assert access.hosts == ("brownout", "prometheus-target") and access.origins == ("http://localhost:3000",)
+        tctx.configure(admin, brownout_admin_hosts=["metrics.internal"], brownout_admin_origins=["https://ops.example"])
+        access = admin.access()
+        assert access.hosts == ("metrics.internal",) and access.origins == ("https://ops.example",)
+        assert access.bind_host == "127.0.0.1"

@@ -19,6 +19,9 @@ from brownout.sim import SimServer
 from conftest import free_port
 
 OUTAGE = "name: outage\ndescription: every call fails\nrules:\n  - fault: {type: error, status: 503}\n"
+# What a state change must carry: a type a web page cannot send without a preflight.
+JSON = {"Content-Type": "application/json"}
+YAML = {"Content-Type": "application/yaml"}
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
 
 
@@ -38,7 +41,8 @@ class Stack:
             return response.status
 
     async def api(self, method: str, path: str) -> tuple[int, object]:
-        async with self.http.request(method, self.proxy.admin_url + path) as response:
+        headers = {} if method == "GET" else JSON
+        async with self.http.request(method, self.proxy.admin_url + path, headers=headers) as response:
             return response.status, await response.json()
 
 
@@ -152,7 +156,8 @@ async def test_timeline_phases_follow_the_clock_in_status_and_metrics(stack: Sta
         "name: replay\nrules:\n  - {name: down, fault: {type: error, status: 503}}\n"
         "timeline:\n  phases:\n    - {name: healthy, duration: 400ms, rules: []}\n    - {name: outage, rules: [down]}\n"
     )
-    async with stack.http.post(stack.proxy.admin_url + "/api/scenarios?activate=1", data=timed) as response:
+    upload = stack.proxy.admin_url + "/api/scenarios?activate=1"
+    async with stack.http.post(upload, data=timed, headers=YAML) as response:
         assert response.status == 201
     assert await stack.chat() == 200
     _, status = await stack.api("GET", "/api/status")
@@ -220,9 +225,87 @@ async def test_token_protected_admin(tmp_path: Path) -> None:
     (library / "outage.yaml").write_text(OUTAGE)
     settings = ProxySettings(port=0, admin_port=free_port(), admin_token="s3cret", library=str(library), termlog=False)
     async with RunningProxy(settings) as proxy, aiohttp.ClientSession() as http:
-        async with http.post(proxy.admin_url + "/api/scenarios/outage/activate") as response:
+        async with http.post(proxy.admin_url + "/api/scenarios/outage/activate", headers=JSON) as response:
             assert response.status == 401
-        headers = {"Authorization": "Bearer s3cret"}
+        headers = {"Authorization": "Bearer s3cret", **JSON}
         async with http.post(proxy.admin_url + "/api/scenarios/outage/activate", headers=headers) as response:
             assert response.status == 200
             assert json.loads(await response.text())["active"] is True
+
+
+# What a browser sends when a page on another site posts to the admin port (a form or a no-cors
+# fetch): a safelisted content type, its own origin, and the Sec-Fetch headers.
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+    "Content-Type": "text/plain;charset=UTF-8",
+    "Origin": "http://attacker.example",
+    "Referer": "http://attacker.example/",
+    "Sec-Fetch-Site": "cross-site",
+    "Sec-Fetch-Mode": "no-cors",
+    "Accept": "*/*",
+}
+TAKEOVER = "name: takeover\nrules:\n  - fault: {type: error, status: 503}\n"
+
+
+async def test_a_web_page_cannot_upload_or_switch_scenarios(stack: Stack) -> None:
+    engine = stack.proxy.state.engine
+    before = dict(engine.scenarios)
+    admin = stack.proxy.admin_url
+    async with stack.http.post(f"{admin}/api/scenarios?activate=1", data=TAKEOVER, headers=BROWSER) as response:
+        assert response.status == 403
+        refusal = await response.json()
+    assert refusal["status"] == 403
+    assert refusal["error"].startswith("Origin 'http://attacker.example' may not change the proxy's state")
+    # The same page without an Origin (an older browser, a form through a redirect) still sends a
+    # content type that needs no preflight.
+    plain = {k: v for k, v in BROWSER.items() if k not in ("Origin", "Referer")}
+    for path in ("/api/scenarios?activate=1", "/api/scenarios/outage/activate", "/api/clear"):
+        async with stack.http.post(admin + path, data=TAKEOVER, headers=plain) as response:
+            assert response.status == 415, path
+            message = (await response.json())["error"]
+            assert "needs Content-Type: application/json" in message, message
+    # What a page's fetch with a JSON type would need first: a preflight, which gets no approval.
+    preflight = {
+        "Origin": "http://attacker.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    async with stack.http.options(f"{admin}/api/scenarios/outage/activate", headers=preflight) as response:
+        assert response.status >= 400
+        assert not [name for name in response.headers if name.lower().startswith("access-control-")]
+    assert engine.scenarios == before and engine.active == []
+    assert await stack.chat() == 200  # nothing changed for the traffic either
+    # ctl's kind of request goes through: a JSON type and no Origin.
+    status, body = await stack.api("POST", "/api/scenarios/outage/activate")
+    assert status == 200 and body == {"name": "outage", "active": True, "changed": True}
+
+
+async def test_a_rebinding_host_is_refused_for_every_endpoint(stack: Stack) -> None:
+    port = stack.proxy.admin_url.rsplit(":", 1)[1]
+    rebound = {"Host": f"rebind.attacker.example:{port}"}
+    for path in ("/api/status", "/api/report", "/api/scenarios", "/metrics", "/healthz"):
+        async with stack.http.get(stack.proxy.admin_url + path, headers=rebound) as response:
+            assert response.status == 403, path
+            message = (await response.json())["error"]
+            assert message.startswith(f"Host 'rebind.attacker.example:{port}' is not this admin port's address")
+    # The page's own origin is the rebound name: same-origin to the browser, still refused.
+    same_site = {**rebound, **JSON, "Origin": f"http://rebind.attacker.example:{port}"}
+    async with stack.http.post(stack.proxy.admin_url + "/api/clear", headers=same_site) as response:
+        assert response.status == 403
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        async with stack.http.get(stack.proxy.admin_url + "/api/status", headers={"Host": host}) as response:
+            assert response.status == 200, host
+
+
+async def test_allowed_hosts_and_origins(tmp_path: Path) -> None:
+    extra = {"brownout_admin_hosts": ["brownout"], "brownout_admin_origins": ["http://localhost:3000"]}
+    settings = ProxySettings(port=0, admin_port=free_port(), library=str(tmp_path), termlog=False, extra_options=extra)
+    async with RunningProxy(settings) as proxy, aiohttp.ClientSession() as http:
+        port = proxy.admin_url.rsplit(":", 1)[1]
+        async with http.get(proxy.admin_url + "/metrics", headers={"Host": f"brownout:{port}"}) as response:
+            assert response.status == 200
+        page = {"Origin": "http://localhost:3000", **JSON}
+        async with http.post(proxy.admin_url + "/api/clear", headers=page) as response:
+            assert response.status == 200
+        async with http.post(proxy.admin_url + "/api/clear", headers={**page, "Origin": "http://localhost:3001"}) as r:
+            assert r.status == 403

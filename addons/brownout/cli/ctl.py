@@ -85,6 +85,10 @@ class Client:
             request.add_header("Authorization", f"Bearer {self.token}")
         if body is not None:
             request.add_header("Content-Type", "application/yaml")
+        elif method != "GET":
+            # The admin port takes a state change only with a JSON or YAML type (what a web page
+            # cannot send without asking first), body or not.
+            request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")

@@ -70,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token the control API requires (default $BROWNOUT_ADMIN_TOKEN); needed with a non-loopback "
         "--admin-host",
     )
+    run.add_argument(
+        "--admin-allow-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="a name the admin port answers to besides its own address, e.g. the one Prometheus scrapes "
+        "(repeatable; default $BROWNOUT_ADMIN_HOSTS; '*': any)",
+    )
+    run.add_argument(
+        "--admin-allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin (scheme://host[:port]) allowed to change state through the admin port "
+        "(repeatable; default $BROWNOUT_ADMIN_ORIGINS; none: no web page may)",
+    )
     run.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     run.add_argument(
         "--forward-port",

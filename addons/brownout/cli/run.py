@@ -62,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         record=args.record,
         extra_options={
             "brownout_fault_log": not args.no_fault_log,
+            "brownout_admin_hosts": args.admin_allow_host,
+            "brownout_admin_origins": args.admin_allow_origin,
             "brownout_providers": args.provider,
             "brownout_retry_window": args.retry_window,
             "brownout_fallback_window": args.fallback_window,

@@ -3,7 +3,9 @@
 Handlers run on the proxy's loop (the `hooks.admin` addon serves the app there), so a switch is
 applied between two requests' hooks: every request whose hooks run after the answer to
 `activate` sees the new state. Errors are JSON, `{"error": message, "status": code}`, as
-Toxiproxy's API answers them. With a token, the `/api/` endpoints require it as a bearer token;
+Toxiproxy's API answers them. Every request's `Host` must name the admin port, and a state
+change needs a JSON or YAML content type and no foreign `Origin` (`control.access`: what a web
+page in a browser cannot send). With a token, the `/api/` endpoints require it as a bearer token;
 `/metrics` and `/healthz` stay open for scrapers and health checks.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -21,6 +22,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from brownout.control import actions as control
+from brownout.control.access import Access
+from brownout.control.access import content_type_problem
+from brownout.control.access import is_state_change
 from brownout.engine.engine import UnknownScenario
 from brownout.engine.state import Brownout
 from brownout.report.build import build as build_report
@@ -31,22 +35,42 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, "status": status, **extra}, status=status)
 
 
-def build_app(state: Brownout, token: str = "") -> web.Application:
+def browser_problem(request: web.Request, access: Access) -> web.Response | None:
+    """The refusal of a request a web page could have sent (see `control.access`), or None."""
+    host = request.headers.get("Host")
+    problem = access.host_problem(host, _local_port(request))
+    if problem:
+        return error(403, problem)
+    if not is_state_change(request.method):
+        return None
+    problem = access.origin_problem(request.headers.get("Origin"), host)
+    if problem:
+        return error(403, problem)
+    problem = content_type_problem(request.headers.get("Content-Type"))
+    if problem:
+        return error(415, problem)
+    return None
+
+
+def _local_port(request: web.Request) -> int:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if isinstance(sockname, tuple) and len(sockname) >= 2 else 0
+
+
+def build_app(state: Brownout, token: str = "", access: Access | None = None) -> web.Application:
+    """The admin app; `access` says which hosts and origins it takes besides its own (default:
+    bound to loopback, nothing else)."""
+    access = access or Access()
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        refused = browser_problem(request, access)
+        if refused is not None:
+            return refused
         if token and request.path.startswith("/api/"):
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):

@@ -3,7 +3,9 @@ mitmproxy's own event loop.
 
 Bound to loopback by default. Binding elsewhere needs a bearer token (`brownout_admin_token`,
 `--admin-token` or `BROWNOUT_ADMIN_TOKEN`), which the `/api/` endpoints then require; `/metrics`
-and `/healthz` stay open for scrapers and health checks.
+and `/healthz` stay open for scrapers and health checks. Whatever the address, a request must name
+it in its `Host` (or a name in `brownout_admin_hosts`), and a state change must come with a JSON or
+YAML content type and no `Origin` but one in `brownout_admin_origins` (`brownout.control.access`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Sequence
 
 from aiohttp import web
 
+from brownout.control.access import Access
+from brownout.control.access import is_loopback
 from brownout.control.api import build_app
-from brownout.control.api import is_loopback
 from brownout.engine.state import Brownout
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "BROWNOUT_ADMIN_TOKEN"
+HOSTS_ENV = "BROWNOUT_ADMIN_HOSTS"
+ORIGINS_ENV = "BROWNOUT_ADMIN_ORIGINS"
 
 
 class AdminServer:
@@ -44,12 +50,36 @@ class AdminServer:
             "",
             f"Bearer token the control API requires (default: ${TOKEN_ENV}); needed to bind a non-loopback address.",
         )
+        loader.add_option(
+            "brownout_admin_hosts",
+            Sequence[str],
+            [],
+            "Names the admin port answers to besides its own address, as NAME or NAME:PORT ('*': any), "
+            f"e.g. a service name Prometheus scrapes (default: ${HOSTS_ENV}, comma-separated).",
+        )
+        loader.add_option(
+            "brownout_admin_origins",
+            Sequence[str],
+            [],
+            "Browser origins (scheme://host[:port]) allowed to change state through the admin port "
+            f"(default: ${ORIGINS_ENV}, comma-separated; none: no web page may).",
+        )
 
     @staticmethod
     def token() -> str:
         from mitmproxy import ctx
 
         return str(ctx.options.brownout_admin_token or os.environ.get(TOKEN_ENV, ""))
+
+    @staticmethod
+    def access() -> Access:
+        from mitmproxy import ctx
+
+        return Access.of(
+            ctx.options.brownout_admin_host,
+            _listed(ctx.options.brownout_admin_hosts, HOSTS_ENV),
+            _listed(ctx.options.brownout_admin_origins, ORIGINS_ENV),
+        )
 
     def configure(self, updated: set[str]) -> None:
         from mitmproxy import ctx
@@ -81,10 +111,11 @@ class AdminServer:
         sock.listen(128)
         sock.setblocking(False)
         self.address = sock.getsockname()[:2]
-        asyncio.get_running_loop().create_task(self._serve(sock, self.token()))
+        asyncio.get_running_loop().create_task(self._serve(sock, self.token(), self.access()))
 
-    async def _serve(self, sock: socket.socket, token: str) -> None:
-        self._runner = web.AppRunner(build_app(self.state, token), access_log=None, handle_signals=False)
+    async def _serve(self, sock: socket.socket, token: str, access: Access) -> None:
+        app = build_app(self.state, token, access)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._runner.server, sock=sock)  # type: ignore[arg-type]
@@ -100,3 +131,8 @@ class AdminServer:
                 asyncio.get_running_loop().create_task(runner.cleanup())
             except RuntimeError:
                 pass
+
+
+def _listed(values: Sequence[str], env: str) -> list[str]:
+    """An option's values, or else the environment variable's comma-separated ones."""
+    return list(values) if values else [v for v in os.environ.get(env, "").split(",") if v.strip()]
