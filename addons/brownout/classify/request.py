@@ -75,10 +75,13 @@ class RequestInfo:
 @dataclass(frozen=True, slots=True)
 class RequestView:
     """A request as brownout reads it, once per flow: headers by lower-case name (the first value
-    of a repeated one) and the JSON body (empty when it is not a JSON object)."""
+    of a repeated one), the JSON body (empty when it is not a JSON object) and `content`, the body's
+    bytes with their Content-Encoding undone (`classify.encoding`; as sent when they are not
+    encoded, do not decode or would expand too far)."""
 
     headers: Mapping[str, str]
     body: Mapping[str, object]
+    content: bytes = b""
 
 
 def provider_for_host(host: str) -> str | None:

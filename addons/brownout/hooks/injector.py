@@ -101,7 +101,7 @@ class Injector:
         run = here.run = FaultRun(
             info=info,
             rng=decision.rng,
-            body=flow.request.raw_content or b"",
+            body=view.content,
             client_gone=self._watch_client(flow),
             capacity=decision.capacity,
         )

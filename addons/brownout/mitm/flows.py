@@ -13,6 +13,7 @@ from mitmproxy import ctx
 from mitmproxy import http
 from mitmproxy.proxy.layers.http import RequestProtocolError
 
+from brownout.classify.encoding import decode_body
 from brownout.classify.request import RequestView
 from brownout.classify.request import parse_json_body
 from brownout.classify.request import plain_headers
@@ -25,8 +26,40 @@ log = logging.getLogger(__name__)
 
 def read_request(flow: http.HTTPFlow) -> RequestView:
     """The request's headers and JSON body, decoded once (mitmproxy's header multidict rescans and
-    decodes every field on each lookup; classifying and fingerprinting look up a dozen)."""
-    return RequestView(plain_headers(flow.request.headers.fields), parse_json_body(flow.request.raw_content))
+    decodes every field on each lookup; classifying and fingerprinting look up a dozen).
+
+    A compressed body is read decoded, within `classify.encoding`'s bounds; one that would expand
+    past them is read as no body (the model unknown), logged the first time. The flow keeps the
+    bytes as sent: the upstream gets exactly those.
+    """
+    headers = plain_headers(flow.request.headers.fields)
+    raw = flow.request.raw_content or b""
+    if "content-encoding" not in headers:
+        return RequestView(headers, parse_json_body(raw), raw)
+    decoded = decode_body(raw, ", ".join(flow.request.headers.get_all("content-encoding")))
+    if decoded.content is None:
+        _refused(flow, decoded.refused)
+        return RequestView(headers, {}, raw)
+    return RequestView(headers, parse_json_body(decoded.content), decoded.content)
+
+
+_refusal_logged = False
+
+
+def _refused(flow: http.HTTPFlow, reason: str) -> None:
+    """Say once per process that a body was not read (a bomb repeated must not flood the log)."""
+    global _refusal_logged
+    if _refusal_logged:
+        return
+    _refusal_logged = True
+    # The path without its query (Gemini's key may be there), quoted: the client wrote it.
+    log.warning(
+        "brownout: %s %r: request body not read for classification (%r); classified without it and "
+        "forwarded as sent; further such bodies are not logged",
+        flow.request.method,
+        flow.request.path.partition("?")[0][:200],
+        reason,
+    )
 
 
 def streams_events(response: http.Response) -> bool:
