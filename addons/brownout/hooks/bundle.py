@@ -6,6 +6,7 @@ from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
 from brownout.hooks.commands import Commands
 from brownout.hooks.faultlog import FaultLog
+from brownout.hooks.h2c import PriorKnowledgeH2
 from brownout.hooks.injector import Injector
 from brownout.hooks.observer import ClientObserver
 from brownout.hooks.options import Config
@@ -24,6 +25,7 @@ def make_addons(state: Brownout | None = None) -> list[object]:
     # stream plan the Injector's fault armed); the observer and the Recorder after them (they see
     # what the faults did to the flow, the Recorder last of the flow hooks).
     return [
+        PriorKnowledgeH2(),
         Config(state),
         Router(state),
         UpstreamErrors(state),
