@@ -11,6 +11,7 @@ from brownout.providers.base import ErrorOptions
 def test_retry_count_and_declared_timeout_from_sdk_headers() -> None:
     assert signals.retry_count({"x-stainless-retry-count": "2"}) == 2
     assert signals.retry_count({"x-stainless-retry-count": "x"}) is None
+    assert signals.retry_count({"x-stainless-retry-count": "\xb2"}) is None  # "²": a digit to isdigit(), not to int()
     assert signals.retry_count({}) is None
     assert signals.declared_timeout({"x-stainless-read-timeout": "600.0"}) == 600.0
     assert signals.declared_timeout({"x-stainless-timeout": "30"}) == 30.0

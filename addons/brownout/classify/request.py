@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from brownout.classify.clients import client_family
+from brownout.classify.encoding import decode_body
 
 PROVIDERS = ("openai", "anthropic", "gemini", "azure", "openai-compatible")
 
@@ -77,11 +78,24 @@ class RequestView:
     """A request as brownout reads it, once per flow: headers by lower-case name (the first value
     of a repeated one), the JSON body (empty when it is not a JSON object) and `content`, the body's
     bytes with their Content-Encoding undone (`classify.encoding`; as sent when they are not
-    encoded, do not decode or would expand too far)."""
+    encoded, do not decode or would expand too far). `refused` says why the body was not read
+    (a decompression bomb); "" when it was."""
 
     headers: Mapping[str, str]
     body: Mapping[str, object]
     content: bytes = b""
+    refused: str = ""
+
+
+def read_view(headers: Mapping[str, str], raw: bytes, content_encoding: str = "") -> RequestView:
+    """The view of a request with these headers and raw body; `content_encoding` is the whole
+    Content-Encoding (every field of a repeated header, joined by commas)."""
+    if not content_encoding:
+        return RequestView(headers, parse_json_body(raw), raw)
+    decoded = decode_body(raw, content_encoding)
+    if decoded.content is None:
+        return RequestView(headers, {}, raw, decoded.refused)
+    return RequestView(headers, parse_json_body(decoded.content), decoded.content)
 
 
 def provider_for_host(host: str) -> str | None:

@@ -13,10 +13,9 @@ from mitmproxy import ctx
 from mitmproxy import http
 from mitmproxy.proxy.layers.http import RequestProtocolError
 
-from brownout.classify.encoding import decode_body
 from brownout.classify.request import RequestView
-from brownout.classify.request import parse_json_body
 from brownout.classify.request import plain_headers
+from brownout.classify.request import read_view
 from brownout.engine.flows import FlowState
 from brownout.providers.base import Reply
 from brownout.providers.sse import is_event_stream
@@ -35,12 +34,11 @@ def read_request(flow: http.HTTPFlow) -> RequestView:
     headers = plain_headers(flow.request.headers.fields)
     raw = flow.request.raw_content or b""
     if "content-encoding" not in headers:
-        return RequestView(headers, parse_json_body(raw), raw)
-    decoded = decode_body(raw, ", ".join(flow.request.headers.get_all("content-encoding")))
-    if decoded.content is None:
-        _refused(flow, decoded.refused)
-        return RequestView(headers, {}, raw)
-    return RequestView(headers, parse_json_body(decoded.content), decoded.content)
+        return read_view(headers, raw)
+    view = read_view(headers, raw, ", ".join(flow.request.headers.get_all("content-encoding")))
+    if view.refused:
+        _refused(flow, view.refused)
+    return view
 
 
 _refusal_logged = False

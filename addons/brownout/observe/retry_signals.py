@@ -53,8 +53,9 @@ def _number(value: str | None) -> float | None:
 
 def retry_count(headers: Mapping[str, str]) -> int | None:
     """The Stainless SDKs' `x-stainless-retry-count` (0 on the first attempt), or None."""
-    value = headers.get("x-stainless-retry-count")
-    if value is None or not value.strip().isdigit():
+    value = (headers.get("x-stainless-retry-count") or "").strip()
+    # isdigit() alone takes "²" (a byte 0xB2 read as Latin-1), which int() refuses.
+    if not (value.isascii() and value.isdigit()):
         return None
     return int(value)
 
