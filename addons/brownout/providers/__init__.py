@@ -61,7 +61,33 @@ def known_kind(kind: str) -> str:
 
 
 KindName = Annotated[str, AfterValidator(known_kind)]
-"""A scenario's `kind:` for the faults that send a provider's error (`error`, `stream_error`)."""
+"""A scenario's `kind:` for the `error` fault."""
+
+
+def _is_json(reply: Reply) -> bool:
+    return any(name.lower() == "content-type" and "json" in value for name, value in reply.headers)
+
+
+def known_event_kind(kind: str) -> str:
+    """Validate a `stream_error` kind: known, and a JSON error at every provider that has it (an
+    event carries the error object; Cloudflare's HTML page has none)."""
+    known_kind(kind)
+    pages = [p for p in _MODULES if canonical_kind(p, kind) and not _is_json(error_reply(p, ErrorOptions(kind=kind)))]
+    if pages:
+        allowed = sorted(
+            k
+            for k in all_kinds()
+            if not any(canonical_kind(p, k) and not _is_json(error_reply(p, ErrorOptions(kind=k))) for p in _MODULES)
+        )
+        raise ValueError(
+            f"kind {kind!r} is an HTML page at {', '.join(pages)}, not an error a stream event can carry "
+            f"(an `error` fault sends it); allowed: {', '.join(allowed)}"
+        )
+    return kind
+
+
+EventKindName = Annotated[str, AfterValidator(known_event_kind)]
+"""A scenario's `kind:` for `stream_error`: the error object of a JSON error reply."""
 
 
 def error_reply(provider: str, opts: ErrorOptions) -> Reply:
@@ -97,11 +123,13 @@ def _status_elsewhere(kind: str) -> int | None:
 __all__ = [
     "ErrorKind",
     "ErrorOptions",
+    "EventKindName",
     "KindName",
     "Reply",
     "all_kinds",
     "canonical_kind",
     "catalogue",
     "error_reply",
+    "known_event_kind",
     "known_kind",
 ]

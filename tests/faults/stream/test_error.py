@@ -79,3 +79,20 @@ def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_scenario("rules:\n  - fault: {type: stream_error, kind: melted}\n", "s.yaml", default_name="s")
     assert str(info.value).startswith("s.yaml:2: rules[0].fault.kind: unknown error kind 'melted'; allowed: ")
+
+
+def test_an_html_error_page_cannot_be_a_stream_event() -> None:
+    # Found by the fault property tests: accepted, this raised on every OpenAI stream it matched.
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario(
+            "rules:\n  - fault: {type: stream_error, kind: cloudflare_html}\n", "html.yaml", default_name="html"
+        )
+    message = str(raised.value)
+    assert message.startswith(
+        "html.yaml:2: rules[0].fault.kind: kind 'cloudflare_html' is an HTML page at openai, openai-compatible, "
+        "not an error a stream event can carry (an `error` fault sends it); allowed: api_error,"
+    )
+    assert "cloudflare_html" not in message.split("allowed:")[1]
+    for provider, endpoint in (("openai", "chat"), ("anthropic", "messages"), ("gemini", "stream-generate")):
+        plan = StreamErrorFault(kind="bad_gateway").plan(RequestInfo(provider, endpoint, "m", True))
+        assert received_events(body(simulate(plan, paced([b"data: {}\n\n"], 0.01))))

@@ -16,7 +16,7 @@ from brownout.faults.stream.plan import EventPlan
 from brownout.faults.stream.plan import Finish
 from brownout.faults.stream.plan import Send
 from brownout.faults.stream.plan import StreamPlan
-from brownout.providers import KindName
+from brownout.providers import EventKindName
 from brownout.providers import dialects
 from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
@@ -27,7 +27,7 @@ class StreamErrorFault(StreamFault):
     summary = "After N events, the provider's own mid-stream error event, then the end the provider gives it."
 
     after_events: int = Field(default=0, ge=0)
-    kind: KindName | None = None
+    kind: EventKindName | None = None
     message: str | None = None
     event: Literal["error", "response.failed"] = "error"
     then: Literal["end", "close"] = "end"
