@@ -62,6 +62,12 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "tpm": st.integers(1, 5000),
     "burst": st.integers(1, 5),
     "tokens_per_second": st.floats(1, 1e6),
+    "rps": st.floats(0.5, 1000),
+    "concurrency": st.integers(1, 5),
+    "window": st.sampled_from(["1ms", "10ms", "1s"]),
+    "queue_delay": DURATIONS,
+    "max_queue_delay": DURATIONS,
+    "hysteresis": st.floats(0, 0.99),
 }
 
 
@@ -183,20 +189,27 @@ def check_actions(actions: list[Action]) -> None:
     for action in actions:
         assert isinstance(action, typing.get_args(Action)), action
         if isinstance(action, (Hold, Alarm)):
-            assert action.until if isinstance(action, Hold) else action.at >= 0
+            assert (action.until if isinstance(action, Hold) else action.at) >= 0
 
 
-Flow = tuple[RequestInfo, bytes, int, Answer, list[bytes]]
+Flow = tuple[RequestInfo, bytes, int, float, Answer, list[bytes]]
 
 
 async def one_flow(
-    fault: Fault, info: RequestInfo, body: bytes, seed: int, answer: Answer, chunks: list[bytes]
+    fault: Fault, info: RequestInfo, body: bytes, seed: int, capacity: float, answer: Answer, chunks: list[bytes]
 ) -> None:
-    """What the hooks do with one flow, in their order."""
+    """What the hooks do with one flow, in their order; `on_end` once, however it ended."""
     gone = asyncio.Event()
     # The client leaves after a moment: a fault that waits for it (timeout) ends then.
     asyncio.get_running_loop().call_later(0.004, gone.set)
-    run = FaultRun(info=info, rng=random.Random(seed), body=body, client_gone=gone)
+    run = FaultRun(info=info, rng=random.Random(seed), body=body, client_gone=gone, capacity=capacity)
+    try:
+        await through_hooks(fault, run, answer, chunks)
+    finally:
+        fault.on_end(run)
+
+
+async def through_hooks(fault: Fault, run: FaultRun, answer: Answer, chunks: list[bytes]) -> None:
     act = await asyncio.wait_for(fault.on_request(run), timeout=5)
     assert act is None or isinstance(act, (Reply, Hangup))
     if isinstance(act, Reply):
@@ -214,7 +227,7 @@ async def one_flow(
                 edit.reader(chunk)
             edit.reader(b"")
     if isinstance(fault, StreamFault):
-        plan = fault.plan(info)
+        plan = fault.plan(run.info)
         now = 1000.0
         check_actions(plan.start(now))
         for index, chunk in enumerate(chunks):
@@ -232,13 +245,15 @@ def test_every_fault_takes_any_request_and_answer(name: str) -> None:
     @given(
         fault=faults(name),
         flows=st.lists(
-            st.tuples(infos, bodies, st.integers(0, 2**32), answers, event_streams()), min_size=1, max_size=3
+            st.tuples(infos, bodies, st.integers(0, 2**32), st.floats(0.05, 1), answers, event_streams()),
+            min_size=1,
+            max_size=3,
         ),
     )
     def check(fault: Fault, flows: list[Flow]) -> None:
         async def main() -> None:
-            for flow in flows:  # one fault instance across flows, as in a running scenario
-                await one_flow(fault, *flow)
+            # One fault instance across flows at once, as in a running scenario.
+            await asyncio.gather(*(one_flow(fault, *flow) for flow in flows))
 
         asyncio.run(main())
 
