@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brownout.scenario.flapping import Flap
+from property_budget import budget
 
 
 def test_on_first_then_off() -> None:
@@ -21,6 +22,7 @@ def test_off_first_then_on() -> None:
     assert flap.phases() == [("off", 30.0), ("on", 30.0)]
 
 
+@budget(100)
 @given(
     period=st.floats(min_value=0.01, max_value=1e4),
     duty=st.floats(min_value=0.01, max_value=0.99),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from brownout.faults.overload.capacity import Capacity
 from brownout.faults.overload.capacity import Pool
 from brownout.faults.overload.capacity import Pools
+from property_budget import budget
 
 
 def offer_evenly(pool: Pool, rate: float, seconds: float, start: float, rng: random.Random) -> list[bool]:
@@ -140,6 +141,7 @@ def test_pools_are_bounded_and_keep_the_busy_ones() -> None:
     assert "busy" in keys and len(keys) <= 4
 
 
+@budget(100)
 @given(
     rates=st.lists(st.floats(min_value=0.0, max_value=200.0), min_size=1, max_size=30),
     hysteresis=st.floats(min_value=0.0, max_value=0.9),
