@@ -15,6 +15,7 @@ from brownout.hooks.recording import Recording
 from brownout.hooks.router import Router
 from brownout.hooks.streams import Streams
 from brownout.hooks.upstream_errors import UpstreamErrors
+from brownout.hooks.upstream_timeouts import UpstreamTimeouts
 from brownout.hooks.watch import ScenarioWatcher
 
 
@@ -27,6 +28,7 @@ def make_addons(state: Brownout | None = None) -> list[object]:
         Config(state),
         Router(state),
         UpstreamErrors(state),
+        UpstreamTimeouts(state),
         Injector(state),
         Streams(state),
         ClientObserver(state),
@@ -44,7 +46,7 @@ class Bundle:
     """brownout's addons as a single entry in mitmproxy's addon chain.
 
     mitmproxy dispatches every event (several per flow) to each entry of its chain in turn, with
-    a coroutine and an error guard per entry; as children of one entry, the ten addons below cost
+    a coroutine and an error guard per entry; as children of one entry, the addons below cost
     one dispatch per event instead of ten, which is most of what brownout adds to a flow.
     """
 
