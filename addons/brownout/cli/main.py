@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long after a failure the same conversation elsewhere counts as a fallback (default 60s)",
     )
     limits = (
+        ("--idle-timeout", "120s", "close a client connection idle (no request under way) this long", ""),
         (
             "--connect-timeout",
             "10s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
 from brownout.hooks.commands import Commands
+from brownout.hooks.connections import Connections
 from brownout.hooks.faultlog import FaultLog
 from brownout.hooks.injector import Injector
 from brownout.hooks.observer import ClientObserver
@@ -27,6 +28,7 @@ def make_addons(state: Brownout | None = None) -> list[object]:
     return [
         Config(state),
         Router(state),
+        Connections(state),
         UpstreamErrors(state),
         UpstreamTimeouts(state),
         Injector(state),
