@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
             "longest gap in the upstream's answer; a stream then ends with the provider's error event",
             "; 0: no limit",
         ),
+        (
+            "--shutdown-grace",
+            "25s",
+            "on SIGTERM or Ctrl-C, how long requests and streams under way may take to finish",
+            "; 0: stop at once",
+        ),
     )
     for flag, default, text, zero in limits:
         run.add_argument(flag, default=default, metavar="DURATION", help=f"{text} (default {default}{zero})")

@@ -69,6 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "brownout_connect_timeout": args.connect_timeout,
             "brownout_first_byte_timeout": args.first_byte_timeout,
             "brownout_stream_idle_timeout": args.stream_idle_timeout,
+            "brownout_shutdown_grace": args.shutdown_grace,
         },
     )
 

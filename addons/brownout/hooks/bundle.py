@@ -6,6 +6,7 @@ from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
 from brownout.hooks.commands import Commands
 from brownout.hooks.connections import Connections
+from brownout.hooks.drain import Drain
 from brownout.hooks.faultlog import FaultLog
 from brownout.hooks.injector import Injector
 from brownout.hooks.observer import ClientObserver
@@ -36,6 +37,7 @@ def make_addons(state: Brownout | None = None) -> list[object]:
         ClientObserver(state),
         Recorder(state),
         Recording(state),
+        Drain(state),
         FaultLog(state),
         AdminServer(state),
         Commands(state),
