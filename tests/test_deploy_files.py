@@ -264,6 +264,10 @@ def test_kubernetes_sidecar_wiring() -> None:
     args = brownout_args(sidecar["args"])
     assert args.command == "run" and args.listen_host == "127.0.0.1" and args.admin_host == "0.0.0.0"
     assert any(e["name"] == "BROWNOUT_ADMIN_TOKEN" and "secretKeyRef" in e["valueFrom"] for e in sidecar["env"])
+    # On SIGTERM the drain ends before the kubelet's SIGKILL, with time to spare.
+    from brownout.units import parse_duration
+
+    assert parse_duration(args.shutdown_grace) + 5 <= pod["spec"]["terminationGracePeriodSeconds"]
 
     # Scenarios: the ConfigMap mounted as a whole directory (a subPath mount is never updated).
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}

@@ -10,6 +10,7 @@ until every logical request has ended (a short retry window). `TRUTH` is the tab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable
@@ -30,6 +31,7 @@ from google.genai import types as genai_types
 from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
 from required_tools import need_tool
+from silent_upstream import SilentUpstream
 
 NODE_CLIENTS = Path(__file__).resolve().parents[1] / "clients" / "node"
 MESSAGES = [{"role": "user", "content": "What is a brownout?"}]
@@ -47,6 +49,8 @@ class Case:
     window: float = WINDOW
     reports: str = ""  # what brownout reports, in words (the README's table)
     approx: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, float]] = field(default_factory=dict)
+    silent_upstream: bool = False  # OpenAI's upstream accepts and never answers (else: the simulator)
+    options: dict[str, str] = field(default_factory=dict)  # more proxy options
 
 
 def m(name: str, value: float, **labels: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -68,6 +72,10 @@ HANGS = "brownout_client_hangs_total"
 HANG_WAIT = "brownout_client_hang_wait_seconds_sum"
 ABANDONED = "brownout_client_abandoned_total"
 GAVE_UP = "brownout_client_gave_up_total"
+REQUESTS = "brownout_requests_total"
+INFLIGHT = "brownout_inflight_requests"
+UPSTREAM_ERRORS = "brownout_upstream_errors_total"
+CHAT_4O = {"provider": "openai", "endpoint": "chat", "model": "gpt-4o"}
 
 
 # -- the clients, one function per shape: each makes its calls against `url` (the proxy)
@@ -226,6 +234,20 @@ async def one_second_timeout(url: str) -> None:
             await c.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
 
 
+async def gives_up_during_a_hold(url: str) -> None:
+    """A 0.5 s timeout against a 30 s latency hold: the SDK gives up long before the hold ends."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0, timeout=0.5) as c:
+        with pytest.raises(openai.APITimeoutError):
+            await c.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+
+
+async def retries_a_silent_upstream(url: str) -> None:
+    """SDK retries 1 against an upstream that never answers: brownout's 504 at its first-byte limit, twice."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=1, timeout=30) as c:
+        with pytest.raises(openai.InternalServerError):
+            await c.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+
+
 async def httpx_hammer(url: str) -> None:
     """A plain HTTP loop that retries at once, three times in all, ignoring Retry-After."""
     body = {"model": "gpt-4o", "messages": MESSAGES}
@@ -256,6 +278,8 @@ CLIENTS: dict[str, Callable[[str], Awaitable[None]]] = {
     "no read timeout against a hang": no_read_timeout,
     "1 s timeout against a hang": one_second_timeout,
     "httpx loop ignoring Retry-After": httpx_hammer,
+    "gives up during a latency hold": gives_up_during_a_hold,
+    "SDK retry against a silent upstream": retries_a_silent_upstream,
 }
 
 RETRY_AFTER_MS = "{type: error, status: 429, retry_after_ms: 300}"
@@ -483,6 +507,37 @@ TRUTH = [
         ),
         reports="2 retries (app), 2 violations, 2 without backoff",
     ),
+    Case(
+        "gives up during a latency hold",
+        "timeout=0.5 against a 30 s latency hold",
+        rule("{type: latency, delay: 30s}"),
+        dict(
+            [
+                m(ABANDONED, 1, endpoint="chat", **OPENAI_PY),
+                m(REQUESTS, 1, code="abandoned", **CHAT_4O),
+                m(REQUESTS, 0, code="error", **CHAT_4O),
+                m(INFLIGHT, 0, provider="openai"),
+            ]
+        ),
+        reports="1 abandonment; the request counted abandoned and out of flight when the client left",
+    ),
+    Case(
+        "SDK retry against a silent upstream",
+        "max_retries=1; the upstream accepts and never answers; brownout's first-byte limit 1 s",
+        rule("{type: error, status: 500}", "anthropic"),  # no fault on OpenAI
+        dict(
+            [
+                m(RETRIES, 1, after="504", layer="sdk", **OPENAI_PY),
+                m(ATTEMPTS_SUM, 2, outcome="failure", **OPENAI_PY),
+                m(REQUESTS, 2, code="504", **CHAT_4O),
+                m(UPSTREAM_ERRORS, 2, provider="openai", cause="timeout"),
+                m(ABANDONED, 0, endpoint="chat", **OPENAI_PY),
+            ]
+        ),
+        silent_upstream=True,
+        options={"brownout_first_byte_timeout": "1s"},
+        reports="2 attempts answered with brownout's 504, 1 retry after 504, 0 abandonments",
+    ),
 ]
 
 
@@ -500,8 +555,18 @@ def _settled(values: dict[tuple[str, tuple[tuple[str, str], ...]], float | None]
 
 @pytest.mark.parametrize("case", TRUTH, ids=[case.name for case in TRUTH])
 async def test_truth_matrix(case: Case, start_proxy: StartProxy) -> None:
-    proxy = await start_proxy(case.scenario, extra_options={"brownout_retry_window": f"{case.window:g}s"})
-    await CLIENTS[case.name](proxy.url)
+    async with contextlib.AsyncExitStack() as stack:
+        settings: dict[str, object] = {}
+        if case.silent_upstream:
+            silent = await stack.enter_async_context(SilentUpstream())
+            settings["upstreams"] = [f"openai={silent.url}/openai"]
+        options = {"brownout_retry_window": f"{case.window:g}s", **case.options}
+        proxy = await start_proxy(case.scenario, extra_options=options, **settings)
+        await CLIENTS[case.name](proxy.url)
+        await _judged(proxy, case)
+
+
+async def _judged(proxy: RunningProxy, case: Case) -> None:
     # Every logical request ends once its retry window has run out (the observer ticks each second).
     deadline = time.monotonic() + case.window + 4.0
     values = _values(proxy, case)

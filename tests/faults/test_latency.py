@@ -38,3 +38,22 @@ def test_lognormal_hits_median_and_p99() -> None:
 def test_same_seed_same_delays() -> None:
     fault = LatencyFault(distribution="uniform", min=0, max=1)
     assert samples(fault, 20) == samples(fault, 20)
+
+
+async def test_a_client_that_leaves_ends_the_hold_and_is_abandoned() -> None:
+    import asyncio
+    import time
+
+    from brownout.classify.request import RequestInfo
+    from brownout.faults.base import FaultRun
+    from brownout.faults.base import Hangup
+    from brownout.faults.outcome import Outcome
+
+    run = FaultRun(info=RequestInfo("openai", "chat", "gpt-4o", False), rng=random.Random(1))
+    asyncio.get_running_loop().call_later(0.05, run.client_gone.set)
+    started = time.monotonic()
+    act = await LatencyFault(delay=30).on_request(run)
+    assert time.monotonic() - started < 1
+    assert isinstance(act, Hangup) and run.outcome == Outcome.ABANDONED
+    kept = FaultRun(info=RequestInfo("openai", "chat", "gpt-4o", False), rng=random.Random(1))
+    assert await LatencyFault(delay=0.01).on_request(kept) is None and kept.outcome == Outcome.DELAYED

@@ -38,3 +38,10 @@ def test_400_is_the_first_error_status() -> None:
 
 def test_a_spoiled_answer_without_a_fault_name_says_what_happened() -> None:
     assert failure_of_response(200, Outcome.CUT, "") == "cut"
+
+
+def test_upstream_failures_and_fault_errors_have_their_own_words() -> None:
+    assert failure_of_response(200, Outcome.NONE, "", upstream_broke=True) == "upstream_error"  # went idle
+    assert failure_of_response(504, Outcome.NONE, "", upstream_broke=True) == "504"  # brownout's 504: its number
+    assert failure_of_error(Outcome.NONE, "", 200, upstream_broke=True) == "upstream_error"
+    assert failure_of_error(Outcome.FAULT_ERROR, "latency", None) == "fault_error"

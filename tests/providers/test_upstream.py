@@ -43,3 +43,37 @@ def test_the_502_is_labelled_and_in_the_providers_envelope(provider: str) -> Non
     message = message_of(provider, reply.body)
     assert "brownout could not reach the upstream http://127.0.0.1:1 (refused:" in message
     assert "not the provider's" in message
+
+
+@pytest.mark.parametrize(
+    ("provider", "kind"),
+    [("openai", "upstream_error"), ("anthropic", "timeout_error"), ("gemini", "DEADLINE_EXCEEDED")],
+)
+def test_a_timeout_is_a_labelled_504(provider: str, kind: str) -> None:
+    reply = upstream_error_reply(provider, "http://127.0.0.1:1", "no response headers within 5 s (first-byte timeout)")
+    headers = dict(reply.headers)
+    assert reply.status == 504 and reply.reason == "Gateway Timeout"
+    assert headers["x-brownout"] == "upstream-error" and headers["x-brownout-cause"] == "timeout"
+    error = json.loads(reply.body)["error"]
+    assert kind in (error.get("type"), error.get("status"))
+    assert "brownout timed out waiting for the upstream http://127.0.0.1:1 (timeout:" in error["message"]
+    assert "This 504 is brownout's" in error["message"]
+
+
+def test_an_upstream_that_closed_without_answering() -> None:
+    assert upstream_cause("server closed connection") == "closed"
+    reply = upstream_error_reply("openai", "http://127.0.0.1:1", "server closed connection")
+    assert reply.status == 502 and dict(reply.headers)["x-brownout-cause"] == "closed"
+
+
+def test_the_idle_stream_error_is_the_providers_own_event() -> None:
+    from brownout.providers.upstream import stream_idle_events
+
+    chat = stream_idle_events("openai", "chat", "http://127.0.0.1:1", "nothing for 5 s")
+    assert chat.startswith(b'data: {"error":{"message":"brownout ended the stream') and chat.endswith(
+        b"data: [DONE]\n\n"
+    )
+    claude = stream_idle_events("anthropic", "messages", "http://127.0.0.1:1", "nothing for 5 s")
+    assert claude.startswith(b'event: error\ndata: {"type":"error","error":{"type":"api_error"')
+    gemini = json.loads(stream_idle_events("gemini", "generate", "http://127.0.0.1:1", "x").removeprefix(b"data: "))
+    assert gemini["error"]["status"] == "INTERNAL"

@@ -18,7 +18,6 @@ import contextlib
 import contextvars
 import itertools
 import os
-import signal
 import statistics
 import sys
 import time
@@ -42,6 +41,7 @@ from brownout.cli.ports import port_problem
 from brownout.cli.report import show as show_report
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
+from brownout.cli.stopping import Stopping
 from brownout.report.build import build as build_report
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
@@ -278,16 +278,10 @@ class Traffic:
 
 
 async def demo(args: argparse.Namespace, console: Console) -> int:
-    stop = asyncio.Event()  # the first Ctrl-C: stop starting calls, let those under way finish
-    hurry = asyncio.Event()  # the second: stop now
-    loop = asyncio.get_running_loop()
-
-    def interrupted() -> None:
-        (hurry if stop.is_set() else stop).set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, interrupted)
+    # The first Ctrl-C: stop starting calls, let those under way finish; the second: stop now.
+    stopping = Stopping()
+    stopping.install()
+    stop = stopping.asked
     scenarios = args.scenario or ["demo"]
     async with SimServer(SimConfig(tokens_per_second=60), port=args.sim_port) as sim:
         settings = ProxySettings(
@@ -326,12 +320,12 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                     live.update(render(apps, proxy, started))
                 traffic.starting.set()
                 await driver
-                drained = loop.time() + DRAIN_SECONDS
-                while traffic.tasks and not hurry.is_set() and loop.time() < drained:
-                    status = f"stopping: {len(traffic.tasks)} calls under way finish (Ctrl-C again: stop now)"
+
+                def progress(calls: int) -> None:
+                    status = f"stopping: {calls} calls under way finish (Ctrl-C again: stop now)"
                     live.update(render(apps, proxy, started, status))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(hurry.wait(), timeout=0.25)
+
+                await stopping.settle(lambda: len(traffic.tasks), DRAIN_SECONDS, progress, step=0.25)
             # Taken before any call is cut off, which the proxy would count as the client giving up.
             left = len(traffic.tasks)
             summary = render(apps, proxy, started, f"{left} calls cut off at the end, not counted" if left else "")

@@ -115,6 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="how long after a failure the same conversation elsewhere counts as a fallback (default 60s)",
     )
+    limits = (
+        ("--idle-timeout", "120s", "close a client connection idle (no request under way) this long", ""),
+        (
+            "--connect-timeout",
+            "10s",
+            "longest wait for an upstream connection (TCP and TLS), then a labelled 504",
+            "; 0: no limit",
+        ),
+        (
+            "--first-byte-timeout",
+            "10m",
+            "longest wait from sending a request upstream to its answer's headers (latency faults do not count), "
+            "then a labelled 504",
+            "; 0: no limit",
+        ),
+        (
+            "--stream-idle-timeout",
+            "10m",
+            "longest gap in the upstream's answer; a stream then ends with the provider's error event",
+            "; 0: no limit",
+        ),
+        (
+            "--shutdown-grace",
+            "25s",
+            "on SIGTERM or Ctrl-C, how long requests and streams under way may take to finish",
+            "; 0: stop at once",
+        ),
+    )
+    for flag, default, text, zero in limits:
+        run.add_argument(flag, default=default, metavar="DURATION", help=f"{text} (default {default}{zero})")
 
     sim = sub.add_parser("sim", help="run the simulated OpenAI/Anthropic/Gemini upstream")
     sim.add_argument("--port", type=int, default=9000, help="port (default 9000)")

@@ -67,6 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             "brownout_providers": args.provider,
             "brownout_retry_window": args.retry_window,
             "brownout_fallback_window": args.fallback_window,
+            "brownout_idle_timeout": args.idle_timeout,
+            "brownout_connect_timeout": args.connect_timeout,
+            "brownout_first_byte_timeout": args.first_byte_timeout,
+            "brownout_stream_idle_timeout": args.stream_idle_timeout,
+            "brownout_shutdown_grace": args.shutdown_grace,
         },
     )
 

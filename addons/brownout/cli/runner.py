@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -15,9 +14,11 @@ from mitmproxy import master
 from mitmproxy import options
 from mitmproxy.addons import errorcheck
 
+from brownout.cli.stopping import Stopping
 from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
 from brownout.hooks.bundle import Bundle
+from brownout.hooks.drain import Drain
 from brownout.hooks.router import UNROUTED
 
 log = logging.getLogger(__name__)
@@ -161,16 +162,53 @@ def admin_of(master: ProxyMaster) -> AdminServer | None:
     return admin if isinstance(admin, AdminServer) else None
 
 
+def drain_of(master: ProxyMaster) -> Drain | None:
+    drain = master.addons.get("drain")
+    return drain if isinstance(drain, Drain) else None
+
+
+async def drain(master: ProxyMaster, stopping: Stopping, grace: float | None = None) -> int:
+    """Stop accepting connections and let what is under way finish, within the grace period (the
+    `brownout_shutdown_grace` option unless given) or until `stopping` says stop now; how many
+    requests were still under way at the end."""
+    hook = drain_of(master)
+    if hook is None:
+        return 0
+    grace = hook.grace if grace is None else grace
+    await hook.begin()
+    under_way = hook.under_way()
+    if under_way:
+        log.info(
+            "brownout: stopping: new connections are refused; %d requests under way have up to %g s to finish "
+            "(Ctrl-C again: stop now)",
+            under_way,
+            grace,
+        )
+    left = await stopping.settle(hook.under_way, grace)
+    if left:
+        log.warning("brownout: stopping now: %d requests still under way are cut off", left)
+    return left
+
+
 async def serve_forever(master: ProxyMaster) -> int:
-    """Run until Ctrl-C / SIGTERM; the exit status for the CLI."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, master.shutdown)
+    """Run until Ctrl-C / SIGTERM, then drain (a second signal stops at once); the exit status for
+    the CLI: 0 for a stop that was asked for, requests cut at the grace period or not (the log says
+    how many), since the stop is what the signal asked for."""
+    stopping = Stopping()
+    stopping.install()
+    running = asyncio.create_task(master.run())
+    asked = asyncio.create_task(stopping.asked.wait())
+    await asyncio.wait({running, asked}, return_when=asyncio.FIRST_COMPLETED)
+    if not running.done():
+        await drain(master, stopping)
+        master.shutdown()
+    asked.cancel()
     try:
-        await master.run()
+        await running
     except SystemExit as exc:  # mitmproxy's errorcheck exits when startup logged an error
         return int(exc.code or 1)
+    finally:
+        stopping.uninstall()
     admin = admin_of(master)
     return 1 if admin is not None and admin.failed else 0
 

@@ -18,6 +18,7 @@ that out on the flow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -124,8 +125,17 @@ class Fault(BaseModel):
         return f"{self.type_name}({attrs})"
 
 
+async def wait_or_client_gone(run: FaultRun, seconds: float) -> bool:
+    """Wait `seconds`, or less when the client leaves first; True when it left."""
+    if seconds > 0 and not run.client_gone.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.client_gone.wait(), timeout=seconds)
+    return run.client_gone.is_set()
+
+
 class ClosingFault(Fault):
-    """A fault that waits `after`, then ends the client's connection without an answer."""
+    """A fault that waits `after`, then ends the client's connection without an answer (or, when
+    the client leaves first, ends the wait: it is counted as abandoned)."""
 
     reset: ClassVar[bool] = False
     closed: ClassVar[Outcome] = Outcome.NONE
@@ -133,8 +143,9 @@ class ClosingFault(Fault):
     after: Duration = 0.0
 
     async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
-        if self.after:
-            await asyncio.sleep(self.after)
+        if self.after and await wait_or_client_gone(run, self.after):
+            run.outcome = Outcome.ABANDONED
+            return Hangup()
         run.outcome = self.closed
         return Hangup(reset=self.reset)
 

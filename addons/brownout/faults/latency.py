@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
+from brownout.faults.base import wait_or_client_gone
 from brownout.faults.outcome import Outcome
 from brownout.providers.base import Reply
 
@@ -90,6 +90,9 @@ class LatencyFault(Fault):
         seconds = self.sample(run.rng)
         run.state = Held(seconds)
         run.outcome = Outcome.DELAYED
-        # Only this flow waits: the hook is a task of its own on mitmproxy's loop.
-        await asyncio.sleep(seconds)
+        # Only this flow waits: the hook is a task of its own on mitmproxy's loop. A client that
+        # leaves ends the hold: nothing is sent upstream for it, and it is counted as abandoned.
+        if await wait_or_client_gone(run, seconds):
+            run.outcome = Outcome.ABANDONED
+            return Hangup()
         return None

@@ -78,9 +78,12 @@ _PLAN_ENDS: dict[Outcome, StreamEnd] = {
 }
 
 
-def stream_end(plan_outcome: Outcome, error: str | None, cut_by_us: bool) -> StreamEnd:
+def stream_end(plan_outcome: Outcome, error: str | None, cut_by_us: bool, upstream_broke: bool = False) -> StreamEnd:
     """How a stream ended for its client: from what its plan did, and the flow's error message
-    (`cut_by_us` when that error is brownout's own cut)."""
+    (`cut_by_us` when that error is brownout's own cut; `upstream_broke` when brownout ended it
+    because the upstream failed mid-answer, e.g. went idle past its limit)."""
+    if upstream_broke:
+        return "upstream_error"
     if error is not None and not cut_by_us:
         lowered = error.lower()
         return "abandoned" if "client" in lowered or "cancel" in lowered else "upstream_error"

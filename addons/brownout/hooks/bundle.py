@@ -5,6 +5,8 @@ from __future__ import annotations
 from brownout.engine.state import Brownout
 from brownout.hooks.admin import AdminServer
 from brownout.hooks.commands import Commands
+from brownout.hooks.connections import Connections
+from brownout.hooks.drain import Drain
 from brownout.hooks.faultlog import FaultLog
 from brownout.hooks.h2c import PriorKnowledgeH2
 from brownout.hooks.injector import Injector
@@ -16,6 +18,7 @@ from brownout.hooks.recording import Recording
 from brownout.hooks.router import Router
 from brownout.hooks.streams import Streams
 from brownout.hooks.upstream_errors import UpstreamErrors
+from brownout.hooks.upstream_timeouts import UpstreamTimeouts
 from brownout.hooks.watch import ScenarioWatcher
 
 
@@ -28,12 +31,15 @@ def make_addons(state: Brownout | None = None) -> list[object]:
         PriorKnowledgeH2(),
         Config(state),
         Router(state),
+        Connections(state),
         UpstreamErrors(state),
+        UpstreamTimeouts(state),
         Injector(state),
         Streams(state),
         ClientObserver(state),
         Recorder(state),
         Recording(state),
+        Drain(state),
         FaultLog(state),
         AdminServer(state),
         Commands(state),
@@ -46,7 +52,7 @@ class Bundle:
     """brownout's addons as a single entry in mitmproxy's addon chain.
 
     mitmproxy dispatches every event (several per flow) to each entry of its chain in turn, with
-    a coroutine and an error guard per entry; as children of one entry, the ten addons below cost
+    a coroutine and an error guard per entry; as children of one entry, the addons below cost
     one dispatch per event instead of ten, which is most of what brownout adds to a flow.
     """
 

@@ -28,10 +28,14 @@ from brownout.classify.request import plain_headers
 from brownout.engine.flows import FlowState
 from brownout.engine.state import Brownout
 from brownout.engine.state import ScenarioSwitch
+from brownout.faults.outcome import IDLE
 from brownout.faults.outcome import SPOILS_ANSWER
 from brownout.faults.outcome import Outcome
+from brownout.hooks.recorder import CLIENT_GONE
+from brownout.hooks.upstream_errors import UPSTREAM_ERROR
 from brownout.metrics.client import ClientMetrics
 from brownout.mitm.flows import read_request
+from brownout.mitm.relay import cut_by_us
 from brownout.mitm.streamfn import read_stream
 from brownout.observe import retry_signals as signals
 from brownout.observe.events import AttemptEnded
@@ -50,8 +54,6 @@ log = logging.getLogger(__name__)
 
 # Error bodies are small; a streamed one is read up to this much for its code and RetryInfo.
 ERROR_BODY_LIMIT = 64 * 1024
-# mitmproxy's messages when the client side went away (HTTP/1 close, HTTP/2 stream reset).
-_CLIENT_GONE = ("Client disconnected", "stream reset by client")
 TICK_SECONDS = 1.0
 
 
@@ -151,7 +153,9 @@ class ClientObserver:
             return
         response = flow.response
         here = watched.here
-        failure = failure_of_response(response.status_code, here.outcome, here.fault)
+        failure = failure_of_response(
+            response.status_code, here.outcome, here.fault, upstream_broke=UPSTREAM_ERROR in flow.metadata
+        )
         retry_after: float | None = None
         nonretryable = False
         if failure:
@@ -182,7 +186,7 @@ class ClientObserver:
         if watched is None or flow.error is None or not self._start(watched):
             return
         at = flow.error.timestamp
-        if flow.error.msg.startswith(_CLIENT_GONE) or watched.here.outcome == Outcome.ABANDONED:
+        if flow.error.msg.startswith(CLIENT_GONE) or watched.here.outcome == Outcome.ABANDONED:
             self._client_left(watched, at)
             return
         self._finish(flow, self._failed(watched, at))
@@ -191,7 +195,11 @@ class ClientObserver:
         """An attempt that ended without a complete answer, as what happened to it."""
         flow, here = watched.flow, watched.here
         status = flow.response.status_code if flow.response is not None else None
-        failure = failure_of_error(here.outcome, here.fault, status)
+        # The upstream broke the answer off: brownout saw it go idle, or no fault was acting on it.
+        upstream_broke = UPSTREAM_ERROR in flow.metadata or (
+            flow.response is not None and here.outcome in IDLE and not cut_by_us(flow.error.msg if flow.error else None)
+        )
+        failure = failure_of_error(here.outcome, here.fault, status, upstream_broke)
         broken = broken_stream(here.outcome, here.fault, ended_in_error=True)
         return AttemptEnded(flow.id, at, failure=failure, scenario=here.scenario, fault=here.fault, broken=broken)
 

@@ -9,11 +9,13 @@ from mitmproxy import http
 from brownout.engine.flows import UNKNOWN
 from brownout.engine.flows import FlowState
 from brownout.engine.state import Brownout
-from brownout.faults.outcome import NO_ANSWER
-from brownout.faults.outcome import Outcome
+from brownout.hooks.upstream_errors import UPSTREAM_ERROR
+from brownout.metrics.proxy import ended_code
+from brownout.mitm.relay import cut_by_us
+from brownout.mitm.upstream_answer import ERROR_STATUS
 
-# An attempt that ended without a status is counted under what happened to it (the `code` label).
-_CODED = NO_ANSWER | {Outcome.ABANDONED}
+# mitmproxy's messages when the client side went away (HTTP/1 close, HTTP/2 stream reset).
+CLIENT_GONE = ("Client disconnected", "stream reset by client")
 
 
 class Recorder:
@@ -38,10 +40,16 @@ class Recorder:
 
     def error(self, flow: http.HTTPFlow) -> None:
         here = self.state.flows.of(flow)
-        outcome = here.outcome
-        code = str(outcome) if outcome in _CODED else "error"
-        if flow.response is not None and code == "error":
-            code = "aborted"  # headers went out, the body did not finish (a stream cut, too)
+        message = flow.error.msg if flow.error is not None else ""
+        status = flow.metadata.get(ERROR_STATUS)
+        code = ended_code(
+            here.outcome,
+            client_left=message.startswith(CLIENT_GONE),
+            answer_started=flow.response is not None,  # headers went out, the body did not finish
+            cut_by_fault=cut_by_us(message),
+            error_status=status if isinstance(status, int) else None,
+            upstream_broke=UPSTREAM_ERROR in flow.metadata,
+        )
         self._finish(flow, here, code, time.time())
 
     def _first_byte(self, flow: http.HTTPFlow, here: FlowState) -> None:

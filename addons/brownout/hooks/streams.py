@@ -21,6 +21,7 @@ from brownout.engine.state import Brownout
 from brownout.faults.outcome import Outcome
 from brownout.faults.outcome import stream_end
 from brownout.faults.stream.base import StreamFault
+from brownout.hooks.upstream_errors import UPSTREAM_ERROR
 from brownout.metrics.registry import families
 from brownout.metrics.streams import StreamMetrics
 from brownout.mitm import compat
@@ -99,7 +100,7 @@ class Streams:
             here.run.outcome = plan_outcome  # what the fault did, for the observer, the Recorder and mitmweb
             publish(flow, here)
         error = flow.error.msg if flow.error is not None else None
-        end = stream_end(plan_outcome, error, cut_by_us(error))
+        end = stream_end(plan_outcome, error, cut_by_us(error), upstream_broke=UPSTREAM_ERROR in flow.metadata)
         self.metrics.streams.labels(provider=provider, endpoint=endpoint, outcome=end).inc()
 
 

@@ -15,8 +15,46 @@ from prometheus_client import Histogram
 from prometheus_client import generate_latest
 
 from brownout import __version__
+from brownout.faults.outcome import NO_ANSWER
+from brownout.faults.outcome import SPOILS_ANSWER
+from brownout.faults.outcome import Outcome
 from brownout.metrics.registry import LLM_BUCKETS
 from brownout.metrics.registry import ModelLabels
+
+# `code` values of an attempt that ended without a complete answer (beside the statuses).
+ENDED_CODES = ("reset", "timeout", "empty_reply", "aborted", "abandoned", "upstream_error", "fault_error", "error")
+
+
+def ended_code(
+    outcome: Outcome,
+    *,
+    client_left: bool,
+    answer_started: bool,
+    cut_by_fault: bool = False,
+    error_status: int | None = None,
+    upstream_broke: bool = False,
+) -> str:
+    """The `code` of an attempt that ended in an error rather than a complete answer, as its
+    client saw it: the fault's closing (`reset`, `timeout`, `empty_reply`), a stream fault's break
+    (`aborted`), the client leaving first, during a hold too (`abandoned`), the status of the error
+    page mitmproxy sent in the upstream's place (`error_status`), the fault's own code raising
+    (`fault_error`), the upstream breaking off after its headers went out (`upstream_error`), or
+    `error` for anything else."""
+    if outcome in NO_ANSWER:
+        return str(outcome)
+    if outcome in SPOILS_ANSWER:
+        return "aborted"  # a fault broke the answer; a client that then stops reading reacts to that
+    if outcome == Outcome.ABANDONED or client_left:
+        return "abandoned"
+    if cut_by_fault or outcome in (Outcome.STALLED, Outcome.SLOWED):
+        return "aborted"  # a stream fault ended the stream it was holding back or pacing
+    if error_status is not None:
+        return str(error_status)
+    if outcome == Outcome.FAULT_ERROR:
+        return "fault_error"
+    if upstream_broke or answer_started:
+        return "upstream_error"
+    return "error"
 
 
 class Metrics:

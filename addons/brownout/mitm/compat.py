@@ -10,6 +10,7 @@ over to the relay; every other response costs one `isinstance` check.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 from collections.abc import Callable
 from collections.abc import Generator
@@ -139,6 +140,28 @@ def patch_method(cls: type, name: str, wrap: Callable[[Any], Any]) -> None:
     patched = wrap(original)
     patched.__brownout__ = True
     setattr(cls, name, patched)
+
+
+class OncePatch:
+    """A patch that `install()` applies once per process, when its `check()` finds nothing that
+    does not fit the installed mitmproxy; otherwise a warning (`unfit`, then the problems) and
+    mitmproxy stays as it is. `install()` says whether the patch is in."""
+
+    def __init__(self, check: Callable[[], list[str]], apply: Callable[[], None], unfit: str) -> None:
+        self.check = check
+        self.apply = apply
+        self.unfit = unfit
+        self.installed: bool | None = None
+
+    def install(self) -> bool:
+        if self.installed is None:
+            problems = self.check()
+            if problems:
+                logging.getLogger(self.apply.__module__).warning("%s: %s", self.unfit, "; ".join(problems))
+            else:
+                self.apply()
+            self.installed = not problems
+        return self.installed
 
 
 def status() -> Status:

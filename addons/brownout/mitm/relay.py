@@ -149,7 +149,8 @@ class PlanRelay:
         layer._brownout_relay = self
 
         def handle_event(event: events.Event) -> CommandGenerator:
-            if isinstance(event, events.Wakeup):
+            # Only this relay's own timers: another wakeup (an upstream time limit's) is not its.
+            if isinstance(event, events.Wakeup) and (event.command is self.timer or event.command in self.alarms):
                 return _on_wakeup(layer, self, event)
             result: CommandGenerator = handle(event)
             return result

@@ -1,13 +1,17 @@
-"""Answer a failed upstream connection with a response of brownout's own, in place of
-mitmproxy's generic HTML 502.
+"""Answer a failed upstream with a response of brownout's own, in place of mitmproxy's generic
+HTML 502.
 
 mitmproxy builds that page inside its HTTP/1 and HTTP/2 layers, after the `error` hook, so no
 addon hook can replace it. `install()` wraps `HttpStream.handle_protocol_error` (once per
-process, only on a mitmproxy whose HTTP layer has the shape checked below): when opening the
-upstream connection failed, the request is complete and no answer has gone out, it asks the
+process, only on a mitmproxy whose HTTP layer has the shape checked below): when the upstream
+failed before its answer began (the connection could not be opened, or it closed or sent
+garbage instead of an answer), the request is complete and no answer has gone out, it asks the
 registered answerers for a response; the first one that gives one is sent the way mitmproxy
 sends an addon's inline answer (the `responseheaders` and `response` hooks run, then the
-bytes). Every other protocol error, and a flow no answerer claims, goes to mitmproxy's own code.
+bytes). Every other protocol error, and a flow no answerer claims, goes to mitmproxy's own code;
+where that code is about to send the client an error page, the page's status is kept in
+`flow.metadata[ERROR_STATUS]`, so the metrics count what the client got (its `error` hook sees
+no response).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers import http as layers_http
 from mitmproxy.proxy.layers.http import _events as http_events
 
+from brownout.mitm.compat import OncePatch
 from brownout.mitm.compat import patch_method
 from brownout.mitm.compat import tested_version
 from brownout.mitm.compat import untested_version
@@ -33,7 +38,9 @@ Answerer = Callable[[http.HTTPFlow, str], "http.Response | None"]
 CommandGenerator = Generator[commands.Command, Any, None]
 
 answerers: list[Answerer] = []
-_installed: bool | None = None
+ERROR_STATUS = "brownout_error_status"
+# The upstream failed before its answer began; mitmproxy would send its 502 page.
+_ANSWERED_CODES = ("CONNECT_FAILED", "GENERIC_SERVER_ERROR")
 
 
 def check() -> list[str]:
@@ -59,8 +66,10 @@ def check() -> list[str]:
     if not hasattr(layers_http, "HttpResponseHeadersHook"):
         problems.append("HttpResponseHeadersHook is gone")
     error_code = getattr(http_events, "ErrorCode", None)
-    if error_code is None or not hasattr(error_code, "CONNECT_FAILED"):
-        problems.append("ErrorCode.CONNECT_FAILED is gone")
+    if error_code is None or not all(hasattr(error_code, code) for code in _ANSWERED_CODES):
+        problems.append(f"ErrorCode.{' / ErrorCode.'.join(_ANSWERED_CODES)} are gone")
+    elif not callable(getattr(error_code.CONNECT_FAILED, "http_status_code", None)):
+        problems.append("ErrorCode.http_status_code is gone")
     if not hasattr(http_events, "ResponseProtocolError"):
         problems.append("ResponseProtocolError is gone")
     if not tested_version():
@@ -68,22 +77,18 @@ def check() -> list[str]:
     return problems
 
 
+def _apply() -> None:
+    patch_method(layers_http.HttpStream, "handle_protocol_error", _patched)
+
+
+_patch = OncePatch(
+    check, _apply, "brownout: an unreachable upstream gets mitmproxy's own 502 page, not brownout's labelled one"
+)
+
+
 def install() -> bool:
     """Patch mitmproxy once per process if it fits; False (and a warning) when it does not."""
-    global _installed
-    if _installed is not None:
-        return _installed
-    problems = check()
-    if problems:
-        log.warning(
-            "brownout: an unreachable upstream gets mitmproxy's own 502 page, not brownout's labelled one: %s",
-            "; ".join(problems),
-        )
-        _installed = False
-        return False
-    patch_method(layers_http.HttpStream, "handle_protocol_error", _patched)
-    _installed = True
-    return True
+    return _patch.install()
 
 
 def answer_for(flow: http.HTTPFlow, message: str) -> http.Response | None:
@@ -99,21 +104,24 @@ def answer_for(flow: http.HTTPFlow, message: str) -> http.Response | None:
 
 
 def _patched(original: Callable[[Any, Any], CommandGenerator]) -> Callable[[Any, Any], CommandGenerator]:
+    answered = tuple(getattr(http_events.ErrorCode, code) for code in _ANSWERED_CODES)
+
     def handle_protocol_error(self: Any, event: Any) -> CommandGenerator:
-        if (
-            isinstance(event, http_events.ResponseProtocolError)
-            and event.code == http_events.ErrorCode.CONNECT_FAILED
-            and self.client_state == self.state_done
-            and self.flow.response is None
-        ):
-            response = answer_for(self.flow, event.message)
-            if response is not None:
-                self.flow.response = response
-                yield layers_http.HttpResponseHeadersHook(self.flow)
-                if (yield from self.check_killed(True)):
+        if isinstance(event, http_events.ResponseProtocolError) and self.flow.response is None:
+            if event.code in answered and self.client_state == self.state_done:
+                response = answer_for(self.flow, event.message)
+                if response is not None:
+                    self.flow.response = response
+                    yield layers_http.HttpResponseHeadersHook(self.flow)
+                    if (yield from self.check_killed(True)):
+                        return
+                    yield from self.send_response()
+                    # Whatever the failed upstream still reports is refused by state_done; errored swallows it.
+                    self.server_state = self.state_errored
                     return
-                yield from self.send_response()
-                return
+            status = event.code.http_status_code()
+            if status is not None and self.client_state != self.state_errored:
+                self.flow.metadata[ERROR_STATUS] = status  # mitmproxy's page is what the client gets
         yield from original(self, event)
 
     handle_protocol_error.__wrapped__ = original  # type: ignore[attr-defined]

@@ -11,22 +11,31 @@ from brownout.faults.outcome import NO_ANSWER
 from brownout.faults.outcome import SPOILS_ANSWER
 from brownout.faults.outcome import Outcome
 
+UPSTREAM_ERROR = "upstream_error"
 
-def failure_of_response(status: int, outcome: Outcome, fault: str) -> str:
-    """A complete answer: "" when usable, else its status, or the fault that spoiled a 200."""
+
+def failure_of_response(status: int, outcome: Outcome, fault: str, upstream_broke: bool = False) -> str:
+    """A complete answer: "" when usable, else its status, the fault that spoiled a 200, or
+    `upstream_error` when brownout ended it because the upstream failed mid-answer (went idle)."""
     if status >= 400:
         return str(status)
     if outcome in SPOILS_ANSWER:
         return fault or str(outcome)
+    if upstream_broke:
+        return UPSTREAM_ERROR
     return ""
 
 
-def failure_of_error(outcome: Outcome, fault: str, response_status: int | None) -> str:
+def failure_of_error(outcome: Outcome, fault: str, response_status: int | None, upstream_broke: bool = False) -> str:
     """An attempt that ended in a transport error rather than an answer."""
     if outcome in NO_ANSWER:
         return str(outcome)
     if fault.startswith("stream_") and outcome not in IDLE:
         return fault
+    if outcome == Outcome.FAULT_ERROR:
+        return str(outcome)  # the fault's own code raised; what followed is not what a fault meant
+    if upstream_broke:
+        return UPSTREAM_ERROR
     if response_status is not None:
         return str(response_status) if response_status >= 400 else "aborted"
     return "error"

@@ -69,7 +69,9 @@ ADVICE = {
     "gives_up": "Bound the attempts per request (the SDKs stop after 3) and the time spent, then report the error.",
 }
 # Failures worth retrying (`after` labels).
-TRANSIENT_WORDS = frozenset({"reset", "empty_reply", "timeout", "aborted", "error", "malformed", "unknown"})
+TRANSIENT_WORDS = frozenset(
+    {"reset", "empty_reply", "timeout", "aborted", "upstream_error", "error", "malformed", "unknown"}
+)
 # A request that takes more attempts than this under a fault is retrying forever (gives_up fails).
 ATTEMPT_BUDGET = 10
 
