@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -50,9 +51,12 @@ async def refused(port: int) -> bool:
     return False
 
 
-async def stream_with_sigterm(proxy_url: str, process: subprocess.Popen[str], port: int) -> tuple[str, bool, float]:
-    """Stream an answer; after its first piece, SIGTERM the proxy and try a new connection.
-    What the stream delivered, whether the new connection was refused, and when the SIGTERM went."""
+async def stream_with_sigterm(
+    proxy_url: str, process: subprocess.Popen[str], port: int, health: list[int] | None = None, admin: str = ""
+) -> tuple[str, bool, float]:
+    """Stream an answer; after its first piece, SIGTERM the proxy and try a new connection (and
+    `/healthz` on `admin`, its status into `health`). What the stream delivered, whether the new
+    connection was refused, and when the SIGTERM went."""
     client = openai.AsyncOpenAI(base_url=f"{proxy_url}/openai/v1", api_key="sk-test", max_retries=0, timeout=30)
     stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
     text: list[str] = []
@@ -68,15 +72,22 @@ async def stream_with_sigterm(proxy_url: str, process: subprocess.Popen[str], po
             signalled = time.monotonic()
             await asyncio.sleep(0.3)  # the listening socket closes at once
             was_refused = await refused(port)
+            if admin and health is not None:
+                async with httpx.AsyncClient() as probe:
+                    health.append((await probe.get(f"{admin}/healthz")).status_code)
     return "".join(text) + (f" [{finish}]" if finish else ""), was_refused, signalled
 
 
 async def test_sigterm_lets_a_live_stream_finish_and_refuses_new_connections(
     slow_sim: str, start_proxy_process: StartProcess
 ) -> None:
-    proxy = await start_proxy_process("--admin-port", "0", "--upstream", f"openai={slow_sim}/openai")
-    got, was_refused, signalled = await stream_with_sigterm(proxy.url, proxy.process, proxy.port)
+    admin_port = free_port()
+    proxy = await start_proxy_process("--admin-port", str(admin_port), "--upstream", f"openai={slow_sim}/openai")
+    health: list[int] = []
+    admin = f"http://127.0.0.1:{admin_port}"
+    got, was_refused, signalled = await stream_with_sigterm(proxy.url, proxy.process, proxy.port, health, admin)
     assert got.endswith(" [stop]"), got  # the whole answer, to its finish reason
+    assert health == [503]  # a readiness probe takes the draining replica out of the Service
     assert len(got.split()) >= 30
     assert was_refused
     status = await asyncio.to_thread(proxy.process.wait, 10)

@@ -89,6 +89,8 @@ def build_app(state: Brownout, token: str = "", access: Access | None = None) ->
         return web.Response(body=state.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
+        if state.draining:  # a readiness probe takes this replica out of the Service while it drains
+            return web.json_response({"status": "draining"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def scenarios(_: web.Request) -> web.Response:

@@ -52,6 +52,8 @@ class Brownout:
     # Scenario file -> why its latest edit was rejected (the previous version keeps running).
     file_errors: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    # Set when a graceful stop begins: /healthz answers 503 so a load balancer stops sending here.
+    draining: bool = False
     control: ControlMetrics = field(init=False)
     overload: OverloadMetrics = field(init=False)
 

@@ -78,7 +78,7 @@ class Drain:
         """Stop listening (new connections are refused); open ones carry on."""
         from mitmproxy import ctx
 
-        self.draining = True
+        self.draining = self.state.draining = True
         ctx.options.update(server=False)
         proxyserver = ctx.master.addons.get("proxyserver")
         loop = asyncio.get_running_loop()
