@@ -25,21 +25,19 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Annotated
 from typing import Any
 from typing import ClassVar
 
 from pydantic import BaseModel
-from pydantic import BeforeValidator
 from pydantic import ConfigDict
 
 from brownout.classify.request import RequestInfo
+
+# Seconds, written in scenarios as `250ms`, `2s`, `1m` or a bare number of seconds, at most an
+# hour; `bounds` holds it with the other bounded types of fault attributes.
+from brownout.faults.bounds import Duration as Duration
 from brownout.faults.outcome import Outcome
 from brownout.providers.base import Reply
-from brownout.units import parse_duration
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""Seconds; written in scenarios as `250ms`, `2s`, `1m` or a bare number of seconds."""
 
 
 @dataclass(frozen=True, slots=True)

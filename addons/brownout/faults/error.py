@@ -13,6 +13,7 @@ from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
+from brownout.faults.bounds import Millis
 from brownout.faults.outcome import Outcome
 from brownout.providers import KindName
 from brownout.providers.base import ErrorOptions
@@ -27,7 +28,7 @@ class ErrorFault(Fault):
     kind: KindName | None = None
     message: str | None = None
     retry_after: Duration | None = None
-    retry_after_ms: int | None = Field(default=None, ge=0)
+    retry_after_ms: Millis | None = None
     should_retry: bool | None = None
 
     @model_validator(mode="after")

@@ -17,9 +17,11 @@ from brownout.faults.base import Hangup
 from brownout.faults.base import wait_or_client_gone
 from brownout.faults.outcome import Outcome
 from brownout.providers.base import Reply
+from brownout.units import LONGEST_WAIT
 
 # z-score of the 99th percentile of a standard normal distribution.
 _Z99 = 2.3263478740408408
+_LOG_LONGEST_WAIT = math.log(LONGEST_WAIT)
 
 _PARAMS: dict[str, tuple[str, str]] = {
     "uniform": ("min", "max"),
@@ -72,7 +74,8 @@ class LatencyFault(Fault):
         return self
 
     def sample(self, rng: random.Random) -> float:
-        """One delay in seconds, never negative."""
+        """One delay in seconds, never negative, never longer than LONGEST_WAIT (a normal or
+        lognormal tail may reach past it)."""
         if self.delay is not None:
             return self.delay
         if self.distribution == "uniform":
@@ -80,11 +83,13 @@ class LatencyFault(Fault):
             return rng.uniform(self.min, self.max)
         if self.distribution == "normal":
             assert self.mean is not None and self.stddev is not None
-            return max(0.0, rng.gauss(self.mean, self.stddev))
+            return min(max(0.0, rng.gauss(self.mean, self.stddev)), LONGEST_WAIT)
         assert self.median is not None and self.p99 is not None
         mu = math.log(self.median)
         sigma = (math.log(self.p99) - mu) / _Z99
-        return rng.lognormvariate(mu, sigma)
+        # lognormvariate is exp(normalvariate): the same draw, its exponent capped so a tiny
+        # median under a long p99 cannot overflow.
+        return math.exp(min(rng.normalvariate(mu, sigma), _LOG_LONGEST_WAIT))
 
     async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         seconds = self.sample(run.rng)

@@ -31,7 +31,7 @@ class MalformedFault(Fault):
     summary = "Answer 200 with a broken JSON body: the upstream's own body cut short, invalid JSON, or empty."
 
     mode: Literal["truncate", "invalid", "empty"] = "truncate"
-    keep: float = Field(default=0.5, gt=0, lt=1)
+    keep: float = Field(default=0.5, gt=0, lt=1, allow_inf_nan=False)
 
     # Truncation needs the upstream's body; the other modes answer at once.
     needs_upstream: ClassVar[bool] = True

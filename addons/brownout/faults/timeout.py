@@ -11,10 +11,7 @@ from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
 from brownout.faults.outcome import Outcome
 from brownout.providers.base import Reply
-
-# "Until the client gives up" still needs an end, so a forgotten client cannot pin a flow forever.
-# An hour is six times the official SDKs' 600 s default timeout.
-LONGEST_HANG = 3600.0
+from brownout.units import LONGEST_WAIT
 
 
 class TimeoutFault(Fault):
@@ -24,7 +21,9 @@ class TimeoutFault(Fault):
     hang: Duration | None = None
 
     async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
-        limit = LONGEST_HANG if self.hang is None else self.hang
+        # "Until the client gives up" still needs an end, so a forgotten client cannot pin a flow
+        # for ever: the longest wait any fault makes (a `hang` is bounded by it too).
+        limit = LONGEST_WAIT if self.hang is None else self.hang
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.client_gone.wait(), timeout=limit)
         run.outcome = Outcome.ABANDONED if run.client_gone.is_set() else Outcome.TIMEOUT

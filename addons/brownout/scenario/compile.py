@@ -37,6 +37,7 @@ from brownout.scenario.yaml_lines import ScenarioError
 from brownout.scenario.yaml_lines import dotted
 from brownout.scenario.yaml_lines import line_for
 from brownout.scenario.yaml_lines import parse_yaml
+from brownout.units import quote
 
 # ---------------------------------------------------------------- validation
 
@@ -83,7 +84,7 @@ def _problems(
         else:
             message = err["msg"]
             if "input" in err and not isinstance(err["input"], dict | list):
-                message += f", got {err['input']!r}"
+                message += f", got {quote(err['input'])}"
         problems.append(Problem(source, line_for(lines, path), dotted(path), message))
     return problems
 
@@ -170,7 +171,15 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
     if problems:
         raise ScenarioError(problems)
     return Scenario(
-        name, doc.description, doc.seed, tuple(rules), source, text, timeline, phase_rules, doc.reproduces.strip()
+        name,
+        doc.description,
+        doc.seed,
+        tuple(rules),
+        source,
+        text,
+        timeline,
+        phase_rules,
+        doc.reproduces.strip(),
     )
 
 

@@ -10,7 +10,6 @@ from typing import Any
 from typing import Literal
 
 from pydantic import BaseModel
-from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import field_validator
@@ -19,15 +18,19 @@ from pydantic import model_validator
 from brownout.classify.request import ENDPOINTS
 from brownout.classify.request import RequestInfo
 from brownout.faults import Fault
+from brownout.faults.bounds import Fraction
+from brownout.faults.bounds import PhaseDuration
+from brownout.faults.bounds import PositiveCount
 from brownout.scenario.counting import Counting
 from brownout.scenario.counting import Scope
 from brownout.scenario.flapping import Flap
 from brownout.scenario.flapping import TimelineFlap
 from brownout.scenario.timeline import Timeline
-from brownout.units import parse_duration
 
 Provider = Literal["openai", "anthropic", "gemini", "azure", "openai-compatible"]
 Key = tuple[str | int, ...]
+# A scenario's seed: any signed 64-bit integer.
+Seed = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Strict(BaseModel):
@@ -69,11 +72,11 @@ class Match(_Strict):
 class Rule(_Strict):
     name: str | None = None
     match: Match = Match()
-    probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    probability: Fraction = 1.0
     # Rules that count (brownout.scenario.counting) and rules that flap (brownout.scenario.flapping).
-    first: int | None = Field(default=None, ge=1)
-    times: int | None = Field(default=None, ge=1)
-    every: int | None = Field(default=None, ge=1)
+    first: PositiveCount | None = None
+    times: PositiveCount | None = None
+    every: PositiveCount | None = None
     scope: Scope | None = None
     flap: Flap | None = None
     fault: dict[str, Any]
@@ -96,17 +99,15 @@ class Rule(_Strict):
 
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 
 
 class PhaseDoc(_Strict):
     """One phase of a timeline: how long it lasts, which rules are on, probability overrides."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    duration: PositiveDuration | None = None
+    duration: PhaseDuration | None = None
     rules: list[str] | None = None  # absent: every rule; []: none (a healthy phase)
-    probability: dict[str, Probability] = {}
+    probability: dict[str, Fraction] = {}
     # Rule name -> the share of its capacity an `overload` rule has during this phase.
     capacity: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
 
@@ -132,7 +133,7 @@ class ScenarioDoc(_Strict):
     description: str = ""
     # The incident or failure mode the scenario reproduces, and where it is described.
     reproduces: str = ""
-    seed: int | None = None
+    seed: Seed | None = None
     # Rules are validated one by one below, so one broken rule does not hide another's problems.
     rules: list[dict[str, Any]] = Field(min_length=1)
     timeline: TimelineDoc | None = None

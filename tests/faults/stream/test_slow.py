@@ -1,9 +1,12 @@
+import json
+
 import pytest
 
 from brownout.classify.request import RequestInfo
 from brownout.faults.stream.slow import StreamSlowFault
 from brownout.scenario.compile import parse_scenario
 from brownout.scenario.yaml_lines import ScenarioError
+from brownout.units import LONGEST_WAIT
 from sse_upstream import anthropic_events
 from sse_upstream import openai_chat_events
 from streamsim import body
@@ -73,7 +76,26 @@ def test_validation(fault: str, message: str) -> None:
     assert str(info.value).startswith(f"s.yaml:2: rules[0].fault: {message}")
 
 
-def test_tokens_per_second_must_be_positive() -> None:
+@pytest.mark.parametrize(
+    "pace,message",
+    [
+        ("0", "Input should be greater than or equal to 0.01, got 0"),
+        ("2000000", "Input should be less than or equal to 1000000, got 2000000"),
+        (".inf", "Input should be a finite number, got inf"),
+        (".nan", "Input should be a finite number, got nan"),
+    ],
+)
+def test_tokens_per_second_is_a_bounded_pace(pace: str, message: str) -> None:
     with pytest.raises(ScenarioError) as info:
-        parse_scenario("rules:\n  - fault: {type: stream_slow, tokens_per_second: 0}\n", "s.yaml", default_name="s")
-    assert str(info.value) == "s.yaml:2: rules[0].fault.tokens_per_second: Input should be greater than 0, got 0"
+        parse_scenario(
+            f"rules:\n  - fault: {{type: stream_slow, tokens_per_second: {pace}}}\n", "s.yaml", default_name="s"
+        )
+    assert str(info.value) == f"s.yaml:2: rules[0].fault.tokens_per_second: {message}"
+
+
+def test_a_huge_event_at_the_slowest_pace_waits_no_longer_than_an_hour() -> None:
+    frame = {"choices": [{"index": 0, "delta": {"content": "word " * 10_000}, "finish_reason": None}]}
+    received = simulate(
+        StreamSlowFault(tokens_per_second=0.01).plan(CHAT), [(0.0, f"data: {json.dumps(frame)}\n\n".encode())]
+    )
+    assert times(received) == [LONGEST_WAIT]

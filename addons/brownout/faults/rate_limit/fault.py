@@ -16,7 +16,6 @@ from dataclasses import field
 from typing import Literal
 from typing import Self
 
-from pydantic import Field
 from pydantic import PrivateAttr
 from pydantic import model_validator
 
@@ -25,6 +24,7 @@ from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
 from brownout.faults.base import HeaderEdit
+from brownout.faults.bounds import PositiveCount
 from brownout.faults.outcome import Outcome
 from brownout.faults.rate_limit.buckets import RateLimiter
 from brownout.faults.rate_limit.usage import SseUsageWatcher
@@ -43,9 +43,9 @@ class RateLimitFault(Fault):
     summary = "RPM/TPM token buckets per model or API key, with the provider's rate-limit headers and 429s."
     needs_upstream = True
 
-    rpm: int | None = Field(default=None, gt=0)
-    tpm: int | None = Field(default=None, gt=0)
-    burst: int | None = Field(default=None, gt=0)
+    rpm: PositiveCount | None = None
+    tpm: PositiveCount | None = None
+    burst: PositiveCount | None = None
     per: Literal["model", "key"] = "model"
 
     # The buckets live as long as this rule: a reload of the scenario starts them full again.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from brownout.classify.request import RequestInfo
+from brownout.faults.bounds import Count
 from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
@@ -24,7 +23,7 @@ class StreamCorruptFault(StreamFault):
     summary = "Break one event: a malformed data line, a duplicated event, or a dropped terminator."
 
     mode: CorruptMode = "malformed"
-    after_events: int = Field(default=0, ge=0)
+    after_events: Count = 0
 
     def plan(self, info: RequestInfo) -> StreamPlan:
         return CorruptPlan(self.dialect(info), self.mode, self.after_events)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Literal
 from typing import Self
 
-from pydantic import Field
 from pydantic import model_validator
 
 from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
+from brownout.faults.bounds import Count
 from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
@@ -37,8 +37,8 @@ class StreamCutFault(StreamFault):
         "(a clean end without terminator or finish reason)."
     )
 
-    after_events: int | None = Field(default=None, ge=0)
-    after_bytes: int | None = Field(default=None, ge=0)
+    after_events: Count | None = None
+    after_bytes: Count | None = None
     after: Duration | None = None
     mode: CutMode = "close"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from brownout.classify.request import RequestInfo
+from brownout.faults.bounds import Count
 from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
@@ -26,7 +25,7 @@ class StreamErrorFault(StreamFault):
     type_name = "stream_error"
     summary = "After N events, the provider's own mid-stream error event, then the end the provider gives it."
 
-    after_events: int = Field(default=0, ge=0)
+    after_events: Count = 0
     kind: EventKindName | None = None
     message: str | None = None
     event: Literal["error", "response.failed"] = "error"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field
 from pydantic import model_validator
 
 from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
+from brownout.faults.bounds import Rate
 from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
@@ -20,6 +20,7 @@ from brownout.faults.stream.plan import StreamPlan
 from brownout.providers.dialects import Dialect
 from brownout.providers.sse import SseEvent
 from brownout.providers.sse import event_tokens
+from brownout.units import LONGEST_WAIT
 
 
 class StreamSlowFault(StreamFault):
@@ -27,7 +28,7 @@ class StreamSlowFault(StreamFault):
     summary = "Delay each event, or pace the stream in tokens per second; `first_event_delay` sets time to first token."
 
     per_event: Duration | None = None
-    tokens_per_second: float | None = Field(default=None, gt=0)
+    tokens_per_second: Rate | None = None
     first_event_delay: Duration | None = None
 
     @model_validator(mode="after")
@@ -76,6 +77,8 @@ class SlowPlan(EventPlan):
             if self.per_event is not None:
                 base += self.per_event
         if self.tokens_per_second is not None:
-            base = max(now, base + event_tokens(self.dialect.text_of(event)) / self.tokens_per_second)
+            # One huge event at a slow pace still waits no longer than any fault's longest wait.
+            pace = min(event_tokens(self.dialect.text_of(event)) / self.tokens_per_second, LONGEST_WAIT)
+            base = max(now, base + pace)
         self.released = max(base, self.released)
         return [Hold(self.released), Send(event.raw)]

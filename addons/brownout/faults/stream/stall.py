@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from brownout.classify.request import RequestInfo
 from brownout.faults.base import Duration
+from brownout.faults.bounds import Count
 from brownout.faults.outcome import Outcome
 from brownout.faults.stream.base import StreamFault
 from brownout.faults.stream.plan import Action
@@ -24,7 +23,7 @@ class StreamStallFault(StreamFault):
     type_name = "stream_stall"
     summary = "After N events, silence for a duration; then close the connection or resume."
 
-    after_events: int = Field(default=0, ge=0)
+    after_events: Count = 0
     duration: Duration
     then: Literal["close", "resume"] = "resume"
 
