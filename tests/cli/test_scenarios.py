@@ -90,3 +90,32 @@ def test_validate_into_head_ends_quietly(tmp_path: Path, unbuffered: str) -> Non
     assert done.stderr == ""
     # What the shell says of a command a closed pipe ended (128 + SIGPIPE), not 1: no scenario was bad.
     assert done.returncode == 141
+
+
+DEEP = "rules:\n  - fault: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n"
+
+
+def test_validate_refuses_deep_nesting_with_its_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "deep.yaml").write_text(DEEP)
+    done = subprocess.run(
+        [BROWNOUT, "scenarios", "validate", "deep.yaml"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(
+        "deep.yaml:2: rules[0].fault.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a"
+    )
+    assert "nested more than 32 levels deep" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_run_refuses_a_hostile_scenario_before_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "deep.yaml").write_text(DEEP)
+    done = subprocess.run(
+        [BROWNOUT, "run", "--scenario", "deep.yaml", "--port", "0", "--admin-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("brownout: invalid scenario\ndeep.yaml:2: rules[0].fault.a.a.a"), done.stderr
+    assert "Traceback" not in done.stderr

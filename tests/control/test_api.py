@@ -1,5 +1,6 @@
 """The admin API, served by its aiohttp app alone (the proxy around it is in the end-to-end tests)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -138,6 +139,40 @@ async def test_upload_rejects_with_file_line_and_key(api: tuple[TestClient, Brow
     assert no_name.status == 400 and "name: required key is missing" in (await no_name.json())["error"]
     binary = await client.post("/api/scenarios", data=b"\xff\xfe", headers=YAML)
     assert binary.status == 400 and (await binary.json())["error"] == "upload: not UTF-8 text"
+
+
+YAML = {"Content-Type": "application/yaml"}
+DEEP = "rules:\n  - fault: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n"
+BOMB = (
+    "rules:\n  - fault: {type: reset}\n"
+    + "l0: &l0 [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n"
+    + "".join(f"l{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]\n" for n in range(1, 10))
+)
+
+
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        (DEEP, {"line": 2, "message": "nested more than 32 levels deep; a scenario needs a handful"}),
+        (BOMB, {"line": 7, "key": "l4[0]"}),
+        ("name: n\nrules:\n  - fault: {type: timeout, hang: .inf}\n", {"line": 3, "key": "rules[0].fault.hang"}),
+    ],
+    ids=["deep", "alias-bomb", "infinite-hang"],
+)
+async def test_a_hostile_upload_is_a_located_400(
+    api: tuple[TestClient, Brownout],  # type: ignore[type-arg]
+    text: str,
+    problem: dict[str, object],
+) -> None:
+    client, state = api
+    before = dict(state.engine.scenarios)
+    started = asyncio.get_running_loop().time()
+    response = await client.post("/api/scenarios?source=hostile.yaml", data=text, headers=YAML)
+    assert asyncio.get_running_loop().time() - started < 1  # the loop was never held for long
+    assert response.status == 400
+    (found,) = (await response.json())["problems"]
+    assert problem.items() <= found.items(), found
+    assert state.engine.scenarios == before
 
 
 async def test_token_guards_the_api_but_not_metrics_or_health() -> None:

@@ -116,3 +116,31 @@ async def test_a_configmap_volume_update_is_applied(tmp_path: Path) -> None:
         await until(lambda: label in state.file_errors, "the broken update was not reported")
         assert state.engine.scenarios["outage"].description == "v2"  # the last good version keeps running
         assert state.metrics.registry.get_sample_value("brownout_scenario_file_ok", {"file": label}) == 0
+
+
+DEEP = "rules:\n  - fault: " + "{a: " * 2000 + "1" + "}" * 2000 + "\n"
+BOMB = (
+    "rules:\n  - fault: {type: reset}\n"
+    + 'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(f"l{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]\n" for n in range(1, 9))
+)
+
+
+@pytest.mark.parametrize("text", [DEEP, BOMB], ids=["deep", "alias-bomb"])
+def test_a_hostile_library_edit_is_reported_like_any_broken_edit(
+    dirs: tuple[Path, Path], caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    library, _ = dirs
+    state = Brownout()
+    config, watcher = Config(state), ScenarioWatcher(state)
+    label = str(library / "lib-one.yaml")
+    with taddons.context(config, watcher) as tctx:
+        tctx.configure(config, brownout_library=str(library), brownout_scenarios=["lib-one"])
+        tctx.configure(watcher, brownout_library=str(library), brownout_scenarios=["lib-one"])
+        (library / "lib-one.yaml").write_text(text)
+        watcher.apply(library / "lib-one.yaml")
+    assert f"brownout: {label} not applied; the previous version keeps running" in caplog.text
+    assert "more than 10000 values" in state.file_errors[label] or "nested more than 32" in state.file_errors[label]
+    assert "Traceback" not in caplog.text
+    assert state.engine.active == ["lib-one"] and state.engine.scenarios["lib-one"].rules[0].fault.type_name == "reset"
+    assert state.metrics.registry.get_sample_value("brownout_scenario_file_ok", {"file": label}) == 0

@@ -31,12 +31,14 @@ from brownout.scenario.model import ScenarioDoc
 from brownout.scenario.model import TimelineDoc
 from brownout.scenario.timeline import Phase
 from brownout.scenario.timeline import Timeline
+from brownout.scenario.yaml_lines import LARGEST_TEXT
 from brownout.scenario.yaml_lines import Key
 from brownout.scenario.yaml_lines import Problem
 from brownout.scenario.yaml_lines import ScenarioError
 from brownout.scenario.yaml_lines import dotted
 from brownout.scenario.yaml_lines import line_for
 from brownout.scenario.yaml_lines import parse_yaml
+from brownout.scenario.yaml_lines import too_large
 from brownout.units import quote
 
 # ---------------------------------------------------------------- validation
@@ -262,9 +264,15 @@ def _phase_docs(
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Read no more than a scenario may be: a path may name a device or a huge file.
+        with path.open("rb") as file:
+            raw = file.read(LARGEST_TEXT + 1)
     except OSError as exc:
         raise ScenarioError([Problem(str(path), None, "", f"cannot read: {exc.strerror or exc}")]) from None
+    if len(raw) > LARGEST_TEXT:
+        raise ScenarioError([Problem(str(path), None, "", too_large(len(raw)))])
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError([Problem(str(path), None, "", "not UTF-8 text")]) from None
     return parse_scenario(text, str(path), default_name=path.stem)
