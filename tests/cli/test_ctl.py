@@ -168,3 +168,18 @@ async def test_unreachable_and_token(proxy: RunningProxy, tmp_path: Path) -> Non
         assert code == 0
         code, _, _ = await ctl(guarded, "--admin-token", "s3cret", "status")
         assert code == 0
+
+
+@pytest.mark.parametrize(
+    "name", [".", "..", "bad\rname", "forged\nbrownout: scenario x on", "nul\x00", "\u202eevil", "n" * 3000]
+)
+def test_a_name_argument_follows_the_name_rule(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from brownout.cli.main import main
+
+    # Nothing listens on port 1: reaching for the proxy would exit 3, not 2.
+    with pytest.raises(SystemExit) as exited:
+        main(["ctl", "activate", "fine", name, "--admin", "http://127.0.0.1:1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument NAME: not a valid name (letters, digits, `_`, `.` and `-`" in err
+    assert "\r" not in err and "\x00" not in err and "\u202e" not in err and len(err) < 1000

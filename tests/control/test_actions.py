@@ -89,3 +89,37 @@ def test_load_text_refuses_and_changes_nothing() -> None:
     with pytest.raises(ScenarioError, match="upload:3: rules\\[0\\].fault.type: unknown fault type"):
         control.load_text(state, "name: s\nrules:\n  - fault: {type: explode}\n")
     assert state.engine.scenarios == {}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "forged\r\nbrownout: scenario evil on",
+        "nul\x00.yaml",
+        "bidi-\u202egnp.yaml",
+        "x" * 3000 + ".yaml",
+        "",
+    ],
+    ids=["crlf", "nul", "bidi", "3000-chars", "empty"],
+)
+def test_an_upload_source_that_could_forge_a_log_line_is_refused(source: str) -> None:
+    state = Brownout()
+    with pytest.raises(ScenarioError) as info:
+        control.load_text(state, "name: fine\nrules:\n  - fault: {type: reset}\n", source)
+    (line,) = str(info.value).splitlines()
+    assert line.startswith("upload: source: not a valid source (at most 1024 printable characters")
+    assert "\r" not in line and "\x00" not in line and "\u202e" not in line and len(line) < 300
+    assert state.engine.scenarios == {}
+
+
+@pytest.mark.parametrize(
+    "source", ["..yaml", "...yaml", ".hidden.yaml", "with space.yaml", "ünï.yaml", "a" * 101 + ".yaml"]
+)
+def test_a_name_from_the_source_follows_the_name_rule(source: str) -> None:
+    state = Brownout()
+    with pytest.raises(
+        ScenarioError, match=r"1: name: not a valid name \(letters, digits, .*\(the file's name\); set `name:`"
+    ):
+        control.load_text(state, "rules:\n  - fault: {type: reset}\n", source)
+    # With a name of its own, the source is only a label.
+    assert control.load_text(state, "name: ok\nrules:\n  - fault: {type: reset}\n", source).scenario.name == "ok"

@@ -175,6 +175,24 @@ async def test_a_hostile_upload_is_a_located_400(
     assert state.engine.scenarios == before
 
 
+@pytest.mark.parametrize(
+    "source",
+    ["..yaml", "x\r\nbrownout: forged.yaml", "nul\x00.yaml", "\u202eevil.yaml", "n" * 3000 + ".yaml"],
+    ids=["dots", "crlf", "nul", "bidi", "3000-chars"],
+)
+async def test_the_source_query_cannot_smuggle_a_name(api: tuple[TestClient, Brownout], source: str) -> None:  # type: ignore[type-arg]
+    client, state = api
+    before = dict(state.engine.scenarios)
+    response = await client.post(
+        "/api/scenarios", params={"source": source}, data="rules:\n  - fault: {type: reset}\n", headers=YAML
+    )
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert "not a valid" in error and "\r" not in error and "\x00" not in error and "\u202e" not in error
+    assert state.engine.scenarios == before
+    assert "\r" not in state.metrics.render().decode()
+
+
 async def test_token_guards_the_api_but_not_metrics_or_health() -> None:
     state = loaded()
     async with TestClient(TestServer(build_app(state, token="s3cret"))) as client:

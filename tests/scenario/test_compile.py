@@ -144,7 +144,10 @@ BAD = [
     ),
     (
         "name: bad name\nrules:\n  - fault: {type: reset}\n",
-        ["s.yaml:1: name: String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]*$', got 'bad name'"],
+        [
+            "s.yaml:1: name: not a valid name (letters, digits, `_`, `.` and `-`, starting with a letter or digit, "
+            "at most 100 characters), got 'bad name'"
+        ],
     ),
     ("rules:\n  - fault: {type: reset}\n    fault: {type: reset}\n", ["s.yaml:3: rules[0].fault: duplicate key"]),
     ("rules:\n  - fault: {type: reset\n", ["s.yaml:3: not valid YAML: expected ',' or '}', but got '<stream end>'"]),

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from brownout.cli.scenario_table import scenario_table
+from brownout.scenario.names import check_name
 
 ADMIN_ENV = "BROWNOUT_ADMIN"
 TOKEN_ENV = "BROWNOUT_ADMIN_TOKEN"
@@ -64,13 +65,21 @@ def add_parser(sub: Any) -> None:
     _common(actions.add_parser("list", help="the scenarios the proxy has loaded"))
     for action, text in (("activate", "switch scenarios on"), ("deactivate", "switch scenarios off")):
         parser = actions.add_parser(action, help=text)
-        parser.add_argument("names", nargs="+", metavar="NAME")
+        parser.add_argument("names", nargs="+", metavar="NAME", type=scenario_name)
         _common(parser)
     _common(actions.add_parser("clear", help="switch every scenario off"))
     load = actions.add_parser("load", help="send a scenario file to the proxy (validated there)")
     load.add_argument("file", metavar="FILE")
     load.add_argument("--activate", action="store_true", help="switch it on once loaded")
     _common(load)
+
+
+def scenario_name(value: str) -> str:
+    """An argument that is a scenario name: the one name rule, checked before the proxy is called."""
+    try:
+        return check_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class Client:

@@ -20,6 +20,7 @@ from brownout.scenario.compile import load_scenario
 from brownout.scenario.compile import parse_scenario
 from brownout.scenario.model import Scenario
 from brownout.scenario.yaml_lines import ScenarioError
+from brownout.units import quote
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +109,25 @@ class Loaded:
     active: bool
 
 
+# An upload's `source` labels its scenario in logs and errors: a path or a name, on one line.
+LONGEST_SOURCE = 1024
+
+
+def check_source(source: str) -> None:
+    """Refuse a `source` that could forge a log line or hide what it says (CR, LF, NUL, bidi
+    controls: nothing `str.isprintable` refuses), or drown a message."""
+    if not source or len(source) > LONGEST_SOURCE or not source.isprintable():
+        why = f"at most {LONGEST_SOURCE} printable characters, no line breaks or control characters"
+        raise ScenarioError.single("upload", f"not a valid source ({why}), got {quote(source)}", key="source")
+
+
 def load_text(state: Brownout, text: str, source: str = "upload", activate: bool = False) -> Loaded:
     """Validate and load a scenario sent as text; raises ScenarioError and changes nothing then.
 
-    A `source` that is a file name gives the default scenario name, as a file on disk would.
+    A `source` that is a file name gives the default scenario name, as a file on disk would (the
+    name rule applies to it as to a name written in the scenario).
     """
+    check_source(source)
     path = Path(source)
     default_name = path.stem if path.suffix in (".yaml", ".yml", ".json") else None
     scenario = parse_scenario(text, source, default_name=default_name)

@@ -23,6 +23,7 @@ from brownout.faults import Fault
 from brownout.scenario.model import CompiledRule
 from brownout.scenario.model import Scenario
 from brownout.scenario.timeline import PhaseAt
+from brownout.units import quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,8 @@ class UnknownScenario(KeyError):
 
     def __str__(self) -> str:
         known = ", ".join(self.known) or "none loaded"
-        return f"unknown scenario {self.name!r}; loaded: {known}"
+        # Quoted short: the name may be anything a URL or a command carried.
+        return f"unknown scenario {quote(self.name)}; loaded: {known}"
 
 
 class Engine:

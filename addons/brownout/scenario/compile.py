@@ -29,6 +29,7 @@ from brownout.scenario.model import Rule
 from brownout.scenario.model import Scenario
 from brownout.scenario.model import ScenarioDoc
 from brownout.scenario.model import TimelineDoc
+from brownout.scenario.names import check_name
 from brownout.scenario.timeline import Phase
 from brownout.scenario.timeline import Timeline
 from brownout.scenario.yaml_lines import LARGEST_TEXT
@@ -148,6 +149,11 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
     name = doc.name or default_name
     if not name:
         raise ScenarioError([Problem(source, 1, "name", "required key is missing (no file name to default to)")])
+    if doc.name is None:
+        try:
+            check_name(name)
+        except ValueError as exc:
+            raise ScenarioError([Problem(source, 1, "name", f"{exc} (the file's name); set `name:`")]) from None
     problems: list[Problem] = []
     rules: list[CompiledRule] = []
     for index, raw in enumerate(doc.rules):

@@ -9,6 +9,7 @@ from typing import Annotated
 from typing import Any
 from typing import Literal
 
+from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
@@ -25,10 +26,13 @@ from brownout.scenario.counting import Counting
 from brownout.scenario.counting import Scope
 from brownout.scenario.flapping import Flap
 from brownout.scenario.flapping import TimelineFlap
+from brownout.scenario.names import check_name
 from brownout.scenario.timeline import Timeline
 
 Provider = Literal["openai", "anthropic", "gemini", "azure", "openai-compatible"]
 Key = tuple[str | int, ...]
+# Scenario, rule and phase names: one rule (`scenario.names`), since each shows in logs and labels.
+Name = Annotated[str, AfterValidator(check_name)]
 # A scenario's seed: any signed 64-bit integer.
 Seed = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
@@ -70,7 +74,7 @@ class Match(_Strict):
 
 
 class Rule(_Strict):
-    name: str | None = None
+    name: Name | None = None
     match: Match = Match()
     probability: Fraction = 1.0
     # Rules that count (brownout.scenario.counting) and rules that flap (brownout.scenario.flapping).
@@ -98,13 +102,10 @@ class Rule(_Strict):
         return self.name or fault.type_name
 
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-
-
 class PhaseDoc(_Strict):
     """One phase of a timeline: how long it lasts, which rules are on, probability overrides."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: Name
     duration: PhaseDuration | None = None
     rules: list[str] | None = None  # absent: every rule; []: none (a healthy phase)
     probability: dict[str, Fraction] = {}
@@ -129,7 +130,7 @@ class TimelineDoc(_Strict):
 
 
 class ScenarioDoc(_Strict):
-    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    name: Name | None = None
     description: str = ""
     # The incident or failure mode the scenario reproduces, and where it is described.
     reproduces: str = ""
