@@ -107,6 +107,24 @@ def test_validate_refuses_deep_nesting_with_its_line_not_a_traceback(tmp_path: P
     assert "nested more than 32 levels deep" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_validate_a_directory_names_both_files_of_a_duplicate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.yaml").write_text("name: storm\n" + GOOD)
+    (tmp_path / "b.yaml").write_text("name: storm\n" + GOOD)
+    (tmp_path / "c.yaml").write_text(GOOD)
+    assert main(["scenarios", "validate", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"{tmp_path / 'a.yaml'}: ok (storm, 1 rule(s))",
+        f"{tmp_path / 'c.yaml'}: ok (c, 1 rule(s))",
+    ]
+    assert captured.err == (
+        f"{tmp_path / 'b.yaml'}:1: name: scenario 'storm' is also defined in {tmp_path / 'a.yaml'}; one name, one file "
+        "(set another `name:`)\n"
+    )
+
+
 def test_run_refuses_a_hostile_scenario_before_it_starts(tmp_path: Path) -> None:
     (tmp_path / "deep.yaml").write_text(DEEP)
     done = subprocess.run(

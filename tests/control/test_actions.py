@@ -91,6 +91,33 @@ def test_load_text_refuses_and_changes_nothing() -> None:
     assert state.engine.scenarios == {}
 
 
+def test_an_edit_may_not_take_the_name_of_another_files_scenario(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    state = state_with_file(one, "rules:\n  - fault: {type: error, status: 503}\n")
+    two.write_text("rules:\n  - fault: {type: reset}\n")
+    control.reload_file(state, two)
+    two.write_text("name: one\nrules:\n  - fault: {type: reset}\n")
+    assert control.reload_file(state, two) is None
+    assert state.file_errors[str(two)] == (
+        f"{two}:1: name: scenario 'one' is also defined in {one}; one name, one file (set another `name:`)"
+    )
+    assert set(state.engine.scenarios) == {"one", "two"} and state.engine.scenarios["one"].source == str(one)
+    assert state.engine.choose(CHAT).fault.status == 503  # type: ignore[union-attr]
+
+
+def test_two_files_may_swap_their_names(tmp_path: Path) -> None:
+    # Both edits land in one batch: when the first is applied, the other file already says its new name.
+    one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    state = state_with_file(one, "name: a\nrules:\n  - fault: {type: reset}\n", on=False)
+    two.write_text("name: b\nrules:\n  - fault: {type: timeout}\n")
+    control.reload_file(state, two)
+    one.write_text("name: b\nrules:\n  - fault: {type: reset}\n")
+    two.write_text("name: a\nrules:\n  - fault: {type: timeout}\n")
+    assert control.reload_file(state, one) is not None and control.reload_file(state, two) is not None
+    assert {name: s.source for name, s in state.engine.scenarios.items()} == {"b": str(one), "a": str(two)}
+    assert state.file_errors == {}
+
+
 @pytest.mark.parametrize(
     "source",
     [

@@ -100,3 +100,43 @@ def test_dropping_a_scenario_from_the_option_switches_it_off(tmp_path: Path) -> 
         assert state.engine.active == ["b", "c"]
         tctx.configure(config, brownout_scenarios=[])
         assert state.engine.active == ["c"]
+
+
+def library_of(tmp_path: Path, files: dict[str, str]) -> Path:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name, text in files.items():
+        write(lib / name, text)
+    return lib
+
+
+def test_two_files_with_one_name_stop_the_start_naming_both(tmp_path: Path) -> None:
+    state = Brownout()
+    config = Config(state)
+    lib = library_of(
+        tmp_path,
+        {
+            "a.yaml": "name: storm\nrules:\n  - fault: {type: reset}\n",
+            "b.yaml": "description: another\nname: storm\nrules:\n  - fault: {type: timeout}\n",
+        },
+    )
+    with taddons.context(config) as tctx:
+        with pytest.raises(exceptions.OptionsError) as info:
+            tctx.configure(config, brownout_library=str(lib))
+    assert str(info.value).splitlines()[1] == (
+        f"{lib / 'b.yaml'}:2: name: scenario 'storm' is also defined in {lib / 'a.yaml'}; one name, one file "
+        "(set another `name:`)"
+    )
+    assert "storm" not in state.engine.scenarios  # nothing of the refused library was loaded
+
+
+def test_a_chosen_file_may_not_take_a_library_name(tmp_path: Path) -> None:
+    state = Brownout()
+    lib = library_of(tmp_path, {"storm.yaml": "rules:\n  - fault: {type: reset}\n"})
+    mine = write(tmp_path / "storm.yaml", "rules:\n  - fault: {type: timeout}\n")
+    with taddons.context(config := Config(state)) as tctx:
+        with pytest.raises(exceptions.OptionsError, match=r"storm\.yaml:1: name: scenario 'storm' is also defined in"):
+            tctx.configure(config, brownout_library=str(lib), brownout_scenarios=[mine])
+        # The library's own file, named or by path, is no duplicate of itself.
+        tctx.configure(config, brownout_library=str(lib), brownout_scenarios=["storm", str(lib / "storm.yaml")])
+    assert state.engine.active == ["storm"]

@@ -144,3 +144,29 @@ def test_a_hostile_library_edit_is_reported_like_any_broken_edit(
     assert "Traceback" not in caplog.text
     assert state.engine.active == ["lib-one"] and state.engine.scenarios["lib-one"].rules[0].fault.type_name == "reset"
     assert state.metrics.registry.get_sample_value("brownout_scenario_file_ok", {"file": label}) == 0
+
+
+def test_a_file_taking_a_name_already_used_is_refused_live(
+    dirs: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A third file with the name of the active scenario must not replace it behind the user's back."""
+    library, _ = dirs
+    state = Brownout()
+    config, watcher = Config(state), ScenarioWatcher(state)
+    with taddons.context(config, watcher) as tctx:
+        tctx.configure(config, brownout_library=str(library), brownout_scenarios=["lib-one"])
+        tctx.configure(watcher, brownout_library=str(library), brownout_scenarios=["lib-one"])
+        third = library / "copy.yaml"
+        third.write_text("name: lib-one\nrules:\n  - fault: {type: timeout}\n")
+        watcher.apply(third)
+        assert state.engine.scenarios["lib-one"].source == str(library / "lib-one.yaml")
+        assert state.engine.active == ["lib-one"]
+        expected = (
+            f"{third}:1: name: scenario 'lib-one' is also defined in {library / 'lib-one.yaml'}; one name, one file"
+        )
+        assert state.file_errors[str(third)].startswith(expected)
+        assert expected in caplog.text
+        # Renamed, it loads beside the other.
+        third.write_text("name: lib-two\nrules:\n  - fault: {type: timeout}\n")
+        watcher.apply(third)
+    assert set(state.engine.scenarios) == {"lib-one", "lib-two"} and state.file_errors == {}

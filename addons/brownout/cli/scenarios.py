@@ -9,6 +9,7 @@ from pathlib import Path
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from brownout.scenario.compile import load_scenario
+    from brownout.scenario.library import duplicate
     from brownout.scenario.library import library_dir
     from brownout.scenario.library import library_files
     from brownout.scenario.library import resolve_scenario_ref
@@ -24,13 +25,18 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
                 failed += 1
                 print(exc, file=sys.stderr)
                 continue
+            # In a directory, as in the library it may be, a name belongs to one file.
+            names: dict[str, Path] = {}
             for file in files:
                 try:
                     scenario = load_scenario(file)
+                    if scenario.name in names:
+                        raise ScenarioError([duplicate(scenario, str(names[scenario.name]))])
                 except ScenarioError as exc:
                     failed += 1
                     print(exc, file=sys.stderr)
                 else:
+                    names[scenario.name] = file
                     print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
         return 1 if failed else 0
 

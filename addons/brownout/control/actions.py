@@ -18,6 +18,8 @@ from brownout import __version__
 from brownout.engine.state import Brownout
 from brownout.scenario.compile import load_scenario
 from brownout.scenario.compile import parse_scenario
+from brownout.scenario.library import duplicate
+from brownout.scenario.library import same_file
 from brownout.scenario.model import Scenario
 from brownout.scenario.yaml_lines import ScenarioError
 from brownout.units import quote
@@ -150,6 +152,21 @@ def scenario_from_file(state: Brownout, path: Path) -> Scenario | None:
     return None
 
 
+def defined_elsewhere(state: Brownout, scenario: Scenario, path: Path) -> str | None:
+    """The other file the running scenario of this name came from, when that file still defines it.
+
+    A file whose own edit renamed its scenario away (both edits in one batch) frees the name; a
+    file that cannot be read now still holds it (its last good version runs).
+    """
+    running = state.engine.scenarios.get(scenario.name)
+    if running is None or same_file(running.source, str(path)) or not Path(running.source).is_file():
+        return None
+    try:
+        return running.source if load_scenario(running.source).name == scenario.name else None
+    except ScenarioError:
+        return running.source
+
+
 def reload_file(state: Brownout, path: Path, label: str | None = None) -> Scenario | None:
     """Apply an edited scenario file; on any problem keep the running version and report why.
 
@@ -158,6 +175,9 @@ def reload_file(state: Brownout, path: Path, label: str | None = None) -> Scenar
     label = label or str(path)
     try:
         scenario = load_scenario(label)
+        other = defined_elsewhere(state, scenario, path)
+        if other is not None:
+            raise ScenarioError([duplicate(scenario, other)])
     except ScenarioError as exc:
         state.file_errors[label] = str(exc)
         state.control.reload_errors.labels(file=label).inc()

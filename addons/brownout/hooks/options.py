@@ -20,8 +20,7 @@ from brownout.classify.upstream_providers import ProviderMap
 from brownout.classify.upstream_providers import parse_provider_rule
 from brownout.engine.state import Brownout
 from brownout.scenario.library import library_dir
-from brownout.scenario.library import library_files
-from brownout.scenario.library import load_all
+from brownout.scenario.library import load_startup
 from brownout.scenario.yaml_lines import ScenarioError
 
 log = logging.getLogger(__name__)
@@ -84,8 +83,7 @@ class Config:
         directory = Path(library) if library else library_dir()
         try:
             # Validate everything first: a broken file leaves the running state untouched.
-            library_scenarios = load_all(str(p) for p in library_files(directory))
-            chosen = load_all(refs, directory)
+            library_scenarios, chosen = load_startup(directory, refs)
         except ScenarioError as exc:
             raise exceptions.OptionsError(f"brownout: invalid scenario\n{exc}") from exc
         engine = self.state.engine

@@ -188,6 +188,7 @@ def parse_scenario(text: str, source: str = "<scenario>", default_name: str | No
         timeline,
         phase_rules,
         doc.reproduces.strip(),
+        lines.get(("name",), 1),
     )
 
 

@@ -164,3 +164,5 @@ class Scenario:
     # The rules in force during each phase of the timeline, probability overrides applied.
     phase_rules: tuple[tuple[CompiledRule, ...], ...] = ()
     reproduces: str = ""
+    # The line of its `name:` key (1 when the name is its file's), for problems about the name.
+    name_line: int = 1
