@@ -74,3 +74,12 @@ def test_load_a_file(tmp_path: Path) -> None:
             tctx.command(commands.load_file, str(bad))
         with pytest.raises(exceptions.CommandError, match="cannot read"):
             tctx.command(commands.load_file, str(tmp_path / "missing.yaml"))
+
+
+def test_load_reads_no_further_than_a_scenario_may_be() -> None:
+    state = loaded()
+    commands = Commands(state)
+    with taddons.context(commands) as tctx:
+        with pytest.raises(exceptions.CommandError, match=r"^/dev/zero: too large \(262145 bytes or more\)"):
+            tctx.command(commands.load_file, "/dev/zero")
+    assert sorted(state.engine.scenarios) == ["outage", "replay"]

@@ -17,6 +17,7 @@ from mitmproxy import types
 from brownout.control import actions as control
 from brownout.engine.engine import UnknownScenario
 from brownout.engine.state import Brownout
+from brownout.scenario.compile import read_scenario_text
 from brownout.scenario.yaml_lines import ScenarioError
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,6 @@ class Commands:
     def load_file(self, path: types.Path) -> None:
         """Load (or replace) a scenario from a file; an active scenario stays on."""
         try:
-            text = Path(path).read_text(encoding="utf-8")
-            control.load_text(self.state, text, str(path))
-        except ScenarioError as exc:
+            control.load_text(self.state, read_scenario_text(Path(path)), str(path))
+        except ScenarioError as exc:  # unreadable, too large, or invalid
             raise exceptions.CommandError(str(exc)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise exceptions.CommandError(f"{path}: cannot read: {exc}") from None

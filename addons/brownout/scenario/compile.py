@@ -268,10 +268,10 @@ def _phase_docs(
     return phases, True
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    path = Path(path)
+def read_scenario_text(path: Path) -> str:
+    """A scenario file's text; read no further than a scenario may be (a path may name a device
+    or a huge file). Raises ScenarioError."""
     try:
-        # Read no more than a scenario may be: a path may name a device or a huge file.
         with path.open("rb") as file:
             raw = file.read(LARGEST_TEXT + 1)
     except OSError as exc:
@@ -279,7 +279,11 @@ def load_scenario(path: str | Path) -> Scenario:
     if len(raw) > LARGEST_TEXT:
         raise ScenarioError([Problem(str(path), None, "", too_large(len(raw)))])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError([Problem(str(path), None, "", "not UTF-8 text")]) from None
-    return parse_scenario(text, str(path), default_name=path.stem)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    return parse_scenario(read_scenario_text(path), str(path), default_name=path.stem)
