@@ -137,3 +137,18 @@ def test_run_refuses_a_hostile_scenario_before_it_starts(tmp_path: Path) -> None
     assert done.returncode == 1
     assert done.stderr.startswith("brownout: invalid scenario\ndeep.yaml:2: rules[0].fault.a.a.a"), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_list_marks_the_later_file_of_a_duplicate(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("name: storm\n" + GOOD)
+    (tmp_path / "b.yaml").write_text("name: storm\n" + GOOD)
+    done = subprocess.run(
+        [BROWNOUT, "scenarios", "list", "--library", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert done.returncode == 0
+    rows = table_lines(done.stdout, ["storm", "b"])
+    assert "invalid:" in rows["b"] and "is also defined in" in rows["b"] and "invalid" not in rows["storm"]

@@ -48,12 +48,16 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
         from brownout.cli.scenario_table import scenario_table
 
         rows: list[tuple[Cell, ...]] = []
+        seen: dict[str, Path] = {}
         for path in library_files(directory):
             try:
                 scenario = load_scenario(path)
+                if scenario.name in seen:
+                    raise ScenarioError([duplicate(scenario, str(seen[scenario.name]))])
             except ScenarioError as exc:
                 rows.append((path.stem, "-", Text(f"invalid: {exc.problems[0]}", style="red")))
                 continue
+            seen[scenario.name] = path
             rows.append((scenario.name, str(len(scenario.rules)), scenario.description))
         Console().print(scenario_table(("name", "rules", "description"), rows, title=f"scenarios in {directory}"))
         return 0
