@@ -23,7 +23,7 @@ LONGEST_WAIT = 3600.0
 LONGEST_PHASE = 86400.0
 # Counts and limits (requests or tokens per minute, events, bytes): at most 13 digits in a header.
 LARGEST_COUNT = 10**12
-# A pace in tokens per second.
+# A pace per second: tokens (stream_slow), requests (an overload's capacity).
 SLOWEST_RATE = 0.01
 FASTEST_RATE = 1_000_000.0
 # How much of a rejected value an error message quotes.

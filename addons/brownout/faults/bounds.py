@@ -32,6 +32,6 @@ Count = Annotated[int, Field(ge=0, le=LARGEST_COUNT)]
 PositiveCount = Annotated[int, Field(gt=0, le=LARGEST_COUNT)]
 """Requests or tokens per minute, a burst: 1 up to LARGEST_COUNT."""
 Rate = Annotated[float, Field(ge=SLOWEST_RATE, le=FASTEST_RATE, allow_inf_nan=False)]
-"""Tokens per second."""
+"""A pace per second: tokens (a stream's), requests (a capacity)."""
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 """A probability or a share: 0 to 1."""

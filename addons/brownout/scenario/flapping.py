@@ -7,16 +7,14 @@ and `off`, so the phase metric, the log and recovery timing see every change.
 
 from __future__ import annotations
 
-from typing import Annotated
 from typing import Literal
 
 from pydantic import BaseModel
-from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import field_validator
 
-from brownout.units import parse_duration
+from brownout.faults.bounds import PhaseDuration
 
 ON = "on"
 OFF = "off"
@@ -27,7 +25,7 @@ class Flap(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    period: Annotated[float, BeforeValidator(parse_duration), Field(gt=0, allow_inf_nan=False)]
+    period: PhaseDuration
     duty: float = Field(gt=0.0, lt=1.0, allow_inf_nan=False)
     start: Literal["on", "off"] = "on"
 

@@ -156,8 +156,11 @@ async def test_the_real_queue_waits_on_the_flows_own_task_until_the_client_leave
     ("attrs", "message"),
     [
         ("per: model", "needs `rps`"),
-        ("rps: 0", "greater than 0"),
+        ("rps: 0", "greater than or equal to 0.01"),
         ("rps: .inf", "finite"),
+        ("rps: 2000000", "less than or equal to 1000000"),
+        ("concurrency: 1000000000001", "less than or equal to 1000000000000"),
+        ("rps: 5, queue_delay: 2h", "a duration here is at most 1h"),
         ("rps: 5, hysteresis: 1", "less than 1"),
         ("rps: 5, kind: nope", "unknown error kind"),
         ("rps: 5, window: 0s", "greater than 0"),

@@ -30,6 +30,8 @@ from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
+from brownout.faults.bounds import PositiveCount
+from brownout.faults.bounds import Rate
 from brownout.faults.outcome import Outcome
 from brownout.faults.overload.capacity import Capacity
 from brownout.faults.overload.capacity import Pool
@@ -80,13 +82,13 @@ class OverloadFault(Fault):
     summary = "A capacity (rps, concurrency): queueing and the provider's overload error above it, with hysteresis."
     needs_upstream = True  # an admitted request holds its place until its answer ends
 
-    rps: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    concurrency: int | None = Field(default=None, gt=0)
+    rps: Rate | None = None
+    concurrency: PositiveCount | None = None
     per: Literal["provider", "model"] = "provider"
     window: Duration = Field(default=1.0, gt=0, allow_inf_nan=False)
     queue_delay: Duration = Field(default=1.0, allow_inf_nan=False)
     max_queue_delay: Duration = Field(default=10.0, allow_inf_nan=False)
-    hysteresis: float = Field(default=0.0, ge=0.0, lt=1.0)
+    hysteresis: float = Field(default=0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
     kind: KindName = "overloaded"
     retry_after: Duration | None = Field(default=None, allow_inf_nan=False)
 
