@@ -403,7 +403,7 @@ def test_gemini_frames() -> None:
 def test_ids_fixed_or_random() -> None:
     fixed, random_ = _turn(fixed=True), _turn(fixed=False)
     assert chat_stream({}, fixed).body == chat_stream({}, fixed).body
-    assert chat_stream({}, random_).body != chat_stream({}, random_).body
+    assert chat_stream({}, random_).body != chat_stream({}, _turn(fixed=False)).body
 
 
 async def _fetch(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
