@@ -11,6 +11,7 @@ regular expression); the value then is a plain word.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # Past this depth a recursive schema gets empty arrays and only required keys, so it ends.
@@ -176,14 +177,26 @@ def _bound(schema: dict[str, Any], key: str) -> float | None:
 
 
 def _number(schema: dict[str, Any], integer: bool) -> int | float:
-    """The lowest value the bounds allow (0 when unbounded below), one above an exclusive bound."""
+    """The lowest value the bounds allow (0 when unbounded below); between exclusive bounds,
+    the next integer or the midpoint."""
     low, above = _bound(schema, "minimum"), _bound(schema, "exclusiveMinimum")
     high, below = _bound(schema, "maximum"), _bound(schema, "exclusiveMaximum")
-    value = low if low is not None else (above + 1 if above is not None else 0)
-    if integer and not float(value).is_integer():
-        value = int(value) + 1
+    top = high if high is not None else below
+    if integer:
+        start = math.ceil(low) if low is not None else (math.floor(above) + 1 if above is not None else 0)
+        if high is not None and start > high:
+            start = math.floor(high)
+        if below is not None and start >= below:
+            start = math.ceil(below) - 1
+        return start
+    if low is not None:
+        value = float(low)
+    elif above is not None:
+        value = (above + top) / 2 if top is not None else above + 1.0
+    else:
+        value = 0.0
     if high is not None and value > high:
-        value = high
+        value = float(high)
     if below is not None and value >= below:
-        value = below - 1
-    return int(value) if integer else float(value)
+        value = below - 1.0 if low is None and above is None else (value + below) / 2
+    return value
