@@ -159,7 +159,7 @@ class Call:
             for frame in plan.head:
                 await response.write(frame)
             for index, frame in enumerate(plan.tokens):
-                await self._sleep_until(self._token_due(index))
+                await self._sleep_until(self._token_due(plan.lead + index))
                 await response.write(frame)
             for frame in plan.tail:
                 await response.write(frame)

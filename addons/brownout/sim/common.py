@@ -114,6 +114,7 @@ class StreamPlan:
     head: tuple[bytes, ...]
     tokens: tuple[bytes, ...]
     tail: tuple[bytes, ...]
+    lead: int = 0  # ticks of reasoning the stream does not show, waited before the first token
 
     @property
     def frames(self) -> tuple[bytes, ...]:

@@ -124,6 +124,11 @@ def _stream_chunks(turn: Turn) -> list[dict[str, Any]]:
     ]
 
 
+def _hidden(turn: Turn) -> int:
+    """Ticks of thinking the stream does not show (without includeThoughts)."""
+    return 0 if turn.show_thinking else turn.reasoning_tokens
+
+
 def sse_frame(payload: dict[str, Any]) -> bytes:
     # Google's proto JSON printer puts a space after colons and none after commas.
     text = json.dumps(payload, separators=(",", ": "), ensure_ascii=False)
@@ -132,7 +137,7 @@ def sse_frame(payload: dict[str, Any]) -> bytes:
 
 def sse_stream(turn: Turn) -> StreamPlan:
     """`streamGenerateContent?alt=sse`: every frame is a token, nothing before or after."""
-    return StreamPlan((), tuple(sse_frame(chunk) for chunk in _stream_chunks(turn)), ())
+    return StreamPlan((), tuple(sse_frame(chunk) for chunk in _stream_chunks(turn)), (), lead=_hidden(turn))
 
 
 def array_stream(turn: Turn) -> StreamPlan:
@@ -140,7 +145,7 @@ def array_stream(turn: Turn) -> StreamPlan:
     frames = [
         (b"[" if index == 0 else b"\n,\r\n") + pretty_json(chunk) for index, chunk in enumerate(_stream_chunks(turn))
     ]
-    return StreamPlan((), tuple(frames), (b"\n]",))
+    return StreamPlan((), tuple(frames), (b"\n]",), lead=_hidden(turn))
 
 
 def embedding_dimensions(request: dict[str, Any], model: str) -> int:

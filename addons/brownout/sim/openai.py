@@ -234,7 +234,8 @@ def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
     if with_usage:
         tail.append(chunk(None))
     tail.append(DONE)
-    return StreamPlan(head, tokens, tuple(tail))
+    # Chat Completions never shows reasoning: it only delays the first token.
+    return StreamPlan(head, tokens, tuple(tail), lead=turn.reasoning_tokens)
 
 
 def padding(stamp: Stamp, salt: str) -> str:

@@ -237,4 +237,5 @@ def response_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
     tail.append(event("response.output_item.done", {"output_index": answer_index, "item": item}))
     final = _response(body, turn, response_id, final_status, _final_output(turn, item_id, final_status))
     tail.append(event(f"response.{final_status}", {"response": final}))
-    return StreamPlan(tuple(head), tuple(tokens), tuple(tail))
+    hidden = 0 if turn.show_thinking else turn.reasoning_tokens
+    return StreamPlan(tuple(head), tuple(tokens), tuple(tail), lead=hidden)
