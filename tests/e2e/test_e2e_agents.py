@@ -76,6 +76,7 @@ async def test_openai_chat_tool_loop(proxy: RunningProxy, streamed: bool) -> Non
     messages: list[Any] = [{"role": "user", "content": QUESTION}]
     answers = []
     for _ in range(2):
+        answer: Any
         if streamed:
             async with client.chat.completions.stream(model="gpt-4o", messages=messages, tools=CHAT_TOOLS) as stream:
                 answer = await stream.get_final_completion()
@@ -94,7 +95,7 @@ async def test_openai_chat_tool_loop(proxy: RunningProxy, streamed: bool) -> Non
     assert call.type == "function" and call.id.startswith("call_") and call.function.name == "get_weather"
     jsonschema.validate(json.loads(call.function.arguments), WEATHER_SCHEMA)
     if streamed:  # the stream helper parses a strict tool's arguments from the deltas
-        assert call.function.parsed_arguments == json.loads(call.function.arguments)  # type: ignore[attr-defined]
+        assert call.function.parsed_arguments == json.loads(call.function.arguments)
     assert second.finish_reason == "stop" and second.message.content and not second.message.tool_calls
 
 
@@ -131,6 +132,7 @@ async def test_openai_responses_tool_loop(proxy: RunningProxy, streamed: bool) -
     items: list[Any] = [{"role": "user", "content": QUESTION}]
     answers = []
     for _ in range(2):
+        answer: Any
         if streamed:
             async with client.responses.stream(model="gpt-4.1", input=items, tools=RESPONSES_TOOLS) as stream:
                 kinds = [event.type async for event in stream]
@@ -166,6 +168,7 @@ async def test_anthropic_tool_loop(proxy: RunningProxy, streamed: bool) -> None:
     messages: list[Any] = [{"role": "user", "content": QUESTION}]
     answers = []
     for _ in range(2):
+        answer: Any
         if streamed:
             async with client.messages.stream(
                 model="claude-sonnet-4-5", max_tokens=1024, messages=messages, tools=ANTHROPIC_TOOLS
@@ -239,6 +242,7 @@ async def test_gemini_manual_function_calling_loop(proxy: RunningProxy, streamed
     contents: list[Any] = [genai_types.Content(role="user", parts=[genai_types.Part(text=QUESTION)])]
     answers = []
     for _ in range(2):
+        answer: Any
         if streamed:
             chunks = [
                 chunk
@@ -350,6 +354,7 @@ async def test_gemini_response_schema_gives_parsed(proxy: RunningProxy) -> None:
 async def test_openai_reasoning_item_comes_first(proxy: RunningProxy, streamed: bool) -> None:
     client = openai_client(proxy)
     reasoning: Any = {"effort": "low", "summary": "auto"}
+    answer: Any
     if streamed:
         async with client.responses.stream(model="o4-mini", input=QUESTION, reasoning=reasoning) as stream:
             kinds = [event.type async for event in stream]
@@ -416,3 +421,25 @@ async def test_gemini_thought_parts_come_first(proxy: RunningProxy, streamed: bo
     assert usage.total_token_count == (
         (usage.prompt_token_count or 0) + (usage.candidates_token_count or 0) + usage.thoughts_token_count
     )
+
+
+# --- faults in the middle of a tool call ------------------------------------------------------
+
+MID_CALL = "rules:\n  - match: {stream: true}\n    fault: {type: stream_error, after_events: 3}\n"
+
+
+async def test_a_stream_error_mid_tool_call_reaches_each_sdk(start_proxy: StartProxy) -> None:
+    """The argument deltas are events like any other: a stream_error after a few of them raises."""
+    proxy = await start_proxy(MID_CALL)
+    messages: Any = [{"role": "user", "content": QUESTION}]
+    with pytest.raises(openai.APIError):
+        async with openai_client(proxy).chat.completions.stream(
+            model="gpt-4o", messages=messages, tools=CHAT_TOOLS
+        ) as stream:
+            await stream.get_final_completion()
+    with pytest.raises(anthropic.APIStatusError) as info:
+        async with anthropic_client(proxy).messages.stream(
+            model="claude-sonnet-4-5", max_tokens=256, messages=messages, tools=ANTHROPIC_TOOLS
+        ) as claude_stream:
+            await claude_stream.get_final_message()
+    assert info.value.status_code == 200 and info.value.type == "overloaded_error"
