@@ -171,12 +171,12 @@ async def test_anthropic_tool_loop(proxy: RunningProxy, streamed: bool) -> None:
         answer: Any
         if streamed:
             async with client.messages.stream(
-                model="claude-sonnet-4-5", max_tokens=1024, messages=messages, tools=ANTHROPIC_TOOLS
+                model="claude-opus-4-5", max_tokens=1024, messages=messages, tools=ANTHROPIC_TOOLS
             ) as stream:
                 answer = await stream.get_final_message()
         else:
             answer = await client.messages.create(
-                model="claude-sonnet-4-5", max_tokens=1024, messages=messages, tools=ANTHROPIC_TOOLS
+                model="claude-opus-4-5", max_tokens=1024, messages=messages, tools=ANTHROPIC_TOOLS
             )
         answers.append(answer)
         messages.append({"role": "assistant", "content": [block.model_dump() for block in answer.content]})
@@ -188,7 +188,7 @@ async def test_anthropic_tool_loop(proxy: RunningProxy, streamed: bool) -> None:
         if results:
             messages.append({"role": "user", "content": results})
     first, second = answers
-    assert first.stop_reason == "tool_use" and first.model == "claude-sonnet-4-5-20250929"
+    assert first.stop_reason == "tool_use" and first.model == "claude-opus-4-5-20251101"
     block = first.content[0]
     assert block.type == "tool_use" and block.name == "get_weather" and block.id.startswith("toolu_01")
     jsonschema.validate(block.input, WEATHER_SCHEMA)
@@ -325,7 +325,7 @@ async def test_openai_responses_parse_returns_the_typed_object(proxy: RunningPro
 async def test_anthropic_parse_returns_the_typed_object(proxy: RunningProxy) -> None:
     client = anthropic_client(proxy)
     parsed = await client.messages.parse(
-        model="claude-sonnet-4-5",
+        model="claude-opus-4-5",
         max_tokens=1024,
         messages=[{"role": "user", "content": "Forecast, please."}],
         output_format=Forecast,
@@ -378,7 +378,7 @@ async def test_openai_reasoning_item_comes_first(proxy: RunningProxy, streamed: 
 async def test_anthropic_thinking_block_comes_first(proxy: RunningProxy, streamed: bool) -> None:
     client = anthropic_client(proxy)
     arguments: Any = {
-        "model": "claude-sonnet-4-5",
+        "model": "claude-opus-4-5",
         "max_tokens": 2048,
         "thinking": {"type": "enabled", "budget_tokens": 1024},
         "messages": [{"role": "user", "content": QUESTION}],
@@ -439,7 +439,33 @@ async def test_a_stream_error_mid_tool_call_reaches_each_sdk(start_proxy: StartP
             await stream.get_final_completion()
     with pytest.raises(anthropic.APIStatusError) as info:
         async with anthropic_client(proxy).messages.stream(
-            model="claude-sonnet-4-5", max_tokens=256, messages=messages, tools=ANTHROPIC_TOOLS
+            model="claude-opus-4-5", max_tokens=256, messages=messages, tools=ANTHROPIC_TOOLS
         ) as claude_stream:
             await claude_stream.get_final_message()
     assert info.value.status_code == 200 and info.value.type == "overloaded_error"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_stateless_reasoning_loop_carries_encrypted_reasoning(proxy: RunningProxy, streamed: bool) -> None:
+    """store=false with include=reasoning.encrypted_content: the reasoning item comes back with
+    opaque content, and sending it on with the tool result completes the loop."""
+    client = openai_client(proxy)
+    items: list[Any] = [{"role": "user", "content": QUESTION}]
+    options: Any = {"store": False, "include": ["reasoning.encrypted_content"], "tools": RESPONSES_TOOLS}
+    answers = []
+    for _ in range(2):
+        answer: Any
+        if streamed:
+            async with client.responses.stream(model="gpt-5", input=items, **options) as stream:
+                answer = await stream.get_final_response()
+        else:
+            answer = await client.responses.create(model="gpt-5", input=items, **options)
+        answers.append(answer)
+        for item in answer.output:
+            items.append(item.model_dump(exclude_none=True, exclude={"parsed_arguments"}))
+            if item.type == "function_call":
+                items.append({"type": "function_call_output", "call_id": item.call_id, "output": "sunny"})
+    first, second = answers
+    assert [item.type for item in first.output] == ["reasoning", "function_call"]
+    assert first.output[0].encrypted_content and first.output[0].summary == []
+    assert [item.type for item in second.output] == ["reasoning", "message"] and second.output_text

@@ -8,6 +8,7 @@ from typing import Any
 from brownout.classify.conversation import last_user_text
 from brownout.providers.base import compact_json
 from brownout.providers.base import pretty_json
+from brownout.sim.common import URLSAFE
 from brownout.sim.common import StreamPlan
 from brownout.sim.common import Turn
 from brownout.sim.common import int_field
@@ -61,10 +62,20 @@ def _function_call_item(turn: Turn, item_id: str, status: str, arguments: str) -
     }
 
 
-def _reasoning_item(turn: Turn, summary: str | None) -> dict[str, Any]:
-    """A reasoning item: its summary only when the request asked for one, as the API does."""
+def _reasoning_item(turn: Turn, summary: str | None, encrypted: bool = False) -> dict[str, Any]:
+    """A reasoning item: its summary only when the request asked for one, and its reasoning as
+    opaque `encrypted_content` only when the request's `include` asked for that (what a
+    stateless client, `store: false`, sends back on its next turn)."""
     parts = [] if summary is None else [{"type": "summary_text", "text": summary}]
-    return {"id": _reasoning_id(turn), "type": "reasoning", "summary": parts}
+    item: dict[str, Any] = {"id": _reasoning_id(turn), "type": "reasoning", "summary": parts}
+    if encrypted:
+        item["encrypted_content"] = "gAAAAA" + turn.stamp.ident("encrypted-reasoning", 120, URLSAFE)
+    return item
+
+
+def wants_encrypted_reasoning(body: dict[str, Any]) -> bool:
+    include = body.get("include")
+    return isinstance(include, list) and "reasoning.encrypted_content" in include
 
 
 def _answer_item(turn: Turn, item_id: str, status: str) -> dict[str, Any]:
@@ -73,10 +84,11 @@ def _answer_item(turn: Turn, item_id: str, status: str) -> dict[str, Any]:
     return _message_item(item_id, status, [_output_part(turn.text)])
 
 
-def _final_output(turn: Turn, item_id: str, status: str) -> list[dict[str, Any]]:
+def _final_output(body: dict[str, Any], turn: Turn, item_id: str, status: str) -> list[dict[str, Any]]:
     output = []
     if turn.thinking:
-        output.append(_reasoning_item(turn, turn.thinking_text if turn.show_thinking else None))
+        summary = turn.thinking_text if turn.show_thinking else None
+        output.append(_reasoning_item(turn, summary, wants_encrypted_reasoning(body)))
     output.append(_answer_item(turn, item_id, status))
     return output
 
@@ -147,7 +159,7 @@ def response_body(body: dict[str, Any], turn: Turn) -> bytes:
     """A non-streamed Responses API `response` object: [reasoning,] then the message or call."""
     response_id, item_id = _response_ids(turn)
     status = "incomplete" if turn.truncated else "completed"
-    return pretty_json(_response(body, turn, response_id, status, _final_output(turn, item_id, status)))
+    return pretty_json(_response(body, turn, response_id, status, _final_output(body, turn, item_id, status)))
 
 
 def named_event(event: str, payload: dict[str, Any]) -> bytes:
@@ -203,7 +215,8 @@ def response_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
             summary = {"type": "summary_text", "text": turn.thinking_text}
             pending.append(event("response.reasoning_summary_text.done", {**where, "text": turn.thinking_text}))
             pending.append(event("response.reasoning_summary_part.done", {**where, "part": summary}))
-        done_item = _reasoning_item(turn, turn.thinking_text if turn.show_thinking else None)
+        summary_text = turn.thinking_text if turn.show_thinking else None
+        done_item = _reasoning_item(turn, summary_text, wants_encrypted_reasoning(body))
         pending.append(event("response.output_item.done", {"output_index": 0, "item": done_item}))
         answer_index = 1
     position = {"item_id": item_id, "output_index": answer_index}
@@ -235,7 +248,7 @@ def response_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
         tail.append(event("response.output_text.done", {**text_at, "text": turn.text, "logprobs": []}))
         tail.append(event("response.content_part.done", {**text_at, "part": _output_part(turn.text)}))
     tail.append(event("response.output_item.done", {"output_index": answer_index, "item": item}))
-    final = _response(body, turn, response_id, final_status, _final_output(turn, item_id, final_status))
+    final = _response(body, turn, response_id, final_status, _final_output(body, turn, item_id, final_status))
     tail.append(event(f"response.{final_status}", {"response": final}))
     hidden = 0 if turn.show_thinking else turn.reasoning_tokens
     return StreamPlan(tuple(head), tuple(tokens), tuple(tail), lead=hidden)
