@@ -126,24 +126,30 @@ async def test_openai_chat_forced_tool_choice(proxy: RunningProxy) -> None:
 RESPONSES_TOOLS: Any = [{"type": "function", "name": "get_weather", "parameters": WEATHER_SCHEMA, "strict": True}]
 
 
-@pytest.mark.parametrize("streamed", [False, True])
-async def test_openai_responses_tool_loop(proxy: RunningProxy, streamed: bool) -> None:
-    client = openai_client(proxy)
+async def responses_loop(client: openai.AsyncOpenAI, streamed: bool, **options: Any) -> tuple[list[Any], list[str]]:
+    """Two turns of a Responses tool loop: the answers, and the streamed event types."""
     items: list[Any] = [{"role": "user", "content": QUESTION}]
-    answers = []
+    answers: list[Any] = []
+    kinds: list[str] = []
     for _ in range(2):
         answer: Any
         if streamed:
-            async with client.responses.stream(model="gpt-4.1", input=items, tools=RESPONSES_TOOLS) as stream:
-                kinds = [event.type async for event in stream]
+            async with client.responses.stream(input=items, **options) as stream:
+                kinds += [event.type async for event in stream]
                 answer = await stream.get_final_response()
         else:
-            answer = await client.responses.create(model="gpt-4.1", input=items, tools=RESPONSES_TOOLS)
+            answer = await client.responses.create(input=items, **options)
         answers.append(answer)
         for item in answer.output:
             items.append(item.model_dump(exclude_none=True, exclude={"parsed_arguments"}))
             if item.type == "function_call":
                 items.append({"type": "function_call_output", "call_id": item.call_id, "output": "sunny"})
+    return answers, kinds
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_openai_responses_tool_loop(proxy: RunningProxy, streamed: bool) -> None:
+    answers, kinds = await responses_loop(openai_client(proxy), streamed, model="gpt-4.1", tools=RESPONSES_TOOLS)
     first, second = answers
     assert [item.type for item in first.output] == ["function_call"]
     call = first.output[0]
@@ -153,7 +159,7 @@ async def test_openai_responses_tool_loop(proxy: RunningProxy, streamed: bool) -
     assert [item.type for item in second.output] == ["message"] and second.output_text
     assert first.model == "gpt-4.1-2025-04-14"
     if streamed:
-        assert "response.function_call_arguments.delta" in kinds or "response.output_text.delta" in kinds
+        assert "response.function_call_arguments.delta" in kinds and "response.output_text.delta" in kinds
 
 
 ANTHROPIC_TOOLS: Any = [
@@ -449,22 +455,8 @@ async def test_a_stream_error_mid_tool_call_reaches_each_sdk(start_proxy: StartP
 async def test_stateless_reasoning_loop_carries_encrypted_reasoning(proxy: RunningProxy, streamed: bool) -> None:
     """store=false with include=reasoning.encrypted_content: the reasoning item comes back with
     opaque content, and sending it on with the tool result completes the loop."""
-    client = openai_client(proxy)
-    items: list[Any] = [{"role": "user", "content": QUESTION}]
     options: Any = {"store": False, "include": ["reasoning.encrypted_content"], "tools": RESPONSES_TOOLS}
-    answers = []
-    for _ in range(2):
-        answer: Any
-        if streamed:
-            async with client.responses.stream(model="gpt-5", input=items, **options) as stream:
-                answer = await stream.get_final_response()
-        else:
-            answer = await client.responses.create(model="gpt-5", input=items, **options)
-        answers.append(answer)
-        for item in answer.output:
-            items.append(item.model_dump(exclude_none=True, exclude={"parsed_arguments"}))
-            if item.type == "function_call":
-                items.append({"type": "function_call_output", "call_id": item.call_id, "output": "sunny"})
+    answers, _ = await responses_loop(openai_client(proxy), streamed, model="gpt-5", **options)
     first, second = answers
     assert [item.type for item in first.output] == ["reasoning", "function_call"]
     assert first.output[0].encrypted_content and first.output[0].summary == []
