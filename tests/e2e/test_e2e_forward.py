@@ -123,7 +123,7 @@ async def test_forward_mode_offline_reaches_the_simulator(start_proxy: StartProx
     done = await _run(OFFLINE_PROGRAM, proxy_env(proxy, tmp_path))
     assert done.returncode == 0, done.stderr
     answered, raised = done.stdout.strip().splitlines()
-    assert answered == "answered gpt-4o True"
+    assert answered == "answered gpt-4o-2024-08-06 True"  # the simulator names the snapshot, as the API does
     assert raised in ("raised InternalServerError", "raised APIConnectionError", "raised APIStatusError")
     registry = proxy.state.metrics.registry
     served = registry.get_sample_value(

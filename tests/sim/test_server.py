@@ -24,6 +24,7 @@ from google.genai import types as genai_types
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
 from brownout.sim import build_app
+from brownout.sim.call import THINKING_TOKENS
 from brownout.sim.common import Stamp
 from brownout.sim.common import Turn
 from brownout.sim.gemini import array_stream
@@ -403,7 +404,11 @@ def test_gemini_frames() -> None:
 def test_ids_fixed_or_random() -> None:
     fixed, random_ = _turn(fixed=True), _turn(fixed=False)
     assert chat_stream({}, fixed).body == chat_stream({}, fixed).body
-    assert chat_stream({}, random_).body != chat_stream({}, random_).body
+    assert chat_stream({}, random_).body != chat_stream({}, _turn(fixed=False)).body
+    # Within one response an id asked for twice is one id (a call's id in its opening event
+    # and in the finished item); another response draws another.
+    assert random_.stamp.ident("call", 24) == random_.stamp.ident("call", 24)
+    assert random_.stamp.ident("call", 24) != _turn(fixed=False).stamp.ident("call", 24)
 
 
 async def _fetch(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -516,6 +521,33 @@ async def test_pacing_is_progressive_and_concurrent() -> None:
             both = await asyncio.gather(_timed_stream(session, url), _timed_stream(session, url))
             assert time.monotonic() - started == pytest.approx(1.0, rel=0.1)
             assert all(duration == pytest.approx(1.0, rel=0.1) for duration, _ in both)
+
+
+async def test_reasoning_takes_its_ticks_streamed_or_not() -> None:
+    """A reasoning model's hidden reasoning delays a streamed answer's first token as it
+    delays a plain answer: THINKING_TOKENS more ticks than a model that does not reason."""
+    tps = 50
+    async with SimServer(SimConfig(tokens_per_second=tps, reply_tokens=5)) as server:
+        client = openai.AsyncOpenAI(base_url=f"{server.url}/openai/v1", api_key="x")
+        async with client:
+            await client.chat.completions.create(model="gpt-4o", messages=user())  # connect once
+            timings: dict[str, tuple[float, float]] = {}
+            for model in ("gpt-4o", "o4-mini"):
+                started = time.monotonic()
+                plain = await client.chat.completions.create(model=model, messages=user())
+                plain_time = time.monotonic() - started
+                assert plain.usage and plain.usage.completion_tokens == 5 + (
+                    THINKING_TOKENS if model == "o4-mini" else 0
+                )
+                started = time.monotonic()
+                first = 0.0
+                async for chunk in await client.chat.completions.create(model=model, messages=user(), stream=True):
+                    if not first and chunk.choices and chunk.choices[0].delta.content:
+                        first = time.monotonic() - started
+                timings[model] = (plain_time, first)
+    extra = THINKING_TOKENS / tps
+    assert timings["o4-mini"][0] - timings["gpt-4o"][0] == pytest.approx(extra, abs=0.1)
+    assert timings["o4-mini"][1] - timings["gpt-4o"][1] == pytest.approx(extra, abs=0.1)
 
 
 async def test_large_prompt_is_accepted(oai: openai.AsyncOpenAI) -> None:

@@ -19,6 +19,13 @@ streamed event is written and flushed on its own. With `SimConfig.fixed_clock` s
 are that clock and ids are hashes of the request, so identical requests get byte-identical
 answers (aiohttp's `Date` header aside).
 
+Beyond prose (`asks` reads the request, `schema` makes values, `docs/wire-formats.md` has the
+sources): tools offered get a call (always when the tool choice requires one, else when the
+conversation ends with the user's words; text after a tool result), with arguments valid for
+the tool's schema; structured output answers JSON its schema accepts; reasoning models reason
+first (a Responses reasoning item, an Anthropic thinking block, Gemini thought parts) and count
+reasoning tokens; OpenAI and Anthropic replies name the snapshot behind an alias (`snapshots`).
+
 Per-request knobs, as request headers (a proxy in between passes them through):
 
 - `x-sim-tokens: N`: reply length in tokens (words) for this request.

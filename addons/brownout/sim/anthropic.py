@@ -7,6 +7,7 @@ block, `request-id` and the `anthropic-ratelimit-*` family with RFC 3339 resets.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from brownout.classify.conversation import last_user_text
@@ -103,7 +104,40 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
 
 
 def _stop_reason(turn: Turn) -> str:
-    return "max_tokens" if turn.truncated else "end_turn"
+    if turn.truncated:
+        return "max_tokens"
+    return "tool_use" if turn.tool_name is not None else "end_turn"
+
+
+def _tool_use_id(turn: Turn) -> str:
+    return "toolu_01" + turn.stamp.ident("tool-use-id", 22, BASE62)
+
+
+def _signature(turn: Turn) -> str:
+    # A real signature is opaque base64 that the API checks when the block is sent back.
+    return turn.stamp.ident("signature", 96, BASE62) + "=="
+
+
+def _tool_input(turn: Turn) -> dict[str, Any]:
+    try:
+        value = json.loads(turn.text)
+    except ValueError:  # arguments cut by max_tokens
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _blocks(turn: Turn) -> list[dict[str, Any]]:
+    """[a thinking block,] then the text or the tool_use block."""
+    blocks: list[dict[str, Any]] = []
+    if turn.show_thinking and turn.thinking:
+        blocks.append({"type": "thinking", "thinking": turn.thinking_text, "signature": _signature(turn)})
+    if turn.tool_name is not None:
+        blocks.append(
+            {"type": "tool_use", "id": _tool_use_id(turn), "name": turn.tool_name, "input": _tool_input(turn)}
+        )
+    else:
+        blocks.append({"type": "text", "text": turn.text})
+    return blocks
 
 
 def message_body(body: dict[str, Any], turn: Turn) -> bytes:
@@ -114,7 +148,7 @@ def message_body(body: dict[str, Any], turn: Turn) -> bytes:
             "type": "message",
             "role": "assistant",
             "model": turn.model,
-            "content": [{"type": "text", "text": turn.text}],
+            "content": _blocks(turn),
             "stop_reason": _stop_reason(turn),
             "stop_sequence": None,
             "usage": _usage(turn.prompt_tokens, turn.completion_tokens),
@@ -127,8 +161,22 @@ def _event(type_: str, fields: dict[str, Any]) -> bytes:
     return b"event: " + type_.encode() + b"\ndata: " + compact_json(payload) + b"\n\n"
 
 
+def _block_start(index: int, block: dict[str, Any]) -> bytes:
+    return _event("content_block_start", {"index": index, "content_block": block})
+
+
+def _delta(index: int, delta: dict[str, Any]) -> bytes:
+    return _event("content_block_delta", {"index": index, "delta": delta})
+
+
 def message_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
-    """message_start, content_block_start, ping, one text_delta per token, then the close."""
+    """message_start, content_block_start, ping, one delta per token, then the close.
+
+    A thinking block (thinking_delta per token, then its signature_delta) comes first when the
+    request enabled thinking; the reply is a text block or a tool_use block whose input arrives
+    as input_json_delta pieces. A later block's start is sent with its first delta, so the pace
+    stays one frame per token.
+    """
     start: dict[str, Any] = {
         "id": _message_id(turn),
         "type": "message",
@@ -140,15 +188,34 @@ def message_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
         # The API reports a token or so of output at the start; message_delta has the total.
         "usage": _usage(turn.prompt_tokens, 1),
     }
-    head = (
-        _event("message_start", {"message": start}),
-        _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-        PING,
-    )
-    tokens = tuple(
-        _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
-        for piece in turn.pieces
-    )
+    opening = [_event("message_start", {"message": start})]
+    tokens: list[bytes] = []
+    closing: list[bytes] = []  # the close of the block before, sent with the next block's start
+    index = 0
+    if turn.show_thinking and turn.thinking:
+        opening.append(_block_start(0, {"type": "thinking", "thinking": "", "signature": ""}))
+        tokens = [_delta(0, {"type": "thinking_delta", "thinking": piece}) for piece in turn.thinking]
+        closing = [
+            _delta(0, {"type": "signature_delta", "signature": _signature(turn)}),
+            _event("content_block_stop", {"index": 0}),
+        ]
+        index = 1
+    if turn.tool_name is not None:
+        block = {"type": "tool_use", "id": _tool_use_id(turn), "name": turn.tool_name, "input": {}}
+        deltas = [_delta(index, {"type": "input_json_delta", "partial_json": piece}) for piece in turn.pieces]
+    else:
+        block = {"type": "text", "text": ""}
+        deltas = [_delta(index, {"type": "text_delta", "text": piece}) for piece in turn.pieces]
+    start_block = b"".join([*closing, _block_start(index, block)])
+    if index == 0:
+        opening.append(start_block)
+    elif deltas:
+        deltas[0] = start_block + deltas[0]
+    else:
+        tokens.append(start_block)
+    # The API pings once, after the first content block starts.
+    head = (*opening, PING)
+    tokens.extend(deltas)
     # message_delta usage is cumulative: the SDK overwrites its snapshot with these numbers.
     final_usage = {
         "input_tokens": turn.prompt_tokens,
@@ -157,7 +224,7 @@ def message_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
         "output_tokens": turn.completion_tokens,
     }
     tail = (
-        _event("content_block_stop", {"index": 0}),
+        _event("content_block_stop", {"index": index}),
         _event(
             "message_delta",
             {
@@ -167,7 +234,7 @@ def message_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
         ),
         _event("message_stop", {}),
     )
-    return StreamPlan(head, tokens, tail)
+    return StreamPlan(head, tuple(tokens), tail)
 
 
 def count_tokens_body(input_tokens: int) -> bytes:

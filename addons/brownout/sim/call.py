@@ -15,9 +15,14 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from brownout.sim.asks import NOTHING
+from brownout.sim.asks import Ask
 from brownout.sim.common import Stamp
 from brownout.sim.common import StreamPlan
 from brownout.sim.common import Turn
+from brownout.sim.schema import SchemaError
+from brownout.sim.schema import instance
+from brownout.sim.text import json_pieces
 from brownout.sim.text import reply_words
 from brownout.sim.text import token_pieces
 from brownout.sim.text import usage_tokens
@@ -34,6 +39,8 @@ MAX_REPLY_TOKENS = 100_000
 # aiohttp refuses bodies over 1 MiB by default; long prompts and inline images are larger.
 # Anthropic's own limit is 32 MB, so twice that covers every provider.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# How many tokens a reasoning model thinks before it answers.
+THINKING_TOKENS = 12
 # What processing-time headers say on a fixed clock: any constant keeps bodies reproducible.
 FIXED_PROCESSING_MS = 100
 
@@ -91,19 +98,28 @@ class Call:
     first_token_delay: float
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
 
-    def turn(self, model: str, prompt: tuple[str, str], cap: int | None) -> Turn:
-        """Decide the reply: words chosen by the last user message, cut by the output cap."""
+    def turn(self, model: str, prompt: tuple[str, str], cap: int | None, ask: Ask = NOTHING) -> Turn:
+        """Decide the reply: words chosen by the last user message (or the tool call or JSON
+        the request asks for), cut by the output cap, after reasoning if the model reasons."""
         last_user, all_prose = prompt
         words = reply_words(last_user, self.reply_tokens)
-        truncated = cap is not None and 0 <= cap < len(words)
+        try:
+            pieces = answer_pieces(ask, words)
+        except SchemaError as error:
+            raise BadRequest(f"Invalid schema: {error}") from error
+        truncated = cap is not None and 0 <= cap < len(pieces)
         if truncated and cap is not None:
-            words = words[:cap]
+            pieces = pieces[:cap]
+        thinking = token_pieces(reply_words("reasoning\x00" + last_user, THINKING_TOKENS)) if ask.reasoning else []
         return Turn(
             model=model,
-            pieces=tuple(token_pieces(words)),
+            pieces=tuple(pieces),
             truncated=truncated,
             prompt_tokens=usage_tokens(all_prose),
             stamp=self.stamp,
+            tool_name=ask.tool.name if ask.tool else None,
+            thinking=tuple(thinking),
+            show_thinking=ask.show_reasoning,
         )
 
     def processing_ms(self) -> int:
@@ -143,7 +159,7 @@ class Call:
             for frame in plan.head:
                 await response.write(frame)
             for index, frame in enumerate(plan.tokens):
-                await self._sleep_until(self._token_due(index))
+                await self._sleep_until(self._token_due(plan.lead + index))
                 await response.write(frame)
             for frame in plan.tail:
                 await response.write(frame)
@@ -152,6 +168,19 @@ class Call:
             # The client hung up mid-stream (a timeout, a cancel): nothing left to do.
             log.debug("client left during %s", self.request.path)
         return response
+
+
+def answer_pieces(ask: Ask, words: list[str]) -> list[str]:
+    """The reply's token pieces: a tool's JSON arguments, a structured answer, or prose."""
+    if ask.tool is not None:
+        arguments = instance(ask.tool.parameters)
+        # Arguments are an object whatever the schema says (every API parses them into one).
+        return json_pieces(arguments if isinstance(arguments, dict) else {})
+    if ask.schema is not None:
+        return json_pieces(instance(ask.schema))
+    if ask.json_object:
+        return json_pieces({"answer": " ".join(words)})
+    return token_pieces(words)
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]

@@ -65,43 +65,68 @@ def _response_id(turn: Turn) -> str:
     return turn.stamp.ident("response-id", 23, URLSAFE)
 
 
-def _chunk(turn: Turn, response_id: str, text: str, candidates_tokens: int, finished: bool) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
+def _chunk(
+    turn: Turn, response_id: str, parts: list[dict[str, Any]], candidates_tokens: int, finished: bool
+) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
     if finished:
         candidate["finishReason"] = "MAX_TOKENS" if turn.truncated else "STOP"
     candidate["index"] = 0
-    return {
-        "candidates": [candidate],
-        "usageMetadata": {
-            "promptTokenCount": turn.prompt_tokens,
-            "candidatesTokenCount": candidates_tokens,
-            "totalTokenCount": turn.prompt_tokens + candidates_tokens,
-            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": turn.prompt_tokens}],
-        },
-        "modelVersion": turn.model,
-        "responseId": response_id,
+    usage: dict[str, Any] = {
+        "promptTokenCount": turn.prompt_tokens,
+        "candidatesTokenCount": candidates_tokens,
+        "totalTokenCount": turn.prompt_tokens + candidates_tokens + turn.reasoning_tokens,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": turn.prompt_tokens}],
     }
+    if turn.reasoning_tokens:
+        # Thinking is counted apart from the candidates, and in the total.
+        usage["thoughtsTokenCount"] = turn.reasoning_tokens
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": turn.model, "responseId": response_id}
+
+
+def _thought(text: str) -> dict[str, Any]:
+    return {"text": text, "thought": True}
+
+
+def _function_call(turn: Turn) -> dict[str, Any]:
+    try:
+        args = json.loads(turn.text)
+    except ValueError:  # arguments cut by the output cap: the call arrives without them
+        args = {}
+    return {"functionCall": {"name": turn.tool_name, "args": args}}
 
 
 def generate_body(turn: Turn) -> bytes:
-    """A non-streamed GenerateContentResponse."""
-    chunk = _chunk(turn, _response_id(turn), turn.text, turn.completion_tokens, True)
-    return pretty_json(chunk)
+    """A non-streamed GenerateContentResponse: [thoughts], then the text or a function call."""
+    parts = [_thought(turn.thinking_text)] if turn.show_thinking and turn.thinking else []
+    parts.append(_function_call(turn) if turn.tool_name is not None else {"text": turn.text})
+    return pretty_json(_chunk(turn, _response_id(turn), parts, turn.answer_tokens, True))
 
 
 def _stream_chunks(turn: Turn) -> list[dict[str, Any]]:
-    """One response per token; the last one carries the finish reason.
+    """One response per token (thoughts first when shown); the last one carries the finish reason.
 
-    An empty reply still gets one (empty) chunk, so the stream always says how it finished.
+    A function call comes whole in one response, as the API sends it. An empty reply still gets
+    one (empty) chunk, so the stream always says how it finished.
     """
     response_id = _response_id(turn)
+    chunks = []
+    if turn.show_thinking:
+        chunks = [_chunk(turn, response_id, [_thought(piece)], 0, False) for piece in turn.thinking]
+    if turn.tool_name is not None:
+        return [*chunks, _chunk(turn, response_id, [_function_call(turn)], turn.answer_tokens, True)]
     pieces = turn.pieces or ("",)
     last = len(pieces) - 1
-    return [
+    return chunks + [
         # candidatesTokenCount is cumulative, as in the live stream.
-        _chunk(turn, response_id, piece, min(index + 1, turn.completion_tokens), index == last)
+        _chunk(turn, response_id, [{"text": piece}], min(index + 1, turn.answer_tokens), index == last)
         for index, piece in enumerate(pieces)
     ]
+
+
+def _hidden(turn: Turn) -> int:
+    """Ticks of thinking the stream does not show (without includeThoughts)."""
+    return 0 if turn.show_thinking else turn.reasoning_tokens
 
 
 def sse_frame(payload: dict[str, Any]) -> bytes:
@@ -112,7 +137,7 @@ def sse_frame(payload: dict[str, Any]) -> bytes:
 
 def sse_stream(turn: Turn) -> StreamPlan:
     """`streamGenerateContent?alt=sse`: every frame is a token, nothing before or after."""
-    return StreamPlan((), tuple(sse_frame(chunk) for chunk in _stream_chunks(turn)), ())
+    return StreamPlan((), tuple(sse_frame(chunk) for chunk in _stream_chunks(turn)), (), lead=_hidden(turn))
 
 
 def array_stream(turn: Turn) -> StreamPlan:
@@ -120,7 +145,7 @@ def array_stream(turn: Turn) -> StreamPlan:
     frames = [
         (b"[" if index == 0 else b"\n,\r\n") + pretty_json(chunk) for index, chunk in enumerate(_stream_chunks(turn))
     ]
-    return StreamPlan((), tuple(frames), (b"\n]",))
+    return StreamPlan((), tuple(frames), (b"\n]",), lead=_hidden(turn))
 
 
 def embedding_dimensions(request: dict[str, Any], model: str) -> int:

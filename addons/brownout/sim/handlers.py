@@ -11,14 +11,17 @@ from typing import Any
 from aiohttp import web
 
 from brownout.sim import anthropic
+from brownout.sim import asks
 from brownout.sim import gemini
 from brownout.sim import openai
 from brownout.sim import responses
+from brownout.sim.asks import Ask
 from brownout.sim.call import BadRequest
 from brownout.sim.call import Call
 from brownout.sim.call import Headers
 from brownout.sim.common import StreamPlan
 from brownout.sim.common import Turn
+from brownout.sim.snapshots import snapshot
 from brownout.sim.text import usage_tokens
 
 # --- OpenAI and Azure OpenAI --------------------------------------------------------------
@@ -45,12 +48,15 @@ async def _openai_generation(
     azure: bool,
     prompt: Callable[[dict[str, Any]], tuple[str, str]],
     cap: Callable[[dict[str, Any]], int | None],
+    ask: Callable[[dict[str, Any], str], Ask],
     stream_plan: Callable[[dict[str, Any], Turn], StreamPlan],
     complete_body: Callable[[dict[str, Any], Turn], bytes],
 ) -> web.StreamResponse:
     """Chat Completions and Responses differ only in how they read the prompt and write the answer."""
     model = _openai_model(call, azure)
-    turn = call.turn(model, prompt(call.body), cap(call.body))
+    # Azure names the deployment; api.openai.com the snapshot behind the alias.
+    named = model if azure else snapshot(model)
+    turn = call.turn(named, prompt(call.body), cap(call.body), ask(call.body, model))
     if call.body.get("stream") is True:
         stream_headers = partial(_openai_headers, call, azure, model, openai.EVENT_STREAM, turn.total_tokens)
         return await call.stream(stream_plan(call.body, turn), stream_headers)
@@ -61,7 +67,7 @@ async def _openai_generation(
 
 async def openai_chat(call: Call, azure: bool) -> web.StreamResponse:
     return await _openai_generation(
-        call, azure, openai.chat_prompt, openai.chat_cap, openai.chat_stream, openai.chat_completion
+        call, azure, openai.chat_prompt, openai.chat_cap, asks.chat_ask, openai.chat_stream, openai.chat_completion
     )
 
 
@@ -71,6 +77,7 @@ async def openai_responses(call: Call, azure: bool) -> web.StreamResponse:
         azure,
         responses.responses_prompt,
         responses.responses_cap,
+        asks.responses_ask,
         responses.response_stream,
         responses.response_body,
     )
@@ -108,7 +115,12 @@ def _anthropic_model(call: Call) -> str:
 
 async def anthropic_messages(call: Call) -> web.StreamResponse:
     model = _anthropic_model(call)
-    turn = call.turn(model, anthropic.messages_prompt(call.body), anthropic.messages_cap(call.body))
+    turn = call.turn(
+        snapshot(model),
+        anthropic.messages_prompt(call.body),
+        anthropic.messages_cap(call.body),
+        asks.anthropic_ask(call.body),
+    )
     if call.body.get("stream") is True:
         plan = anthropic.message_stream(call.body, turn)
 
@@ -142,6 +154,7 @@ def _gemini_turn(call: Call) -> Turn:
         call.params["model"],
         gemini.contents_prompt(call.body),
         gemini.generation_cap(call.body),
+        asks.gemini_ask(call.body, call.params["model"]),
     )
 
 

@@ -131,7 +131,7 @@ def _chat_usage(turn: Turn) -> dict[str, Any]:
         "total_tokens": turn.total_tokens,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": turn.reasoning_tokens,
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -143,8 +143,25 @@ def _chat_id(turn: Turn) -> str:
     return "chatcmpl-" + turn.stamp.ident("chatcmpl", 29, BASE62)
 
 
+def tool_call_id(turn: Turn) -> str:
+    return "call_" + turn.stamp.ident("tool-call", 24, BASE62)
+
+
+def chat_finish(turn: Turn) -> str:
+    if turn.truncated:
+        return "length"
+    return "tool_calls" if turn.tool_name is not None else "stop"
+
+
+def _chat_message(turn: Turn) -> dict[str, Any]:
+    if turn.tool_name is None:
+        return {"role": "assistant", "content": turn.text, "refusal": None, "annotations": []}
+    call = {"id": tool_call_id(turn), "type": "function", "function": {"name": turn.tool_name, "arguments": turn.text}}
+    return {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None, "annotations": []}
+
+
 def chat_completion(body: dict[str, Any], turn: Turn) -> bytes:
-    """A non-streamed `chat.completion` object."""
+    """A non-streamed `chat.completion` object: a text answer or one tool call."""
     completion = {
         "id": _chat_id(turn),
         "object": "chat.completion",
@@ -153,14 +170,9 @@ def chat_completion(body: dict[str, Any], turn: Turn) -> bytes:
         "choices": [
             {
                 "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": turn.text,
-                    "refusal": None,
-                    "annotations": [],
-                },
+                "message": _chat_message(turn),
                 "logprobs": None,
-                "finish_reason": "length" if turn.truncated else "stop",
+                "finish_reason": chat_finish(turn),
             }
         ],
         "usage": _chat_usage(turn),
@@ -176,7 +188,8 @@ def sse_data(payload: dict[str, Any]) -> bytes:
 
 
 def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
-    """`chat.completion.chunk` frames: role, one per token, finish, [usage], `[DONE]`."""
+    """`chat.completion.chunk` frames: role, one per token (text or tool arguments), finish,
+    [usage], `[DONE]`. A reasoning model's reasoning is not sent, only counted in usage."""
     chat_id = _chat_id(turn)
     fingerprint = _fingerprint(turn.model)
     with_usage = include_usage(body)
@@ -204,13 +217,25 @@ def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
         serial += 1
         return sse_data(payload)
 
-    head = (chunk({"role": "assistant", "content": "", "refusal": None}),)
-    tokens = tuple(chunk({"content": piece}) for piece in turn.pieces)
-    tail = [chunk({}, "length" if turn.truncated else "stop")]
+    if turn.tool_name is None:
+        head = (chunk({"role": "assistant", "content": "", "refusal": None}),)
+        tokens = tuple(chunk({"content": piece}) for piece in turn.pieces)
+    else:
+        # The first chunk names the call with empty arguments; the arguments follow in pieces.
+        opening = {
+            "index": 0,
+            "id": tool_call_id(turn),
+            "type": "function",
+            "function": {"name": turn.tool_name, "arguments": ""},
+        }
+        head = (chunk({"role": "assistant", "content": None, "tool_calls": [opening], "refusal": None}),)
+        tokens = tuple(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in turn.pieces)
+    tail = [chunk({}, chat_finish(turn))]
     if with_usage:
         tail.append(chunk(None))
     tail.append(DONE)
-    return StreamPlan(head, tokens, tuple(tail))
+    # Chat Completions never shows reasoning: it only delays the first token.
+    return StreamPlan(head, tokens, tuple(tail), lead=turn.reasoning_tokens)
 
 
 def padding(stamp: Stamp, salt: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import hashlib
+import json
 import math
 import sys
 from collections.abc import Iterable
@@ -169,6 +170,16 @@ def token_pieces(words: Iterable[str]) -> list[str]:
     Joining the pieces gives exactly the non-streamed text.
     """
     return [word if index == 0 else " " + word for index, word in enumerate(words)]
+
+
+# About how many characters of JSON one token carries; argument deltas come in pieces this long.
+JSON_PIECE_CHARS = 4
+
+
+def json_pieces(value: object) -> list[str]:
+    """`value` as compact JSON, cut into token-sized pieces (their join is the whole text)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return [text[start : start + JSON_PIECE_CHARS] for start in range(0, len(text), JSON_PIECE_CHARS)]
 
 
 def usage_tokens(text: str) -> int:
