@@ -252,3 +252,29 @@ def test_allowed_hosts_and_origins_come_from_the_options_or_the_environment(monk
         access = admin.access()
         assert access.hosts == ("metrics.internal",) and access.origins == ("https://ops.example",)
         assert access.bind_host == "127.0.0.1"
+
+
+async def test_a_large_upload_is_parsed_off_the_loop(api: tuple[TestClient, Brownout]) -> None:  # type: ignore[type-arg]
+    """A scenario near the loader's limits takes a while to validate; meanwhile the loop serves
+    (here /healthz, as it would the proxy's requests): the probe sent after the upload has
+    started answers before the upload does."""
+    client, state = api
+    rules = "".join(
+        f"  - name: r{i}\n    match: {{model: m{i}}}\n    fault: {{type: error, status: 503}}\n" for i in range(700)
+    )
+    text = f"name: big\nrules:\n{rules}"
+    finished: list[str] = []
+
+    async def upload() -> None:
+        response = await client.post("/api/scenarios?source=big.yaml", data=text, headers=YAML)
+        assert response.status == 201, await response.text()
+        finished.append("upload")
+
+    async def probe() -> None:
+        await asyncio.sleep(0.05)  # the upload's body is in and its parse under way
+        assert (await client.get("/healthz")).status == 200
+        finished.append("probe")
+
+    await asyncio.gather(upload(), probe())
+    assert finished == ["probe", "upload"]
+    assert "big" in state.engine.scenarios

@@ -21,7 +21,7 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     return library, elsewhere
 
 
-def test_watches_the_library_and_the_named_files_only(dirs: tuple[Path, Path]) -> None:
+async def test_watches_the_library_and_the_named_files_only(dirs: tuple[Path, Path]) -> None:
     library, elsewhere = dirs
     state = Brownout()
     config, watcher = Config(state), ScenarioWatcher(state)
@@ -36,15 +36,17 @@ def test_watches_the_library_and_the_named_files_only(dirs: tuple[Path, Path]) -
         assert registry.get_sample_value("brownout_scenario_file_ok", {"file": str(elsewhere / "mine.yaml")}) == 1
 
         (library / "new.yml").write_text("rules:\n  - fault: {type: timeout}\n")
-        watcher.apply(library / "new.yml")
+        await watcher.apply(library / "new.yml")
         assert "new" in state.engine.scenarios and not state.engine.is_active("new")
 
         (elsewhere / "docker-compose.yaml").write_text("services: {web: {}}\n")
-        watcher.apply(elsewhere / "docker-compose.yaml")
+        await watcher.apply(elsewhere / "docker-compose.yaml")
         assert "docker-compose" not in state.engine.scenarios and state.file_errors == {}
 
 
-def test_a_deleted_file_leaves_its_scenario_running(dirs: tuple[Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_deleted_file_leaves_its_scenario_running(
+    dirs: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
     library, elsewhere = dirs
     state = Brownout()
     config, watcher = Config(state), ScenarioWatcher(state)
@@ -53,7 +55,7 @@ def test_a_deleted_file_leaves_its_scenario_running(dirs: tuple[Path, Path], cap
         tctx.configure(config, brownout_library=str(library), brownout_scenarios=[mine])
         tctx.configure(watcher, brownout_library=str(library), brownout_scenarios=[mine])
         (elsewhere / "mine.yaml").unlink()
-        watcher.apply(elsewhere / "mine.yaml")
+        await watcher.apply(elsewhere / "mine.yaml")
     assert state.engine.active == ["mine"]
     assert "was deleted; scenario mine stays loaded as it was" in caplog.text
 
@@ -127,7 +129,7 @@ BOMB = (
 
 
 @pytest.mark.parametrize("text", [DEEP, BOMB], ids=["deep", "alias-bomb"])
-def test_a_hostile_library_edit_is_reported_like_any_broken_edit(
+async def test_a_hostile_library_edit_is_reported_like_any_broken_edit(
     dirs: tuple[Path, Path], caplog: pytest.LogCaptureFixture, text: str
 ) -> None:
     library, _ = dirs
@@ -138,7 +140,7 @@ def test_a_hostile_library_edit_is_reported_like_any_broken_edit(
         tctx.configure(config, brownout_library=str(library), brownout_scenarios=["lib-one"])
         tctx.configure(watcher, brownout_library=str(library), brownout_scenarios=["lib-one"])
         (library / "lib-one.yaml").write_text(text)
-        watcher.apply(library / "lib-one.yaml")
+        await watcher.apply(library / "lib-one.yaml")
     assert f"brownout: {label} not applied; the previous version keeps running" in caplog.text
     assert "more than 10000 values" in state.file_errors[label] or "nested more than 32" in state.file_errors[label]
     assert "Traceback" not in caplog.text
@@ -146,7 +148,7 @@ def test_a_hostile_library_edit_is_reported_like_any_broken_edit(
     assert state.metrics.registry.get_sample_value("brownout_scenario_file_ok", {"file": label}) == 0
 
 
-def test_a_file_taking_a_name_already_used_is_refused_live(
+async def test_a_file_taking_a_name_already_used_is_refused_live(
     dirs: tuple[Path, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A third file with the name of the active scenario must not replace it behind the user's back."""
@@ -158,7 +160,7 @@ def test_a_file_taking_a_name_already_used_is_refused_live(
         tctx.configure(watcher, brownout_library=str(library), brownout_scenarios=["lib-one"])
         third = library / "copy.yaml"
         third.write_text("name: lib-one\nrules:\n  - fault: {type: timeout}\n")
-        watcher.apply(third)
+        await watcher.apply(third)
         assert state.engine.scenarios["lib-one"].source == str(library / "lib-one.yaml")
         assert state.engine.active == ["lib-one"]
         expected = (
@@ -168,5 +170,5 @@ def test_a_file_taking_a_name_already_used_is_refused_live(
         assert expected in caplog.text
         # Renamed, it loads beside the other.
         third.write_text("name: lib-two\nrules:\n  - fault: {type: timeout}\n")
-        watcher.apply(third)
+        await watcher.apply(third)
     assert set(state.engine.scenarios) == {"lib-one", "lib-two"} and state.file_errors == {}

@@ -123,8 +123,9 @@ def check_source(source: str) -> None:
         raise ScenarioError.single("upload", f"not a valid source ({why}), got {quote(source)}", key="source")
 
 
-def load_text(state: Brownout, text: str, source: str = "upload", activate: bool = False) -> Loaded:
-    """Validate and load a scenario sent as text; raises ScenarioError and changes nothing then.
+def parse_text(text: str, source: str = "upload") -> Scenario:
+    """Validate a scenario sent as text; raises ScenarioError. Touches no state, so the admin API
+    runs it in a thread: a text at the loader's limits takes up to about half a second.
 
     A `source` that is a file name gives the default scenario name, as a file on disk would (the
     name rule applies to it as to a name written in the scenario).
@@ -132,7 +133,16 @@ def load_text(state: Brownout, text: str, source: str = "upload", activate: bool
     check_source(source)
     path = Path(source)
     default_name = path.stem if path.suffix in (".yaml", ".yml", ".json") else None
-    scenario = parse_scenario(text, source, default_name=default_name)
+    return parse_scenario(text, source, default_name=default_name)
+
+
+def load_text(state: Brownout, text: str, source: str = "upload", activate: bool = False) -> Loaded:
+    """Validate and load a scenario sent as text; raises ScenarioError and changes nothing then."""
+    return install(state, parse_text(text, source), source, activate)
+
+
+def install(state: Brownout, scenario: Scenario, source: str, activate: bool = False) -> Loaded:
+    """Load a validated scenario (replacing one of its name), switched on when asked."""
     replaced = state.load(scenario)
     if activate:
         state.activate(scenario.name)
@@ -167,14 +177,29 @@ def defined_elsewhere(state: Brownout, scenario: Scenario, path: Path) -> str | 
         return running.source
 
 
-def reload_file(state: Brownout, path: Path, label: str | None = None) -> Scenario | None:
+def read_file(label: str) -> Scenario | ScenarioError:
+    """A scenario file read and validated, or why not; touches no state (the watcher runs it in
+    a thread, so neither the disk nor the parse holds up the proxy's loop)."""
+    try:
+        return load_scenario(label)
+    except ScenarioError as exc:
+        return exc
+
+
+def reload_file(
+    state: Brownout, path: Path, label: str | None = None, read: Scenario | ScenarioError | None = None
+) -> Scenario | None:
     """Apply an edited scenario file; on any problem keep the running version and report why.
 
-    `label` is how the file is named in errors and metrics (the path as the user gave it).
+    `label` is how the file is named in errors and metrics (the path as the user gave it); `read`
+    is the file as `read_file` found it, read now when not given.
     """
     label = label or str(path)
+    read = read if read is not None else read_file(label)
     try:
-        scenario = load_scenario(label)
+        if isinstance(read, ScenarioError):
+            raise read
+        scenario = read
         other = defined_elsewhere(state, scenario, path)
         if other is not None:
             raise ScenarioError([duplicate(scenario, other)])

@@ -126,7 +126,10 @@ def build_app(state: Brownout, token: str = "", access: Access | None = None) ->
         except UnicodeDecodeError:
             return error(400, f"{source}: not UTF-8 text")
         try:
-            loaded = control.load_text(state, text, source, activate=_flag(request.query.get("activate")))
+            # Parsed in a thread (bounded, but up to about half a second at the limits); loaded
+            # back on the loop, between two requests' hooks.
+            scenario = await asyncio.to_thread(control.parse_text, text, source)
+            loaded = control.install(state, scenario, source, activate=_flag(request.query.get("activate")))
         except ScenarioError as exc:
             problems = [{"line": p.line, "key": p.key, "message": p.message} for p in exc.problems]
             return error(400, str(exc), problems=problems)

@@ -127,8 +127,9 @@ class ScenarioWatcher:
 
     # -- applying changes
 
-    def apply(self, path: Path) -> None:
-        """Bring a changed file's scenario up to date (what changed is read from the disk)."""
+    async def apply(self, path: Path) -> None:
+        """Bring a changed file's scenario up to date (what changed is read from the disk, in a
+        thread: neither the read nor the parse holds up the proxy's loop)."""
         if not self.wanted(path):
             return
         label = self.label(path)
@@ -137,7 +138,8 @@ class ScenarioWatcher:
             if scenario is not None:
                 log.warning("brownout: %s was deleted; scenario %s stays loaded as it was", label, scenario.name)
             return
-        control.reload_file(self.state, path, label)
+        read = await asyncio.to_thread(control.read_file, label)
+        control.reload_file(self.state, path, label, read)
 
     # -- the watch loop
 
@@ -177,7 +179,7 @@ class ScenarioWatcher:
                     changed.extend(self.swapped(path) if path.name == ATOMIC_DATA else [path])
                 for path in dict.fromkeys(changed):
                     try:
-                        self.apply(path)
+                        await self.apply(path)
                     except Exception:
                         log.exception("brownout: could not apply a change to %s", path)
         except asyncio.CancelledError:
