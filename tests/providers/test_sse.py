@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -127,9 +128,12 @@ def test_anthropic_dialect() -> None:
     assert "".join(dialect.text_of(e) for e in events) == " tok0 tok1 tok2"
     error = SseEvent(dialect.error_events(None, None, b"\n"))
     assert error.name == "error"
-    assert error.json() == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    body = error.json()
+    # The envelope whole, with its request id (the SDK reads `request_id` from the body).
+    assert body["type"] == "error" and re.fullmatch(r"req_011C[0-9A-Za-z]{20}", body.pop("request_id"))
+    assert body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded", "details": None}}
     rate = SseEvent(dialect.error_events("rate_limit", "slow down", b"\n")).json()
-    assert rate["error"] == {"type": "rate_limit_error", "message": "slow down"}
+    assert rate["error"] == {"type": "rate_limit_error", "message": "slow down", "details": None}
 
 
 def test_gemini_dialect_uses_crlf() -> None:

@@ -195,9 +195,10 @@ class AnthropicMessages(Dialect):
         return ""
 
     def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
-        error = _error_object("anthropic", kind or "overloaded", message)
-        # Mid-stream errors carry no request_id: the response headers already did.
-        return format_event(compact({"type": "error", "error": error}), "error", newline)
+        body = json.loads(error_reply("anthropic", ErrorOptions(kind=kind or "overloaded", message=message)).body)
+        # The error event carries the envelope whole, `request_id` too (docs' streaming page:
+        # `{"type":"error","error":{...}}`; the SDK reads `request_id` from the body it parses).
+        return format_event(compact(body), "error", newline)
 
 
 class GeminiStream(Dialect):
