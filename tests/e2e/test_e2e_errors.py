@@ -227,3 +227,16 @@ async def test_openai_429_sends_an_integer_retry_after_the_sdk_waits(start_proxy
     assert info.value.response.headers["retry-after"] == "1"
     assert info.value.response.headers["x-ratelimit-reset-tokens"] == "644ms"
     assert 0.9 <= time.monotonic() - started < 3  # openai 3.x waits a retry-after up to 120 s exactly
+
+
+async def test_gemini_openai_compatible_errors_are_a_json_list(start_proxy: StartProxy) -> None:
+    """Gemini's OpenAI-compatible endpoint answers errors as Google's envelope in a list
+    (`[{"error": {...}}]`, issue 15 and `docs/wire-formats.md`): openai-python raises by status and
+    keeps the list as `body`, with no `code`."""
+    proxy = await start_proxy("rules:\n  - fault: {type: error, status: 429}\n")
+    client = openai.AsyncOpenAI(base_url=f"{proxy.url}/gemini/v1beta/openai", api_key="g-test", max_retries=0)
+    with pytest.raises(openai.RateLimitError) as info:
+        await client.chat.completions.create(model="gemini-2.5-flash", messages=MESSAGES)  # type: ignore[arg-type]
+    body = info.value.body
+    assert isinstance(body, list) and body[0]["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert body[0]["error"]["code"] == 429 and info.value.code is None
