@@ -116,6 +116,18 @@ def error_reply(provider: str, opts: ErrorOptions, platform: str = "") -> Reply:
     return spec.render(opts, status or spec.status)
 
 
+def server_header(provider: str) -> str | None:
+    """The `Server` header the provider's API answers with (`cloudflare` at OpenAI's and
+    Anthropic's edges, `scaffolding on HTTPServer2` at Google's: §1.3, §3.2 and Gemini captures),
+    or None where no capture says (Azure, OpenAI-compatible servers)."""
+    headers = {
+        "openai": openai.api_headers(200),
+        "anthropic": anthropic.api_headers()[1],
+        "gemini": gemini.api_headers(),
+    }.get(provider, [])
+    return next((value for name, value in headers if name == "server"), None)
+
+
 def _status_elsewhere(kind: str) -> int | None:
     for provider in ("openai", "anthropic", "gemini", "azure"):
         name = canonical_kind(provider, kind)
@@ -136,4 +148,5 @@ __all__ = [
     "error_reply",
     "known_event_kind",
     "known_kind",
+    "server_header",
 ]
