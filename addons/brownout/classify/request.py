@@ -163,11 +163,13 @@ def platform_provider(provider: str | None, host: str, path: str) -> tuple[str |
     """The wire format a platform path speaks where it differs from its host's, and the platform:
     Claude on Vertex (a Google host) and in Azure AI Foundry (an Azure host) speak Anthropic's;
     the OpenAI-compatible endpoints of Gemini, Vertex and Bedrock speak OpenAI's."""
-    if provider in (None, "gemini") and _VERTEX_ANTHROPIC.search(path):
+    # The refined provider is accepted too: the Router has already applied this once (its
+    # provider is then the hint) and the path alone is specific enough.
+    if provider in (None, "gemini", "anthropic") and _VERTEX_ANTHROPIC.search(path):
         return "anthropic", "vertex"
     if provider == "azure" and _FOUNDRY_ANTHROPIC.search(path):
         return "anthropic", "foundry"
-    if provider in (None, "gemini") and _GOOGLE_OPENAI.search(path):
+    if provider in (None, "gemini", "openai-compatible") and _GOOGLE_OPENAI.search(path):
         return "openai-compatible", "google"
     if provider in (None, "openai-compatible") and _is_bedrock_host(host) and _BEDROCK_OPENAI.search(path):
         return "openai-compatible", "bedrock"
