@@ -131,6 +131,9 @@ class SseUpstream:
         app.router.add_post("/openai/v1/responses", self._handler("openai-responses"))
         app.router.add_post("/anthropic/v1/messages", self._handler("anthropic"))
         app.router.add_post("/gemini/v1beta/models/{model}:streamGenerateContent", self._handler("gemini"))
+        # Claude on Vertex AI and in Azure AI Foundry: Anthropic's stream behind those platforms' paths.
+        app.router.add_post("/gemini/v1/projects/{rest:.+}:streamRawPredict", self._handler("anthropic"))
+        app.router.add_post("/azure/anthropic/v1/messages", self._handler("anthropic"))
         app.router.add_get("/plain", self._plain)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -18,6 +18,7 @@ from brownout.classify.encoding import DECODED_LIMIT
 from brownout.classify.encoding import MAX_LAYERS
 from brownout.classify.encoding import codings
 from brownout.classify.encoding import decode_body
+from brownout.classify.encoding import encode_body
 
 BODY = json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
 
@@ -118,3 +119,17 @@ def test_a_zstd_frame_asking_for_a_huge_window_is_not_read() -> None:
     params = zstandard.ZstdCompressionParameters.from_level(19, window_log=27)
     frame = zstandard.ZstdCompressor(compression_params=params).compress(BODY * 10)
     assert decode_body(frame, "zstd").content in (BODY * 10, frame)  # decoded, or read as sent: never a crash
+
+
+@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "br", "zstd", "gzip, br"])
+def test_encode_body_is_undone_by_decode_body(coding: str) -> None:
+    content = b'{"choices": [' + b"1," * 500 + b"1]}"
+    encoded = encode_body(content, coding)
+    assert encoded is not None and encoded != content
+    assert decode_body(encoded, coding).content == content
+
+
+def test_encode_body_refuses_what_decode_body_would_not_read() -> None:
+    assert encode_body(b"{}", "compress") is None
+    assert encode_body(b"{}", "gzip, gzip, gzip, gzip") is None
+    assert encode_body(b"{}", "identity") == b"{}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import anthropic
 import openai
 import pytest
@@ -171,3 +174,69 @@ async def test_rules_match_per_request(start_proxy: StartProxy) -> None:
         messages=MESSAGES,  # type: ignore[arg-type]
     )
     assert reply.content[0].text  # type: ignore[union-attr]
+
+
+async def test_anthropic_429_tells_the_sdk_when_and_why(start_proxy: StartProxy) -> None:
+    """Anthropic's 429 as the docs and captures give it (`docs/wire-formats.md`): `retry-after` in
+    whole seconds (the SDK waits it), the `anthropic-ratelimit-*` family with RFC 3339 resets,
+    `x-should-retry: true`; `details.error_code` picks the SDK's class."""
+    proxy = await start_proxy(
+        "rules:\n"
+        "  - {match: {model: ramp}, fault: {type: error, kind: ramp_limit_exceeded}}\n"
+        "  - fault: {type: error, kind: rate_limit}\n"
+    )
+    client = anthropic_client(proxy, max_retries=1)
+    started = time.monotonic()
+    with pytest.raises(anthropic.RateLimitError) as info:
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES)  # type: ignore[arg-type]
+    waited = time.monotonic() - started
+    headers = info.value.response.headers
+    assert headers["retry-after"] == "1" and headers["x-should-retry"] == "true"
+    assert 0.9 <= waited < 3  # the one retry waited the retry-after second, not a 0.5 s backoff
+    for family in ("requests", "input-tokens", "output-tokens", "tokens"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", headers[f"anthropic-ratelimit-{family}-reset"])
+        assert int(headers[f"anthropic-ratelimit-{family}-limit"]) >= int(
+            headers[f"anthropic-ratelimit-{family}-remaining"]
+        )
+    assert info.value.error_code is None and info.value.request_id == info.value.body["request_id"]  # type: ignore[index]
+    with pytest.raises(anthropic.RampLimitExceededError) as ramp:
+        await anthropic_client(proxy, max_retries=0).messages.create(
+            model="ramp",
+            max_tokens=50,
+            messages=MESSAGES,  # type: ignore[arg-type]
+        )
+    assert ramp.value.error_code == "ramp_limit_exceeded"
+
+
+async def test_anthropic_mid_stream_error_carries_its_request_id(start_proxy: StartProxy) -> None:
+    proxy = await start_proxy("rules:\n  - fault: {type: stream_error, after_events: 2}\n")
+    client = anthropic_client(proxy, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        async with client.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES) as stream:  # type: ignore[arg-type]
+            async for _ in stream:
+                pass
+    assert info.value.type == "overloaded_error"
+    assert re.fullmatch(r"req_011C[0-9A-Za-z]{20}", info.value.body["request_id"])  # type: ignore[index]
+
+
+async def test_openai_429_sends_an_integer_retry_after_the_sdk_waits(start_proxy: StartProxy) -> None:
+    proxy = await start_proxy("rules:\n  - fault: {type: error, status: 429}\n")
+    started = time.monotonic()
+    with pytest.raises(openai.RateLimitError) as info:
+        await openai_client(proxy, max_retries=1).chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+    assert info.value.response.headers["retry-after"] == "1"
+    assert info.value.response.headers["x-ratelimit-reset-tokens"] == "644ms"
+    assert 0.9 <= time.monotonic() - started < 3  # openai 3.x waits a retry-after up to 120 s exactly
+
+
+async def test_gemini_openai_compatible_errors_are_a_json_list(start_proxy: StartProxy) -> None:
+    """Gemini's OpenAI-compatible endpoint answers errors as Google's envelope in a list
+    (`[{"error": {...}}]`, issue 15 and `docs/wire-formats.md`): openai-python raises by status and
+    keeps the list as `body`, with no `code`."""
+    proxy = await start_proxy("rules:\n  - fault: {type: error, status: 429}\n")
+    client = openai.AsyncOpenAI(base_url=f"{proxy.url}/gemini/v1beta/openai", api_key="g-test", max_retries=0)
+    with pytest.raises(openai.RateLimitError) as info:
+        await client.chat.completions.create(model="gemini-2.5-flash", messages=MESSAGES)  # type: ignore[arg-type]
+    body = info.value.body
+    assert isinstance(body, list) and body[0]["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert body[0]["error"]["code"] == 429 and info.value.code is None

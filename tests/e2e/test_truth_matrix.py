@@ -76,6 +76,7 @@ REQUESTS = "brownout_requests_total"
 INFLIGHT = "brownout_inflight_requests"
 UPSTREAM_ERRORS = "brownout_upstream_errors_total"
 CHAT_4O = {"provider": "openai", "endpoint": "chat", "model": "gpt-4o"}
+NONRETRYABLE = "brownout_client_nonretryable_retries_total"
 
 
 # -- the clients, one function per shape: each makes its calls against `url` (the proxy)
@@ -90,6 +91,13 @@ async def openai_sdk(url: str) -> None:
 async def anthropic_sdk(url: str) -> None:
     async with anthropic.AsyncAnthropic(base_url=f"{url}/anthropic", api_key="sk-ant-truth") as client:
         with pytest.raises(anthropic.APIStatusError):
+            await client.messages.create(model="claude-sonnet-4-6", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+
+
+async def anthropic_spend_limit(url: str) -> None:
+    async with anthropic.AsyncAnthropic(base_url=f"{url}/anthropic", api_key="sk-ant-truth") as client:
+        # The SDK picks the class from `details.error_code`, and retries it anyway: it is a 429.
+        with pytest.raises(anthropic.EnforcedSpendLimitReachedError):
             await client.messages.create(model="claude-sonnet-4-6", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
 
 
@@ -262,6 +270,7 @@ async def httpx_hammer(url: str) -> None:
 CLIENTS: dict[str, Callable[[str], Awaitable[None]]] = {
     "openai-python": openai_sdk,
     "anthropic-python": anthropic_sdk,
+    "anthropic-python, spend limit": anthropic_spend_limit,
     "google-genai-python": genai_sdk,
     "openai-node": lambda url: node("openai-node", url),
     "anthropic-node": lambda url: node("anthropic-node", url),
@@ -311,6 +320,18 @@ TRUTH = [
             ]
         ),
         reports="2 retries (sdk), backed off",
+    ),
+    Case(
+        "anthropic-python, spend limit",
+        "SDK defaults: 2 retries of a 429 whose details.error_code is enforced_spend_limit_reached",
+        rule("{type: error, kind: enforced_spend_limit_reached}", "anthropic"),
+        dict(
+            [
+                m(RETRIES, 2, provider="anthropic", client="anthropic-python", after="429", layer="sdk"),
+                m(NONRETRYABLE, 2, provider="anthropic", client="anthropic-python"),
+            ]
+        ),
+        reports="2 retries (sdk), both of an answer that must not be retried",
     ),
     Case(
         "google-genai-python",

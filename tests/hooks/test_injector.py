@@ -111,6 +111,26 @@ async def test_malformed_truncates_the_upstream_body() -> None:
     assert flow.metadata["brownout"]["outcome"] == "malformed_truncate"
 
 
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+async def test_malformed_cuts_a_compressed_body_inside_its_coding(coding: str) -> None:
+    """The JSON is cut and encoded again with the same coding, so the client's decompressor works
+    and its JSON parser fails (the fault this is), with the headers as the upstream sent them."""
+    state = state_with("rules:\n  - fault: {type: malformed, keep: 0.5}\n")
+    injector = Injector(state)
+    body = json.dumps({"id": "chatcmpl-1", "choices": [{"message": {"content": "x" * 200}}]}).encode()
+    with taddons.context(injector):
+        flow = chat_flow()
+        await injector.request(flow)
+        flow.response = http.Response.make(200, b"", {"content-type": "application/json", "content-encoding": coding})
+        flow.response.content = body  # mitmproxy encodes it with the response's coding
+        assert flow.response.raw_content != body
+        injector.responseheaders(flow)
+        injector.response(flow)
+    assert flow.response.headers["content-encoding"] == coding
+    assert flow.response.get_content(strict=True) == body[: len(body) // 2]
+    assert flow.metadata["brownout"]["outcome"] == "malformed_truncate"
+
+
 async def test_stream_requests_and_event_streams_are_relayed_unbuffered() -> None:
     injector = Injector(Brownout())
     with taddons.context(injector):

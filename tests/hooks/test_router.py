@@ -120,3 +120,20 @@ def test_the_user_says_which_provider_an_upstream_is() -> None:
         router.requestheaders(flow)
         assert flow.request.url == "http://127.0.0.1:9000/openai/v1/chat/completions"  # not moved
         assert flow.metadata["brownout"]["provider"] == "openai"
+
+
+def test_claude_behind_the_gemini_and_azure_prefixes_is_anthropic() -> None:
+    state = Brownout(routes=RouteTable([parse_upstream_arg("azure=http://127.0.0.1:9000/azure")]))
+    router = Router(state)
+    with taddons.context(router):
+        flow = reverse_flow(
+            "/gemini/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude:streamRawPredict"
+        )
+        router.requestheaders(flow)
+        assert flow.metadata["brownout"]["provider"] == "anthropic"
+        flow = reverse_flow("/azure/myres.services.ai.azure.com/anthropic/v1/messages")
+        router.requestheaders(flow)
+        assert flow.metadata["brownout"] == {"provider": "anthropic", "route": "azure"}
+        flow = reverse_flow("/gemini/v1beta/models/gemini-2.5-flash:generateContent")
+        router.requestheaders(flow)
+        assert flow.metadata["brownout"]["provider"] == "gemini"

@@ -123,8 +123,11 @@ async def test_openai_responses_stream_error(apps: Apps) -> None:
     assert info.value.code == "server_is_overloaded"
     apps.fault('{type: stream_error, after_events: 4, event: "response.failed"}')
     failed = [event async for event in await apps.oai.responses.create(model="gpt-4o-mini", input="hi", stream=True)]
-    # The other form is yielded, not raised: the app has to look at it.
+    # The other form is yielded, not raised: the app has to look at it; its code is one the
+    # SDK's ResponseError type allows, so the event parses as a ResponseFailedEvent.
     assert failed[-1].type == "response.failed" and failed[-1].response.status == "failed"
+    assert isinstance(failed[-1], openai.types.responses.ResponseFailedEvent)
+    assert failed[-1].response.error is not None and failed[-1].response.error.code == "server_error"
 
 
 async def test_anthropic_stream_error_is_overloaded_after_partial_text(apps: Apps) -> None:
@@ -136,12 +139,16 @@ async def test_anthropic_stream_error_is_overloaded_after_partial_text(apps: App
     assert texts == full[:5]
     assert isinstance(error, anthropic.APIStatusError)
     assert error.status_code == 200  # the stream's status: not an OverloadedError, and not retried
-    assert error.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    body = dict(error.body)  # type: ignore[call-overload]
+    assert body.pop("request_id").startswith("req_011C")
+    assert body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded", "details": None}}
     assert apps.sim.requests["anthropic.messages"] == 2
 
 
-async def test_gemini_stream_error(apps: Apps) -> None:
-    apps.fault("{type: stream_error, after_events: 3}")
+@pytest.mark.parametrize("framing", ["event", "raw_json"])
+async def test_gemini_stream_error(apps: Apps, framing: str) -> None:
+    # `raw_json`: the error body after the chunks with no `data:` prefix, as Gemini sheds load.
+    apps.fault(f"{{type: stream_error, after_events: 3, framing: {framing}}}")
     texts, error = await gemini_text(apps)
     assert len(texts) == 3
     assert isinstance(error, genai_errors.ServerError)

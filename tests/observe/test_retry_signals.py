@@ -119,6 +119,27 @@ def test_nonretryable(status: int | None, code: str, header: bool | None, expect
     assert signals.is_nonretryable(status, code, header) is expected
 
 
+def test_spend_limits_are_nonretryable_codes() -> None:
+    """Spend and billing limits under a 429: OpenAI's (type `insufficient_quota`, its own code, per
+    the error-codes guide) and Anthropic's `details.error_code`, read from brownout's replies and
+    from the bodies as the sources give them."""
+    openai_spend = {
+        "message": "...",
+        "type": "insufficient_quota",
+        "param": None,
+        "code": "project_spend_limit_exceeded",
+    }
+    assert signals.is_nonretryable(429, signals.error_codes(openai_spend), None)
+    for kind in ("enforced_spend_limit_reached", "contract_spend_limit_reached"):
+        reply = error_reply("anthropic", ErrorOptions(kind=kind))
+        codes = signals.error_codes(signals.error_object(reply.body))
+        assert codes == ("rate_limit_error", kind)
+        assert signals.is_nonretryable(reply.status, codes, None)
+    ramp = error_reply("anthropic", ErrorOptions(kind="ramp_limit_exceeded"))
+    assert not signals.is_nonretryable(429, signals.error_codes(signals.error_object(ramp.body)), None)
+    assert signals.error_codes({"type": "rate_limit_error", "details": None}) == ("rate_limit_error",)
+
+
 def test_should_retry_header() -> None:
     assert signals.should_retry({"x-should-retry": "false"}) is False
     assert signals.should_retry({"x-should-retry": "True"}) is True

@@ -57,8 +57,10 @@ def test_openai_5xx_variants() -> None:
 def test_anthropic_overloaded() -> None:
     reply = error_reply("anthropic", ErrorOptions(status=529))
     body = json.loads(reply.body)
-    assert body["type"] == "error" and body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
+    error = {"type": "overloaded_error", "message": "Overloaded", "details": None}
+    assert body["type"] == "error" and body["error"] == error
     assert body["request_id"] == headers(reply)["request-id"] and body["request_id"].startswith("req_")
+    assert headers(reply)["x-should-retry"] == "true"
     assert error_reply("anthropic", ErrorOptions(kind="overloaded")).status == 529
     assert json.loads(error_reply("anthropic", ErrorOptions(status=500)).body)["error"]["type"] == "api_error"
 

@@ -93,6 +93,7 @@ def test_anthropic_429() -> None:
     assert body["request_id"] == headers["request-id"]
     assert headers["retry-after"] == "13"
     assert headers["anthropic-ratelimit-tokens-remaining"] == "200"
+    assert headers["x-should-retry"] == "true" and body["error"]["details"] is None
 
 
 def test_gemini_429_has_retry_info_and_no_headers() -> None:

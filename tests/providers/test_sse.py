@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -105,12 +106,17 @@ def test_openai_responses_dialect_follows_sequence_numbers() -> None:
         dialect.observe(event)
     assert [dialect.is_terminator(e) for e in events] == [False] * 4 + [True]
     assert "".join(dialect.text_of(e) for e in events) == " tok0 tok1 tok2"
-    error = SseEvent(dialect.error_events(None, None, b"\n"))
+    sent = dialect.error_events(None, None, b"\n")
+    error, then = (SseEvent(frame + b"\n\n") for frame in sent.split(b"\n\n")[:2])
     assert error.name == "error"
     payload = error.json()
-    # The nested form: openai-python raises APIError on it.
+    # The nested form: openai-python raises APIError on it; `response.failed` follows, as a failing
+    # stream sends it, with a code openai's ResponseError allows (not `server_is_overloaded`).
     assert payload["type"] == "error" and payload["sequence_number"] == 3
     assert payload["error"]["code"] == "server_is_overloaded"
+    assert then.name == "response.failed" and then.json()["sequence_number"] == 4
+    assert then.json()["response"]["error"]["code"] == "server_error"
+    assert sent.count(b"\n\n") == 2
     failed_dialect = dialects.dialect_for("openai", "responses", responses_form="response.failed")
     failed_dialect.observe(events[0])
     failed = SseEvent(failed_dialect.error_events("server_error", None, b"\n"))
@@ -118,6 +124,10 @@ def test_openai_responses_dialect_follows_sequence_numbers() -> None:
     response = failed.json()["response"]
     assert response["id"] == "resp_test" and response["status"] == "failed"
     assert response["error"]["code"] == "server_error"
+    limited = SseEvent(failed_dialect.error_events("rate_limit", None, b"\n")).json()["response"]
+    assert limited["error"]["code"] == "rate_limit_exceeded"  # allowed there: kept
+    overloaded = SseEvent(failed_dialect.error_events("overloaded", None, b"\n")).json()["response"]
+    assert overloaded["error"]["code"] == "server_error"
 
 
 def test_anthropic_dialect() -> None:
@@ -127,9 +137,12 @@ def test_anthropic_dialect() -> None:
     assert "".join(dialect.text_of(e) for e in events) == " tok0 tok1 tok2"
     error = SseEvent(dialect.error_events(None, None, b"\n"))
     assert error.name == "error"
-    assert error.json() == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    body = error.json()
+    # The envelope whole, with its request id (the SDK reads `request_id` from the body).
+    assert body["type"] == "error" and re.fullmatch(r"req_011C[0-9A-Za-z]{20}", body.pop("request_id"))
+    assert body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded", "details": None}}
     rate = SseEvent(dialect.error_events("rate_limit", "slow down", b"\n")).json()
-    assert rate["error"] == {"type": "rate_limit_error", "message": "slow down"}
+    assert rate["error"] == {"type": "rate_limit_error", "message": "slow down", "details": None}
 
 
 def test_gemini_dialect_uses_crlf() -> None:
@@ -176,3 +189,16 @@ def test_is_event_stream() -> None:
     assert sse.is_event_stream("text/event-stream; charset=utf-8")
     assert sse.is_event_stream(" Text/Event-Stream")
     assert not sse.is_event_stream("application/json") and not sse.is_event_stream("")
+
+
+def test_gemini_raw_json_tail_has_no_data_prefix() -> None:
+    tail = dialects.dialect_for("gemini", "stream-generate", gemini_framing="raw_json").error_events(
+        None, None, b"\r\n"
+    )
+    assert not tail.startswith(b"data:") and b"\ndata:" not in tail
+    assert json.loads(tail)["error"] == {
+        "code": 503,
+        "message": "The model is overloaded. Please try again later.",
+        "status": "UNAVAILABLE",
+    }
+    assert b'\n  "error": {' in tail  # pretty-printed, line by line, as the HTTP error body

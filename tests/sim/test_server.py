@@ -584,3 +584,19 @@ async def test_per_request_pace_and_first_token_delay() -> None:
             elapsed = time.monotonic() - started
     assert message["usage"]["output_tokens"] == 10
     assert elapsed == pytest.approx(0.4, abs=0.08)
+
+
+@pytest.mark.parametrize(
+    ("path", "server"),
+    [
+        ("/openai/v1/nothing", "cloudflare"),
+        ("/anthropic/v1/nothing", "cloudflare"),
+        ("/gemini/v1beta/nothing", "scaffolding on HTTPServer2"),
+    ],
+)
+async def test_an_unknown_route_says_the_providers_server(sim: SimServer, path: str, server: str) -> None:
+    """A provider's 404 from the simulator names the provider's server (captures in
+    `docs/wire-formats.md`), never aiohttp's `Python/... aiohttp/...`."""
+    async with aiohttp.ClientSession() as session, session.post(sim.url + path, json={}) as response:
+        assert response.status == 404
+        assert response.headers["Server"] == server

@@ -12,6 +12,7 @@ Pure functions over bytes.
 
 from __future__ import annotations
 
+import gzip
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,3 +156,23 @@ _DECODERS: dict[str, Callable[[bytes, _Bound], bytes]] = {
     "br": _brotli,
     "zstd": _zstd,
 }
+
+
+_ENCODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": lambda data: gzip.compress(data, mtime=0),
+    "x-gzip": lambda data: gzip.compress(data, mtime=0),
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+def encode_body(content: bytes, content_encoding: str) -> bytes | None:
+    """Apply the codings `Content-Encoding` names, in order; None when one is unknown or there
+    are more than MAX_LAYERS (what `decode_body` would not read either)."""
+    names = codings(content_encoding)
+    if len(names) > MAX_LAYERS or any(name not in _ENCODERS for name in names):
+        return None
+    for name in names:
+        content = _ENCODERS[name](content)
+    return content

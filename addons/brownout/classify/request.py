@@ -41,6 +41,22 @@ _AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".s
 # Gemini and Vertex put the model in the path: .../models/{model}:{method}
 _GEMINI_METHOD = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)$")
 _AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)/")
+# Claude on Vertex AI: the Messages API behind a Vertex path, the model in it, `stream` told by the
+# method (anthropic SDK `lib/vertex/_client.py` `_prepare_options`).
+_VERTEX_ANTHROPIC = re.compile(
+    r"/publishers/anthropic/models/(?P<model>[^/:]+):(?P<method>streamRawPredict|rawPredict)$"
+)
+# Claude in Azure AI Foundry: `https://{resource}.services.ai.azure.com/anthropic/v1/messages`
+# (anthropic SDK `lib/foundry.py`), the Anthropic wire format on an Azure host.
+_FOUNDRY_ANTHROPIC = re.compile(r"/anthropic/v1/messages(?:/count_tokens)?$")
+# Gemini's OpenAI-compatible API (`/v1beta/openai/chat/completions`, ai.google.dev/gemini-api/docs/openai)
+# and Vertex's (`.../endpoints/openapi/chat/completions`, cloud.google.com/vertex-ai/generative-ai/docs/
+# migrate/openai/overview).
+_GOOGLE_OPENAI = re.compile(r"/v1(?:beta)?/openai/|/endpoints/openapi/")
+# Bedrock's OpenAI-compatible APIs (docs.aws.amazon.com/bedrock/latest/userguide/
+# inference-chat-completions-mantle.html, inference-responses-api.html): `/v1/...` or
+# `/openai/v1/...` on `bedrock-runtime.{region}.amazonaws.com` and `bedrock-mantle.{region}.api.aws`.
+_BEDROCK_OPENAI = re.compile(r"/v1/(?:chat/completions|responses)$")
 
 _GEMINI_ENDPOINTS = {
     "generateContent": "generate",
@@ -71,6 +87,10 @@ class RequestInfo:
     stream: bool
     client: str = "other"
     key_hash: str = ""
+    # Where a provider's format is served from when that changes the wire: "google" for the
+    # OpenAI-compatible endpoints of Gemini and Vertex (their errors are a JSON list), "bedrock"
+    # for Bedrock's OpenAI-compatible endpoint, "vertex" and "foundry" for Claude there; "" otherwise.
+    platform: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +121,8 @@ def read_view(headers: Mapping[str, str], raw: bytes, content_encoding: str = ""
 def provider_for_host(host: str) -> str | None:
     """The provider a hostname belongs to, or None when the host alone does not tell."""
     host = host.lower().rstrip(".")
-    if host == "api.openai.com":
+    # `eu.api.openai.com`, `us.api.openai.com`: OpenAI's data-residency hosts, the same API.
+    if host == "api.openai.com" or host.endswith(".api.openai.com"):
         return "openai"
     if host == "api.anthropic.com":
         return "anthropic"
@@ -136,6 +157,30 @@ def _anthropic_endpoint(path: str) -> str | None:
     if path.endswith("/models") or "/models/" in path:
         return "models"
     return None
+
+
+def platform_provider(provider: str | None, host: str, path: str) -> tuple[str | None, str]:
+    """The wire format a platform path speaks where it differs from its host's, and the platform:
+    Claude on Vertex (a Google host) and in Azure AI Foundry (an Azure host) speak Anthropic's;
+    the OpenAI-compatible endpoints of Gemini, Vertex and Bedrock speak OpenAI's."""
+    # The refined provider is accepted too: the Router has already applied this once (its
+    # provider is then the hint) and the path alone is specific enough.
+    if provider in (None, "gemini", "anthropic") and _VERTEX_ANTHROPIC.search(path):
+        return "anthropic", "vertex"
+    if provider == "azure" and _FOUNDRY_ANTHROPIC.search(path):
+        return "anthropic", "foundry"
+    if provider in (None, "gemini", "openai-compatible") and _GOOGLE_OPENAI.search(path):
+        return "openai-compatible", "google"
+    if provider in (None, "openai-compatible") and _is_bedrock_host(host) and _BEDROCK_OPENAI.search(path):
+        return "openai-compatible", "bedrock"
+    return provider, ""
+
+
+def _is_bedrock_host(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    return (name.startswith("bedrock-runtime.") and name.endswith(".amazonaws.com")) or (
+        name.startswith("bedrock-mantle.") and name.endswith(".api.aws")
+    )
 
 
 def guess_provider(path: str) -> str | None:
@@ -207,7 +252,8 @@ def classify(
     prefix may point at a simulator on localhost.
     """
     path_only, _, query = path.partition("?")
-    provider = provider_hint or provider_for_host(host) or guess_provider(path_only)
+    provider, platform = platform_provider(provider_hint or provider_for_host(host), host, path_only)
+    provider = provider or guess_provider(path_only)
     if provider is None:
         return None
     parsed = body if isinstance(body, Mapping) else parse_json_body(body)
@@ -226,6 +272,13 @@ def classify(
             endpoint = "models" if "/models" in path_only else None
     elif provider == "anthropic":
         endpoint = _anthropic_endpoint(path_only)
+        vertex = _VERTEX_ANTHROPIC.search(path_only)
+        if vertex and vertex.group("model") == "count-tokens":
+            endpoint = "count_tokens"
+        elif vertex:
+            model = vertex.group("model")
+            endpoint = "messages"
+            stream = vertex.group("method") == "streamRawPredict"
     else:
         endpoint = _openai_endpoint(path_only)
         deployment = _AZURE_DEPLOYMENT.search(path_only + "/")
@@ -238,4 +291,5 @@ def classify(
         stream=stream,
         client=client_family(headers),
         key_hash=api_key_hash(headers, query),
+        platform=platform,
     )

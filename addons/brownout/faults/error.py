@@ -47,7 +47,7 @@ class ErrorFault(Fault):
             should_retry=self.should_retry,
             model=info.model,
         )
-        return providers.error_reply(info.provider, opts)
+        return providers.error_reply(info.provider, opts, info.platform)
 
     async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         run.outcome = Outcome.ANSWERED

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from brownout.classify.encoding import encode_body
 from brownout.faults.base import Answer
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
@@ -53,7 +54,14 @@ class MalformedFault(Fault):
     def on_response(self, run: FaultRun, answer: Answer) -> bytes | None:
         if answer.raw is None:
             return None
-        # Cut the bytes as they travelled; the Injector sets a length header for the new body, so
-        # the client gets a complete HTTP answer whose JSON is broken.
+        # The Injector sets a length header for the new body, so the client gets a complete HTTP
+        # answer whose JSON is broken. A compressed body is decoded, cut and encoded again with
+        # its own codings: cutting the compressed bytes would fail in the client's decompressor
+        # (a different fault), and dropping Content-Encoding would change headers clients check.
         run.outcome = Outcome.MALFORMED_TRUNCATE
+        encoding = answer.headers.get("content-encoding", "")
+        if encoding and answer.content is not None and answer.content != answer.raw:
+            encoded = encode_body(self.truncated(answer.content), encoding)
+            if encoded is not None:
+                return encoded
         return self.truncated(answer.raw)

@@ -166,7 +166,7 @@ class ClientObserver:
             headers = plain_headers(response.headers.fields)
             retry_after = signals.retry_after(headers, error, received=response.timestamp_end)
             status = response.status_code if response.status_code >= 400 else None
-            nonretryable = signals.is_nonretryable(status, signals.error_code(error), signals.should_retry(headers))
+            nonretryable = signals.is_nonretryable(status, signals.error_codes(error), signals.should_retry(headers))
         self._finish(
             flow,
             AttemptEnded(

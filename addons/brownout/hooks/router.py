@@ -10,6 +10,7 @@ from mitmproxy.net.http import url
 from mitmproxy.proxy.mode_specs import ReverseMode
 
 from brownout.classify.request import guess_provider
+from brownout.classify.request import platform_provider
 from brownout.classify.request import provider_for_host
 from brownout.classify.routing import RoutingError
 from brownout.classify.routing import Target
@@ -63,11 +64,11 @@ class Router:
             _send(flow, here, redirected)
             return
         path = request.path.partition("?")[0]
-        provider = (
-            self.state.providers.provider_of(request.host, request.port, path)
-            or provider_for_host(request.host)
-            or guess_provider(path)
-        )
+        provider = platform_provider(
+            self.state.providers.provider_of(request.host, request.port, path) or provider_for_host(request.host),
+            request.host,
+            path,
+        )[0] or guess_provider(path)
         if provider:
             here.provider = provider
             publish(flow, here)
@@ -80,5 +81,7 @@ def _send(flow: http.HTTPFlow, here: FlowState, target: Target) -> None:
     request.data.host, request.data.port, request.scheme = target.host, target.port, target.scheme
     request.host_header = url.hostport(target.scheme, target.host, target.port)
     request.path = target.path
-    here.provider, here.route = target.provider, target.route
+    # Claude behind a /gemini or /azure prefix speaks Anthropic's format: counted as anthropic from the start.
+    provider = platform_provider(target.provider, target.host, target.path.partition("?")[0])[0] or target.provider
+    here.provider, here.route = provider, target.route
     publish(flow, here)

@@ -68,6 +68,7 @@ class ClientMetrics:
         self.nonretryable = Counter(
             "brownout_client_nonretryable_retries",
             "Retries of answers that must not be retried: 400, 401, 403, 404, 413, 422, insufficient_quota, "
+            "spend limits, "
             "x-should-retry: false.",
             ["provider", "client"],
             registry=r,

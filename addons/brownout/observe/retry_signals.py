@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable
 from collections.abc import Mapping
 
 from brownout.classify.conversation import last_user_text
@@ -22,8 +23,23 @@ _SALT = os.urandom(16)
 
 # Statuses that say "this request is wrong" or "you may not": sending the same bytes again cannot help.
 NONRETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
-# Error codes that arrive under a retryable status but must not be retried (billing, not load).
-NONRETRYABLE_CODES = frozenset({"insufficient_quota"})
+# Error codes that arrive under a retryable status but must not be retried (billing, not load):
+# OpenAI's quota and spend-limit codes (its error-codes guide: `insufficient_quota` is the type of
+# all of them), and the `details.error_code` values Anthropic gives a 429 or 402 for spend and
+# billing (anthropic 2.12 `_error_classes.py`, `types/shared/*_error.py`). Not
+# `ramp_limit_exceeded`: the SDK's type says to retry it after `retry-after`.
+NONRETRYABLE_CODES = frozenset(
+    {
+        "insufficient_quota",
+        "credit_balance_exhausted",
+        "project_spend_limit_exceeded",
+        "organization_spend_limit_exceeded",
+        "enforced_spend_limit_reached",
+        "contract_spend_limit_reached",
+        "linked_organization_spend_limit_reached",
+        "linked_organization_billing_unavailable",
+    }
+)
 # What a Retry-After given as an HTTP-date may lose to the 1 s resolution of both dates.
 HTTP_DATE_SLACK = 1.0
 
@@ -205,11 +221,24 @@ def error_code(error: Mapping[str, object]) -> str:
     return ""
 
 
-def is_nonretryable(status: int | None, code: str, should_retry_header: bool | None) -> bool:
+def error_codes(error: Mapping[str, object]) -> tuple[str, ...]:
+    """Every machine-readable code an error carries: OpenAI's `code` and `type` (a spend-limit
+    code comes with type `insufficient_quota`), Gemini's `status`, Anthropic's `type` and its
+    `details.error_code` (the cause the SDK picks its class by)."""
+    codes = [value for key in ("code", "type", "status") if isinstance(value := error.get(key), str) and value]
+    details = error.get("details")
+    if isinstance(details, dict) and isinstance(details.get("error_code"), str) and details["error_code"]:
+        codes.append(details["error_code"])
+    return tuple(codes)
+
+
+def is_nonretryable(status: int | None, codes: str | Iterable[str], should_retry_header: bool | None) -> bool:
     """Whether retrying this answer is a mistake: `x-should-retry` decides when present, else
-    the status (400, 401, 403, 404, 413, 422) or a billing code such as `insufficient_quota`."""
+    the status (400, 401, 403, 404, 413, 422) or a billing code among `codes` (`insufficient_quota`,
+    a spend limit)."""
     if should_retry_header is not None:
         return not should_retry_header
     if status is None:
         return False
-    return status in NONRETRYABLE_STATUSES or code in NONRETRYABLE_CODES
+    given = (codes,) if isinstance(codes, str) else tuple(codes)
+    return status in NONRETRYABLE_STATUSES or any(code in NONRETRYABLE_CODES for code in given)

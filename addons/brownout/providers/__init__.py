@@ -90,13 +90,17 @@ EventKindName = Annotated[str, AfterValidator(known_event_kind)]
 """A scenario's `kind:` for `stream_error`: the error object of a JSON error reply."""
 
 
-def error_reply(provider: str, opts: ErrorOptions) -> Reply:
+def error_reply(provider: str, opts: ErrorOptions, platform: str = "") -> Reply:
     """The provider-exact answer for an `error` fault.
 
     `kind` picks the variant; `status` alone picks the provider's usual variant for it; both
     give that variant's body under the given status. A kind this provider does not have falls
     back to the status (or the kind's usual status elsewhere) with the provider's generic body.
+    `platform` "google" (the OpenAI-compatible endpoints of Gemini and Vertex) answers with
+    Google's error inside a JSON list, as those endpoints send it.
     """
+    if platform == "google":
+        return gemini.listed(error_reply("gemini", opts))
     module = _MODULES[provider]
     kinds: dict[str, ErrorKind] = module.KINDS
     name = canonical_kind(provider, opts.kind) if opts.kind else None
@@ -110,6 +114,18 @@ def error_reply(provider: str, opts: ErrorOptions) -> Reply:
         return generic(opts, status or 500)
     spec = kinds[name]
     return spec.render(opts, status or spec.status)
+
+
+def server_header(provider: str) -> str | None:
+    """The `Server` header the provider's API answers with (`cloudflare` at OpenAI's and
+    Anthropic's edges, `scaffolding on HTTPServer2` at Google's: §1.3, §3.2 and Gemini captures),
+    or None where no capture says (Azure, OpenAI-compatible servers)."""
+    headers = {
+        "openai": openai.api_headers(200),
+        "anthropic": anthropic.api_headers()[1],
+        "gemini": gemini.api_headers(),
+    }.get(provider, [])
+    return next((value for name, value in headers if name == "server"), None)
 
 
 def _status_elsewhere(kind: str) -> int | None:
@@ -132,4 +148,5 @@ __all__ = [
     "error_reply",
     "known_event_kind",
     "known_kind",
+    "server_header",
 ]

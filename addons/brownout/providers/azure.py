@@ -60,6 +60,26 @@ def _rate_limit(opts: ErrorOptions, status: int) -> Reply:
     return Reply(status, headers + explicit, body)
 
 
+def _azure_envelope(code: str, default_message: str) -> Render:
+    def render(opts: ErrorOptions, status: int) -> Reply:
+        return Reply(status, api_headers() + retry_headers(opts), envelope(code, opts.message or default_message))
+
+    return render
+
+
+# Captured bodies: 401 in SciSharp/BotSharp#386 and microsoft/semantic-kernel#10337 (code the
+# string "401"); 404 code `DeploymentNotFound` in MicrosoftLearning/mslearn-ai-semantic-kernel#10,
+# its message in microsoft/azure-openai-in-a-day-workshop#8.
+_ACCESS_DENIED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid "
+    "key for an active subscription and use a correct regional API endpoint for your resource."
+)
+_DEPLOYMENT_NOT_FOUND = (
+    "The API deployment for this resource does not exist. If you created the deployment within the "
+    "last 5 minutes, please wait a moment and try again."
+)
+
+
 def _content_filter(opts: ErrorOptions, status: int) -> Reply:
     message = opts.message or (
         "The response was filtered due to the prompt triggering Azure OpenAI's content management "
@@ -119,8 +139,12 @@ KINDS: dict[str, ErrorKind] = {
     "content_filter": ErrorKind(
         400, _content_filter, "400 content_filter (ResponsibleAIPolicyViolation)", retryable=False
     ),
-    "authentication": ErrorKind(401, _from_openai("authentication"), "401 invalid key", retryable=False),
-    "not_found": ErrorKind(404, _from_openai("not_found"), "404 DeploymentNotFound", retryable=False),
+    "authentication": ErrorKind(
+        401, _azure_envelope("401", _ACCESS_DENIED), '401 code "401", access denied', retryable=False
+    ),
+    "not_found": ErrorKind(
+        404, _azure_envelope("DeploymentNotFound", _DEPLOYMENT_NOT_FOUND), "404 DeploymentNotFound", retryable=False
+    ),
     "rate_limit": ErrorKind(429, _rate_limit, '429 token rate limit, code "429", retry-after always set'),
     "server_error": ErrorKind(500, _server_error, "500 server_error"),
     "overloaded": ErrorKind(503, _from_openai("overloaded"), "503 server_is_overloaded"),

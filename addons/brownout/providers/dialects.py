@@ -108,6 +108,26 @@ class OpenAIChat(Dialect):
         return format_event(compact({"error": error}), None, newline) + format_event("[DONE]", None, newline)
 
 
+# The codes openai's `ResponseError` allows in `response.failed` (openai 3.54
+# `types/responses/response_error.py`, a Literal); any other code there fails the SDK's type.
+RESPONSE_ERROR_CODES = frozenset(
+    {
+        "server_error",
+        "rate_limit_exceeded",
+        "invalid_prompt",
+        "data_residency_mismatch",
+        "bio_policy",
+        "vector_store_timeout",
+        "invalid_image",
+        "invalid_image_format",
+        "invalid_base64_image",
+        "invalid_image_url",
+        "image_too_large",
+        "image_too_small",
+    }
+)
+
+
 class OpenAIResponses(Dialect):
     """The Responses API: named events whose data repeats the name in `type`; no `[DONE]`."""
 
@@ -115,7 +135,9 @@ class OpenAIResponses(Dialect):
     TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
     def __init__(self, form: str = "error") -> None:
-        self.form = form  # `error` (nested, the SDK raises) or `response.failed` (the SDK yields it)
+        # `error`: the `error` event (nested: the SDK raises), then `response.failed`, as a failing
+        # stream sends them (issue 15); `response.failed`: that event alone (the SDK yields it).
+        self.form = form
         self.sequence = -1
         self.response: dict[str, Any] = {}
 
@@ -143,26 +165,31 @@ class OpenAIResponses(Dialect):
     def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
         error = _error_object("openai", kind or "overloaded", message)
         sequence = self.sequence + 1
+        failed = self._failed(error, sequence + (self.form == "error"), newline)
         if self.form == "response.failed":
-            response = {
-                "id": self.response.get("id", "resp_brownout"),
-                "object": "response",
-                "created_at": self.response.get("created_at", 0),
-                "status": "failed",
-                "background": False,
-                "error": {"code": error.get("code") or "server_error", "message": error["message"]},
-                "incomplete_details": None,
-                "model": self.response.get("model", ""),
-                "output": [],
-                "usage": None,
-                "user": None,
-                "metadata": {},
-            }
-            payload = {"type": "response.failed", "sequence_number": sequence, "response": response}
-            return format_event(compact(payload), "response.failed", newline)
+            return failed
         # The nested form seen live: the SDK raises APIError on it (a flat one would be yielded).
         payload = {"error": error, "sequence_number": sequence, "type": "error"}
-        return format_event(compact(payload), "error", newline)
+        return format_event(compact(payload), "error", newline) + failed
+
+    def _failed(self, error: dict[str, Any], sequence: int, newline: bytes) -> bytes:
+        code = error.get("code")
+        response = {
+            "id": self.response.get("id", "resp_brownout"),
+            "object": "response",
+            "created_at": self.response.get("created_at", 0),
+            "status": "failed",
+            "background": False,
+            "error": {"code": code if code in RESPONSE_ERROR_CODES else "server_error", "message": error["message"]},
+            "incomplete_details": None,
+            "model": self.response.get("model", ""),
+            "output": [],
+            "usage": None,
+            "user": None,
+            "metadata": {},
+        }
+        payload = {"type": "response.failed", "sequence_number": sequence, "response": response}
+        return format_event(compact(payload), "response.failed", newline)
 
 
 class AnthropicMessages(Dialect):
@@ -195,9 +222,10 @@ class AnthropicMessages(Dialect):
         return ""
 
     def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
-        error = _error_object("anthropic", kind or "overloaded", message)
-        # Mid-stream errors carry no request_id: the response headers already did.
-        return format_event(compact({"type": "error", "error": error}), "error", newline)
+        body = json.loads(error_reply("anthropic", ErrorOptions(kind=kind or "overloaded", message=message)).body)
+        # The error event carries the envelope whole, `request_id` too (docs' streaming page:
+        # `{"type":"error","error":{...}}`; the SDK reads `request_id` from the body it parses).
+        return format_event(compact(body), "error", newline)
 
 
 class GeminiStream(Dialect):
@@ -206,6 +234,13 @@ class GeminiStream(Dialect):
 
     name = "gemini"
     newline = CRLF
+
+    def __init__(self, framing: str = "event") -> None:
+        # `event`: a `data:` frame like the chunks; `raw_json`: the error body itself after the
+        # chunks, no `data:` prefix, as Gemini sheds a stream under load. google-genai reads both
+        # (`_api_client.py`: "When API returns an error message, it comes line by line", braces
+        # balanced); a plain SSE parser sees no event in the second.
+        self.framing = framing
 
     def is_terminator(self, event: SseEvent) -> bool:
         if '"finishReason"' not in event.data:
@@ -227,16 +262,18 @@ class GeminiStream(Dialect):
         return "".join(parts)
 
     def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:
+        if self.framing == "raw_json":
+            return error_reply("gemini", ErrorOptions(kind=kind or "overloaded", message=message)).body + newline
         error = _error_object("gemini", kind or "overloaded", message)
         return format_event(compact({"error": error}), None, newline)
 
 
-def dialect_for(provider: str, endpoint: str, responses_form: str = "error") -> Dialect:
+def dialect_for(provider: str, endpoint: str, responses_form: str = "error", gemini_framing: str = "event") -> Dialect:
     """A fresh dialect for one stream of this provider and endpoint."""
     if provider == "anthropic":
         return AnthropicMessages()
     if provider == "gemini":
-        return GeminiStream()
+        return GeminiStream(gemini_framing)
     if endpoint == "responses":
         return OpenAIResponses(responses_form)
     # OpenAI, Azure and the OpenAI-compatible servers all stream Chat Completions framing.

@@ -6,6 +6,8 @@ Gemini sends no `retry-after` header: the retry delay travels in the body, as a
 
 from __future__ import annotations
 
+import json
+
 from brownout.providers.base import ErrorKind
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Render
@@ -78,6 +80,13 @@ def _quota(opts: ErrorOptions, status: int) -> Reply:
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay:g}s"},
     ]
     return Reply(status, api_headers(), error_body(status, "RESOURCE_EXHAUSTED", message, details))
+
+
+def listed(reply: Reply) -> Reply:
+    """The same error as Gemini's OpenAI-compatible endpoints send it: the google.rpc envelope
+    inside a JSON list, `[{"error": {...}}]` (issue 15; openai-python then keeps the list as the
+    error's `body`, with no `code` or `type`)."""
+    return Reply(reply.status, reply.headers, pretty_json([json.loads(reply.body)]), reply.reason)
 
 
 KINDS: dict[str, ErrorKind] = {

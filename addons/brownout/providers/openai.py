@@ -15,6 +15,14 @@ from brownout.providers.base import pretty_json
 from brownout.providers.base import request_id
 from brownout.providers.base import retry_delay_seconds
 from brownout.providers.base import retry_headers
+from brownout.providers.base import whole_seconds
+from brownout.units import go_duration
+
+# The wait a 429 names when the scenario sets none, as a captured TPM 429 words it ("Please try
+# again in 644ms", BuilderIO/micro-agent#86); the integer `Retry-After` OpenAI documents for 429s
+# (developers.openai.com error-codes guide) rounds it up. openai 3.x waits exactly a
+# `retry-after` of at most 120 s (`_base_client.py` `_calculate_retry_timeout`).
+DEFAULT_RATE_LIMIT_WAIT = 0.644
 
 
 def api_headers(status: int) -> list[tuple[str, str]]:
@@ -47,7 +55,8 @@ def _json_error(type_: str | None, code: str | None, default_message: str, param
 
 def _rate_limit(opts: ErrorOptions, status: int) -> Reply:
     delay = retry_delay_seconds(opts)
-    wait = f"{delay:g}s" if delay is not None else "20s"
+    seconds = DEFAULT_RATE_LIMIT_WAIT if delay is None else delay
+    wait = go_duration(seconds)  # `644ms`, `6m0s`: OpenAI's Go durations
     message = opts.message or (
         f"Rate limit reached for {opts.model or 'gpt-4o'} in organization org-brownout on tokens "
         f"per min (TPM): Limit 30000, Used 29937, Requested 385. Please try again in {wait}. "
@@ -61,6 +70,8 @@ def _rate_limit(opts: ErrorOptions, status: int) -> Reply:
         ("x-ratelimit-reset-requests", "120ms"),
         ("x-ratelimit-reset-tokens", wait),
     ]
+    if opts.retry_after is None:
+        headers.append(("retry-after", str(max(1, whole_seconds(seconds)))))
     return Reply(status, headers + retry_headers(opts), envelope(message, "tokens", "rate_limit_exceeded"))
 
 

@@ -78,6 +78,8 @@ def limit_headers(provider: str, verdict: Verdict, wall: float) -> list[tuple[st
         return headers
     if provider == "anthropic":
         headers = []
+        # One token bucket (input plus the output asked for): Anthropic's combined `tokens` family;
+        # `input-tokens` and `output-tokens` would be figures this limiter does not keep.
         for name, limit in (("requests", requests), ("tokens", tokens)):
             if limit:
                 headers += [
@@ -151,7 +153,7 @@ def _anthropic(kind: str, state: LimitState, verdict: Verdict, wall: float, retr
         "Please reduce the prompt length or the maximum tokens requested, or try again later. You may also "
         "contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."
     )
-    headers += limit_headers("anthropic", verdict, wall) + retry
+    headers += limit_headers("anthropic", verdict, wall) + retry + [("x-should-retry", "true")]
     return Reply(429, headers, anthropic.error_body("rate_limit_error", message, rid))
 
 

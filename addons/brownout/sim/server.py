@@ -22,6 +22,7 @@ from typing import Any
 from typing import Self
 
 from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict
 
 from brownout import providers as wire
@@ -252,9 +253,20 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return error_response(provider, 400, error.message, stamp, error.param)
 
 
+async def _provider_server(request: web.Request, response: web.StreamResponse) -> None:
+    """Any answer the handlers left without `Server` (a provider's 404 for an unknown route, say)
+    says the provider's, not aiohttp's `Python/... aiohttp/...` (which aiohttp may have set by
+    the time this runs)."""
+    if response.headers.get("Server", SERVER_SOFTWARE) == SERVER_SOFTWARE:
+        server = wire.server_header(request.path.split("/", 2)[1] if request.path.count("/") > 1 else "")
+        if server:
+            response.headers["Server"] = server
+
+
 def build_app(config: SimConfig) -> web.Application:
     """The simulator as an aiohttp application (mount it, or serve it with `SimServer`)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.on_response_prepare.append(_provider_server)
     app[CONFIG_KEY] = config
     app[REQUESTS_KEY] = Counter()
     app.router.add_route("*", "/{tail:.*}", dispatch)

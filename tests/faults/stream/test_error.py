@@ -63,7 +63,8 @@ def test_responses_error_follows_the_sequence_and_can_be_response_failed() -> No
     events = [e.encode() for e in responses_events(4)]
     info = RequestInfo("openai", "responses", "gpt-4o", True)
     nested = received_events(body(simulate(StreamErrorFault(after_events=3).plan(info), paced(events, 0.01))))
-    assert nested[-1].name == "error" and nested[-1].json()["sequence_number"] == 3
+    assert [e.name for e in nested[-2:]] == ["error", "response.failed"]
+    assert nested[-2].json()["sequence_number"] == 3 and nested[-1].json()["sequence_number"] == 4
     failed_plan = StreamErrorFault(after_events=3, event="response.failed").plan(info)
     failed = received_events(body(simulate(failed_plan, paced(events, 0.01))))
     assert failed[-1].name == "response.failed" and failed[-1].json()["response"]["status"] == "failed"

@@ -127,7 +127,7 @@ class OverloadFault(Fault):
 
     def shed_reply(self, info: RequestInfo) -> Reply:
         return providers.error_reply(
-            info.provider, ErrorOptions(kind=self.kind, retry_after=self.retry_after, model=info.model)
+            info.provider, ErrorOptions(kind=self.kind, retry_after=self.retry_after, model=info.model), info.platform
         )
 
     async def on_request(self, run: FaultRun) -> Reply | Hangup | None:

@@ -29,10 +29,14 @@ class StreamErrorFault(StreamFault):
     kind: EventKindName | None = None
     message: str | None = None
     event: Literal["error", "response.failed"] = "error"
+    # Gemini only: `raw_json` sends the error as a bare JSON body after the events (no `data:`).
+    framing: Literal["event", "raw_json"] = "event"
     then: Literal["end", "close"] = "end"
 
     def dialect(self, info: RequestInfo) -> Dialect:
-        return dialects.dialect_for(info.provider, info.endpoint, responses_form=self.event)
+        return dialects.dialect_for(
+            info.provider, info.endpoint, responses_form=self.event, gemini_framing=self.framing
+        )
 
     def plan(self, info: RequestInfo) -> StreamPlan:
         return ErrorPlan(self.dialect(info), self.after_events, self.kind, self.message, self.then)
