@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anthropic
+import openai
 import pytest
 from anthropic.lib.foundry import AsyncAnthropicFoundry
 
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
+from conftest import StartProxy
 from proxykit import switch_to
 from sse_upstream import SseUpstream
 
@@ -65,3 +67,31 @@ async def test_foundry_mid_stream_error_raises_in_the_sdk(proxy: RunningProxy) -
     assert isinstance(error, anthropic.APIStatusError), text
     assert error.type == "overloaded_error"
     assert text == " tok0"
+
+
+async def test_azure_chat_through_the_proxy_carries_the_content_filter_results(start_proxy: StartProxy) -> None:
+    """Azure's opening frame has no choices (issue 15, item 8): code that reads `choices[0]` on every
+    chunk crashes on it in production, so it must crash on the simulator too, and brownout's own
+    stream handling must count the stream as a completed one."""
+    proxy = await start_proxy()
+    client = openai.AsyncAzureOpenAI(
+        azure_endpoint=f"{proxy.url}/azure/myres.openai.azure.com",
+        api_key="az-test",
+        api_version="2024-10-21",
+        max_retries=0,
+    )
+    async with client:
+        plain = await client.chat.completions.create(model="gpt4o-deployment", messages=USER)  # type: ignore[arg-type]
+        assert plain.model_extra and plain.model_extra["prompt_filter_results"][0]["prompt_index"] == 0
+        assert plain.choices[0].model_extra and "content_filter_results" in plain.choices[0].model_extra
+        stream = await client.chat.completions.create(model="gpt4o-deployment", messages=USER, stream=True)  # type: ignore[arg-type]
+        chunks = [chunk async for chunk in stream]
+    first = chunks[0]
+    assert first.choices == [] and first.id == "" and first.model_extra and first.model_extra["prompt_filter_results"]
+    with pytest.raises(IndexError):
+        [chunk.choices[0].delta.content for chunk in chunks]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == plain.choices[0].message.content
+    completed = proxy.state.metrics.registry.get_sample_value(
+        "brownout_streams_total", {"provider": "azure", "endpoint": "chat", "outcome": "completed"}
+    )
+    assert completed == 1

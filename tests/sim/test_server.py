@@ -29,6 +29,7 @@ from brownout.sim.common import Stamp
 from brownout.sim.common import Turn
 from brownout.sim.gemini import array_stream
 from brownout.sim.gemini import sse_stream
+from brownout.sim.openai import chat_completion
 from brownout.sim.openai import chat_stream
 from brownout.sim.responses import response_stream
 from brownout.sim.text import reply_words
@@ -36,6 +37,9 @@ from brownout.sim.text import token_pieces
 
 PROMPT = "Say something about resilience."
 CLAUDE = "claude-haiku-4-5"
+# Azure's content filter verdict on a harmless text, category by category.
+SAFE = {"filtered": False, "severity": "safe"}
+FILTERED_SAFE = {"hate": SAFE, "self_harm": SAFE, "sexual": SAFE, "violence": SAFE}
 
 # google-genai's own aiohttp session subclass warns on import under aiohttp 3.14; not ours.
 pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
@@ -200,10 +204,14 @@ async def test_azure_chat(sim: SimServer) -> None:
         raw = await client.chat.completions.with_raw_response.create(model="my-deployment", messages=user())
         plain = raw.parse()
         assert plain.model == "my-deployment"
+        assert plain.model_extra and plain.model_extra["prompt_filter_results"][0]["prompt_index"] == 0
+        assert plain.choices[0].model_extra == {"content_filter_results": FILTERED_SAFE}
         assert raw.headers["x-ms-deployment-name"] == "my-deployment"
         assert raw.headers["apim-request-id"] == raw.headers["x-request-id"]
         stream = await client.chat.completions.create(model="my-deployment", messages=user(), stream=True)
-        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        chunks = [chunk async for chunk in stream]
+        assert chunks[0].choices == [] and chunks[0].model_extra and chunks[0].model_extra["prompt_filter_results"]
+        text = "".join([c.choices[0].delta.content or "" for c in chunks if c.choices])
         assert text == plain.choices[0].message.content
         vectors = await client.embeddings.create(model="embed-deployment", input="alpha")
         assert vectors.model == "embed-deployment"
@@ -374,6 +382,34 @@ def test_chat_stream_bytes() -> None:
     bare = chat_stream({"model": "gpt-4o", "stream": True}, _turn()).body.split(b"\n\n")
     last = json.loads(bare[-3].removeprefix(b"data: "))
     assert "usage" not in last and last["choices"][0]["finish_reason"] == "stop"
+
+
+def test_azure_chat_stream_opens_with_the_prompt_filter_frame() -> None:
+    # As Azure sends it (mentat#429, mlflow#12767): no choices, empty ids, the prompt's results.
+    frames = chat_stream({"model": "dep", "stream": True}, _turn(), azure=True).body.split(b"\n\n")[:-1]
+    chunks = [json.loads(frame.removeprefix(b"data: ")) for frame in frames[:-1]]
+    assert chunks[0] == {
+        "id": "",
+        "choices": [],
+        "created": 0,
+        "model": "",
+        "object": "",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": FILTERED_SAFE}],
+    }
+    role, *texts, finish = chunks[1:]
+    assert role["choices"][0]["content_filter_results"] == {}
+    assert len(texts) == 5 and all(c["choices"][0]["content_filter_results"] == FILTERED_SAFE for c in texts)
+    assert finish["choices"][0]["content_filter_results"] == {}
+    # api.openai.com sends neither.
+    plain = chat_stream({"model": "gpt-4o", "stream": True}, _turn()).body
+    assert b"filter_results" not in plain and not plain.startswith(b'data: {"id":""')
+
+
+def test_azure_chat_body_carries_content_filter_results() -> None:
+    body = json.loads(chat_completion({"model": "dep"}, _turn(), azure=True))
+    assert body["prompt_filter_results"] == [{"prompt_index": 0, "content_filter_results": FILTERED_SAFE}]
+    assert body["choices"][0]["content_filter_results"] == FILTERED_SAFE
+    assert b"filter_results" not in chat_completion({"model": "gpt-4o"}, _turn())
 
 
 def test_responses_stream_bytes() -> None:

@@ -67,7 +67,13 @@ async def _openai_generation(
 
 async def openai_chat(call: Call, azure: bool) -> web.StreamResponse:
     return await _openai_generation(
-        call, azure, openai.chat_prompt, openai.chat_cap, asks.chat_ask, openai.chat_stream, openai.chat_completion
+        call,
+        azure,
+        openai.chat_prompt,
+        openai.chat_cap,
+        asks.chat_ask,
+        partial(openai.chat_stream, azure=azure),
+        partial(openai.chat_completion, azure=azure),
     )
 
 

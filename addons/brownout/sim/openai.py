@@ -160,9 +160,40 @@ def _chat_message(turn: Turn) -> dict[str, Any]:
     return {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None, "annotations": []}
 
 
-def chat_completion(body: dict[str, Any], turn: Turn) -> bytes:
-    """A non-streamed `chat.completion` object: a text answer or one tool call."""
-    completion = {
+# Azure OpenAI runs every chat request through its content filter and says so in the answer:
+# `prompt_filter_results` for the prompt, `content_filter_results` on each choice, every category
+# unfiltered at severity "safe" (captures: AbanteAI/archive-old-cli-mentat#429, mlflow/mlflow#12767,
+# langroid/langroid#292; see docs/wire-formats.md).
+FILTER_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
+
+
+def content_filter_results() -> dict[str, Any]:
+    return {category: {"filtered": False, "severity": "safe"} for category in FILTER_CATEGORIES}
+
+
+def prompt_filter_results() -> list[dict[str, Any]]:
+    return [{"prompt_index": 0, "content_filter_results": content_filter_results()}]
+
+
+def azure_filter_opening() -> bytes:
+    """The frame an Azure chat stream opens with: no choices, empty ids, only the prompt's filter
+    results. Code that reads `chunk.choices[0]` on every chunk fails on it."""
+    return sse_data(
+        {
+            "id": "",
+            "choices": [],
+            "created": 0,
+            "model": "",
+            "object": "",
+            "prompt_filter_results": prompt_filter_results(),
+        }
+    )
+
+
+def chat_completion(body: dict[str, Any], turn: Turn, azure: bool = False) -> bytes:
+    """A non-streamed `chat.completion` object: a text answer or one tool call; Azure's carries
+    its content filter results too."""
+    completion: dict[str, Any] = {
         "id": _chat_id(turn),
         "object": "chat.completion",
         "created": turn.stamp.created,
@@ -179,6 +210,9 @@ def chat_completion(body: dict[str, Any], turn: Turn) -> bytes:
         "service_tier": "default",
         "system_fingerprint": _fingerprint(turn.model),
     }
+    if azure:
+        completion["prompt_filter_results"] = prompt_filter_results()
+        completion["choices"][0]["content_filter_results"] = content_filter_results()
     return pretty_json(completion)
 
 
@@ -187,14 +221,22 @@ def sse_data(payload: dict[str, Any]) -> bytes:
     return b"data: " + compact_json(payload) + b"\n\n"
 
 
-def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
+def chat_stream(body: dict[str, Any], turn: Turn, azure: bool = False) -> StreamPlan:
     """`chat.completion.chunk` frames: role, one per token (text or tool arguments), finish,
-    [usage], `[DONE]`. A reasoning model's reasoning is not sent, only counted in usage."""
+    [usage], `[DONE]`. A reasoning model's reasoning is not sent, only counted in usage. Azure's
+    open with the prompt's filter frame; its text chunks carry their filter results, its other
+    choices an empty `content_filter_results`."""
     chat_id = _chat_id(turn)
     fingerprint = _fingerprint(turn.model)
     with_usage = include_usage(body)
     obfuscate = include_obfuscation(body)
     serial = 0
+
+    def choice(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        if azure:
+            entry["content_filter_results"] = content_filter_results() if delta.get("content") else {}
+        return entry
 
     def chunk(delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
         nonlocal serial
@@ -205,9 +247,7 @@ def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
             "model": turn.model,
             "service_tier": "default",
             "system_fingerprint": fingerprint,
-            "choices": []
-            if delta is None
-            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [] if delta is None else [choice(delta, finish)],
         }
         if with_usage:
             # With include_usage every chunk carries `usage`: null until the last one.
@@ -217,6 +257,7 @@ def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
         serial += 1
         return sse_data(payload)
 
+    head: tuple[bytes, ...]
     if turn.tool_name is None:
         head = (chunk({"role": "assistant", "content": "", "refusal": None}),)
         tokens = tuple(chunk({"content": piece}) for piece in turn.pieces)
@@ -230,6 +271,8 @@ def chat_stream(body: dict[str, Any], turn: Turn) -> StreamPlan:
         }
         head = (chunk({"role": "assistant", "content": None, "tool_calls": [opening], "refusal": None}),)
         tokens = tuple(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in turn.pieces)
+    if azure:
+        head = (azure_filter_opening(), *head)
     tail = [chunk({}, chat_finish(turn))]
     if with_usage:
         tail.append(chunk(None))
