@@ -151,6 +151,9 @@ def test_gemini_dialect_uses_crlf() -> None:
     events = events_of(gemini_events)
     assert [dialect.is_terminator(e) for e in events] == [False, False, True]
     assert "".join(dialect.text_of(e) for e in events) == " tok0 tok1 tok2"
+    # A chunk that holds only a function call carries its arguments as generated text.
+    call = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {"city": "Paris"}}}]}}]}
+    assert dialect.text_of(SseEvent(f"data: {json.dumps(call)}\r\n\r\n".encode())) == '{"city":"Paris"}'
     raw = dialect.error_events(None, None, b"\r\n")
     assert raw.endswith(b"\r\n\r\n") and raw.startswith(b"data: {")
     assert SseEvent(raw).json()["error"] == {

@@ -249,7 +249,9 @@ class GeminiStream(Dialect):
         return isinstance(chunk, dict) and any(c.get("finishReason") for c in chunk.get("candidates") or ())
 
     def text_of(self, event: SseEvent) -> str:
-        if '"text"' not in event.data:
+        # A function call arrives whole in one part; its arguments are what the model generated
+        # (as OpenAI's `tool_calls` argument deltas and Anthropic's `partial_json` are).
+        if '"text"' not in event.data and '"functionCall"' not in event.data:
             return ""
         chunk = event.json()
         if not isinstance(chunk, dict):
@@ -259,6 +261,8 @@ class GeminiStream(Dialect):
             for part in (candidate.get("content") or {}).get("parts") or ():
                 if isinstance(part.get("text"), str):
                     parts.append(part["text"])
+                elif isinstance(part.get("functionCall"), dict):
+                    parts.append(json.dumps(part["functionCall"].get("args") or {}, separators=(",", ":")))
         return "".join(parts)
 
     def error_events(self, kind: str | None, message: str | None, newline: bytes) -> bytes:

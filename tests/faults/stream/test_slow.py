@@ -57,6 +57,21 @@ def test_tokens_per_second_paces_the_text() -> None:
     assert plan.outcome == "slowed"
 
 
+def test_tokens_per_second_paces_a_gemini_function_call() -> None:
+    # A Gemini function call comes whole in one part, with no `text`: its arguments are the
+    # generated tokens, so a slowed stream holds it as long as the same text.
+    call = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+    frames = [
+        {"candidates": [{"content": {"parts": [{"text": "Checking"}], "role": "model"}, "index": 0}]},
+        {"candidates": [{"content": {"parts": [call], "role": "model"}, "finishReason": "STOP", "index": 0}]},
+    ]
+    events = [f"data: {json.dumps(frame)}\r\n\r\n".encode() for frame in frames]
+    gemini = RequestInfo("gemini", "stream-generate", "gemini-2.5-flash", True)
+    received = simulate(StreamSlowFault(tokens_per_second=4).plan(gemini), [(0.0, b"".join(events))])
+    # One token each at 4/s: the call waits its quarter second behind the text.
+    assert times(received) == pytest.approx([0.25, 0.5])
+
+
 def test_tokens_per_second_never_speeds_up_a_slower_upstream() -> None:
     events = [e.encode() for e in anthropic_events(5)]
     received = simulate(StreamSlowFault(tokens_per_second=1000).plan(MESSAGES), paced(events, 0.2))
