@@ -4,6 +4,7 @@ structured output parsed into typed objects, reasoning models' answers with reas
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from typing import Literal
 
@@ -196,7 +197,8 @@ async def test_anthropic_tool_loop(proxy: RunningProxy, streamed: bool) -> None:
     first, second = answers
     assert first.stop_reason == "tool_use" and first.model == "claude-opus-4-5-20251101"
     block = first.content[0]
-    assert block.type == "tool_use" and block.name == "get_weather" and block.id.startswith("toolu_01")
+    assert block.type == "tool_use" and block.name == "get_weather"
+    assert re.fullmatch(r"toolu_01[0-9A-Za-z]{22}", block.id)  # as the API's ids (docs/wire-formats.md)
     jsonschema.validate(block.input, WEATHER_SCHEMA)
     assert second.stop_reason == "end_turn" and second.content[0].type == "text" and second.content[0].text
 
