@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,8 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
+from brownout.providers import dialects
+from brownout.providers.sse import SseEvent
 from brownout.sim import SimConfig
 from brownout.sim import SimServer
 from brownout.sim import build_app
@@ -243,7 +246,8 @@ async def test_openai_errors_and_headers(sim: SimServer, oai: openai.AsyncOpenAI
 
 async def test_anthropic_plain_and_streamed(sim: SimServer, claude: anthropic.AsyncAnthropic) -> None:
     plain = await claude.messages.create(model=CLAUDE, max_tokens=1024, messages=user())
-    assert plain.id.startswith("msg_01") and plain.stop_reason == "end_turn"
+    # `msg_01` and 22 base62 characters, as the API's ids are (docs/wire-formats.md).
+    assert re.fullmatch(r"msg_01[0-9A-Za-z]{22}", plain.id) and plain.stop_reason == "end_turn"
     assert plain.content[0].type == "text"
     text = plain.content[0].text
     assert len(text.split()) == 24
@@ -403,6 +407,18 @@ def test_azure_chat_stream_opens_with_the_prompt_filter_frame() -> None:
     # api.openai.com sends neither.
     plain = chat_stream({"model": "gpt-4o", "stream": True}, _turn()).body
     assert b"filter_results" not in plain and not plain.startswith(b'data: {"id":""')
+
+
+def test_azure_chat_dialect_reads_the_simulators_filtered_stream() -> None:
+    # The opening frame has no choices and no text; the text and the end are found as on OpenAI.
+    turn = Turn("dep", (" tok0", " tok1"), False, 3, Stamp(created=1_700_000_000, seed=b"seed"))
+    raw = chat_stream({"model": "dep", "stream": True}, turn, azure=True).body
+    events = [SseEvent(frame + b"\n\n") for frame in raw.split(b"\n\n")[:-1]]
+    dialect = dialects.dialect_for("azure", "chat")
+    assert b"prompt_filter_results" in events[0].raw and dialect.text_of(events[0]) == ""
+    assert not dialect.ends_answer(events[0]) and not dialect.is_terminator(events[0])
+    assert "".join(dialect.text_of(e) for e in events) == " tok0 tok1"
+    assert [dialect.ends_answer(e) for e in events] == [False] * 4 + [True, True]
 
 
 def test_azure_chat_body_carries_content_filter_results() -> None:
