@@ -141,7 +141,6 @@ async def test_upload_rejects_with_file_line_and_key(api: tuple[TestClient, Brow
     assert binary.status == 400 and (await binary.json())["error"] == "upload: not UTF-8 text"
 
 
-YAML = {"Content-Type": "application/yaml"}
 DEEP = "rules:\n  - fault: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n"
 BOMB = (
     "rules:\n  - fault: {type: reset}\n"

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -28,9 +27,8 @@ from rich.text import Text
 
 from brownout.cli.checks import check_scenarios
 from brownout.cli.report import add_fail_on
-from brownout.cli.report import exit_status
+from brownout.cli.report import deliver
 from brownout.cli.report import fail_on
-from brownout.cli.report import show
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
 
@@ -168,18 +166,7 @@ async def drill(args: argparse.Namespace, command: list[str], names: list[str]) 
                 report = await asyncio.to_thread(build, proxy.state.record.snapshot())
         elapsed = time.monotonic() - started
     err.print(f"brownout drill: {' '.join(command)} exited {child.returncode} after {elapsed:.1f} s")
-    if args.html:
-        from brownout.report.html import render
-
-        Path(args.html).write_text(render(report), encoding="utf-8")
-        err.print(f"brownout drill: wrote {args.html}")
-    if args.json:
-        import json
-
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
-    else:
-        show(report, out)
-    return exit_status(report, names, err if args.json else out)
+    return deliver(report, args, names, out, err, "brownout drill")
 
 
 def run(args: argparse.Namespace) -> int:

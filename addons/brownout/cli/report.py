@@ -151,9 +151,17 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         err.print(Text(f"brownout report: {exc}", style="red"))
         return EXIT_BAD_INPUT
+    return deliver(report, args, names, out, err, "brownout report")
+
+
+def deliver(
+    report: dict[str, Any], args: argparse.Namespace, names: list[str], out: Console, err: Console, command: str
+) -> int:
+    """What `report` and `drill` do with a finished report: the HTML page when asked, the JSON or
+    the tables, then the exit status `--fail-on` asks for."""
     if args.html:
         Path(args.html).write_text(render(report), encoding="utf-8")
-        err.print(f"brownout report: wrote {args.html}")
+        err.print(f"{command}: wrote {args.html}")
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:

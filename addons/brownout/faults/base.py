@@ -123,12 +123,18 @@ class Fault(BaseModel):
         return f"{self.type_name}({attrs})"
 
 
-async def wait_or_client_gone(run: FaultRun, seconds: float) -> bool:
-    """Wait `seconds`, or less when the client leaves first; True when it left."""
-    if seconds > 0 and not run.client_gone.is_set():
+async def wait_unless_set(seconds: float, client_gone: asyncio.Event) -> bool:
+    """Wait `seconds`, or less when the client leaves first (the event); True when it left.
+    Only this flow waits: a fault's hook is a task of its own on mitmproxy's loop."""
+    if seconds > 0 and not client_gone.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(run.client_gone.wait(), timeout=seconds)
-    return run.client_gone.is_set()
+            await asyncio.wait_for(client_gone.wait(), timeout=seconds)
+    return client_gone.is_set()
+
+
+async def wait_or_client_gone(run: FaultRun, seconds: float) -> bool:
+    """Wait `seconds`, or less when the run's client leaves first; True when it left."""
+    return await wait_unless_set(seconds, run.client_gone)
 
 
 class ClosingFault(Fault):

@@ -10,7 +10,6 @@ queue that grows with the excess, and some are shed with the provider's own over
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
+from brownout.faults.base import wait_unless_set
 from brownout.faults.bounds import PositiveCount
 from brownout.faults.bounds import Rate
 from brownout.faults.outcome import Outcome
@@ -46,19 +46,12 @@ from brownout.providers.base import Reply
 Wait = Callable[[float, asyncio.Event], Awaitable[bool]]
 
 
-async def wait_in_queue(seconds: float, client_gone: asyncio.Event) -> bool:
-    # Only this flow waits: the hook is a task of its own on mitmproxy's loop.
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(client_gone.wait(), timeout=seconds)
-    return client_gone.is_set()
-
-
 @dataclass(frozen=True, slots=True)
 class Timing:
     """The clock the pools read and the queue requests wait in."""
 
     clock: Callable[[], float] = time.monotonic
-    wait: Wait = wait_in_queue
+    wait: Wait = wait_unless_set
 
 
 @dataclass(slots=True)
