@@ -88,6 +88,7 @@ class RedisLink:
         self._told_down = False
         self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._up_event = asyncio.Event()
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -95,6 +96,10 @@ class RedisLink:
     def on_rejoin(self, callback: Rejoin) -> None:
         """Run `callback` each time the link comes (back) up, the first time included."""
         self._rejoins.append(callback)
+
+    async def wait_up(self) -> None:
+        """Return once the link is up (at once when it is)."""
+        await self._up_event.wait()
 
     async def call(self, operation: Awaitable[T]) -> T:
         """The result of a Redis command; `LinkDown` (after marking the link down) when Redis failed."""
@@ -111,6 +116,7 @@ class RedisLink:
         self.errors += 1
         was_up = self.up
         self.up = False
+        self._up_event.clear()
         if was_up or not self._told_down:
             self._told_down = True
             log.warning(
@@ -125,6 +131,7 @@ class RedisLink:
         if self.up:
             return
         self.up = True
+        self._up_event.set()
         if self._told_down:
             log.warning("Redis at %s is back; rejoined the fleet", display_url(self.url))
         self._told_down = False
