@@ -56,6 +56,27 @@ class Timeouts:
 Rejoin = Callable[[], Awaitable[None]]
 
 
+SCHEMES = ("redis", "rediss", "unix")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a Redis URL cannot be used, or None (checked at start, before anything connects)."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        return f"not a Redis URL (redis://HOST[:PORT][/DB], rediss:// or unix://), got {parts.scheme or 'no'} scheme"
+    try:
+        redis.ConnectionPool.from_url(url)
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError as error:
+        return f"not a usable Redis URL: {error}"
+    if parts.scheme != "unix" and not parts.hostname:
+        return "no host in the Redis URL"
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        return f"the Redis URL's database must be a number, got {database!r}"
+    return None
+
+
 def display_url(url: str) -> str:
     """The URL without its password, for logs."""
     parts = urlsplit(url)
