@@ -18,6 +18,7 @@ from brownout.fleet.link import Timeouts
 from brownout.fleet.switches import SharedSwitches
 from brownout.scenario.compile import load_scenario
 from brownout.scenario.compile import parse_scenario
+from redis_server import FrozenNetwork
 from redis_server import RedisServer
 from redis_server import redis_server  # noqa: F401 (a fixture)
 
@@ -204,3 +205,27 @@ async def test_with_redis_stopped_replicas_keep_their_state_and_rejoin_when_it_r
     assert one.switches.pending == 0
     two.state.deactivate("storm")
     await until(lambda: one.on() == ["phased"], seconds=1.0)
+
+
+async def test_a_connection_the_network_drops_silently_is_left_for_a_fresh_one(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    network = FrozenNetwork(redis_server.port)
+    await network.start()
+    one, two = Replica(network.url, "fleet-test"), Replica(network.url, "fleet-test")
+    try:
+        await one.start()
+        await two.start()
+        network.freeze()  # no error ever arrives: only the link's timeouts find it
+        await until(lambda: not one.link.up and not two.link.up, seconds=2.0)
+        one.state.activate("storm")  # local at once, written later
+        assert one.on() == ["storm"] and two.on() == []
+        network.heal()
+        await until(lambda: one.link.up and two.link.up)
+        await until(lambda: two.on() == ["storm"], seconds=2.0)
+        one.state.deactivate("storm")  # the subscription works again: a fresh one, not the dead one
+        await until(lambda: two.on() == [], seconds=1.0)
+    finally:
+        await one.stop()
+        await two.stop()
+        await network.stop()

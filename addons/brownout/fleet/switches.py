@@ -172,6 +172,13 @@ class SharedSwitches:
                 self._resync_wanted = True
                 await self.link.wait_up()
                 self._work.set()
+            except Exception:
+                # Redis answered with an error (keys of another program under the prefix, a
+                # command refused): not an outage, but the replica must go on; tried again later.
+                log.exception("brownout: sharing this replica's switches with the fleet failed")
+                self._resync_wanted = True
+                await asyncio.sleep(self.link.timeouts.backoff_max)
+                self._work.set()
 
     async def _listen_loop(self) -> None:
         """Subscribed to the changes channel; each message (and each subscription) asks for a re-read."""
@@ -181,7 +188,9 @@ class SharedSwitches:
             try:
                 await self.link.call(pubsub.subscribe(self.channel))
                 self._want_resync()  # anything written while this replica was not listening
-                while True:
+                # A Redis that hangs (or a network that drops packets) never breaks this connection:
+                # once the link finds Redis gone, it is left for a fresh one.
+                while self.link.up:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_POLL)
                     if message is not None:
                         self._want_resync()
