@@ -113,6 +113,27 @@ async def test_with_redis_down_a_replica_serves_its_last_state_and_says_so_then_
         await until_status(two, 200, seconds=1.0)
 
 
+async def test_no_request_waits_on_a_hung_redis(
+    start_proxy: StartProxy,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    one, two = await two_replicas(start_proxy, redis_server.url)
+    async with aiohttp.ClientSession() as http:
+        await upload_outage(http, one)
+        await until_status(two, 503, seconds=1.0)
+        redis_server.pause()  # answers nothing, closes nothing
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            for _ in range(10):
+                assert await chat_status(two) == 503
+            assert loop.time() - started < 2.0  # nowhere near a Redis timeout per request
+            await until_metric(http, two, "brownout_redis_up", 0.0)
+        finally:
+            redis_server.resume()
+        await until_metric(http, two, "brownout_redis_up", 1.0)
+
+
 async def test_without_redis_a_replica_is_alone_and_has_no_fleet_metrics(start_proxy: StartProxy) -> None:
     alone = await start_proxy()
     async with aiohttp.ClientSession() as http:
