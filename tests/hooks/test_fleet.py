@@ -1,5 +1,10 @@
 """`brownout_redis` end to end: in-process proxies on one real Redis, the official OpenAI client
-through them, the admin API of one replica switching the others."""
+through them, the admin API of one replica switching the others.
+
+mitmproxy hands every connection to the master created last in a process (its `ctx.master` is
+global), so traffic goes through the second replica only; the first is read through its own admin
+API and state, which are its own. The three-process test (tests/e2e/test_e2e_fleet.py) sends
+traffic through every replica."""
 
 from __future__ import annotations
 
@@ -82,6 +87,20 @@ async def outage_on_two_replicas(start_proxy: StartProxy, url: str) -> tuple[Run
     return one, two
 
 
+async def until_active(proxy: RunningProxy, names: list[str], seconds: float = 1.0) -> None:
+    """Wait until the replica's admin API says these scenarios are on."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{proxy.admin_url}/api/status") as response:
+                active = [a["name"] for a in (await response.json())["active"]]
+            if active == names:
+                return
+            assert loop.time() - started < seconds, f"still {active}, not {names}, after {seconds} s"
+            await asyncio.sleep(0.02)
+
+
 async def assert_served_at_once(proxy: RunningProxy, status: int, requests: int = 10) -> None:
     """Requests answered from the replica's own state: nowhere near a Redis timeout each."""
     loop = asyncio.get_running_loop()
@@ -105,7 +124,7 @@ async def test_an_upload_switched_on_through_one_replica_is_in_force_on_the_othe
             assert [a["name"] for a in (await response.json())["active"]] == ["fleet-outage"]
         async with http.post(f"{two.admin_url}/api/scenarios/fleet-outage/deactivate", headers=JSON) as response:
             assert response.status == 200
-        await until_status(one, 200, seconds=1.0)
+        await until_active(one, [])
 
 
 async def test_with_redis_down_a_replica_serves_its_last_state_and_says_so_then_rejoins(
@@ -118,11 +137,19 @@ async def test_with_redis_down_a_replica_serves_its_last_state_and_says_so_then_
         await until_metric(http, two, "brownout_redis_up", 0.0)
         assert (await metric(http, two, "brownout_redis_errors_total") or 0) >= 1
         await assert_served_at_once(two, 503)
+        async with http.post(f"{two.admin_url}/api/scenarios/fleet-outage/deactivate", headers=JSON) as response:
+            assert response.status == 200  # applies here at once, shared once Redis is back
+        async with http.get(f"{two.admin_url}/api/status") as response:
+            fleet = (await response.json())["fleet"]
+        assert fleet["up"] is False and fleet["unshared_changes"] == 1 and fleet["redis"] == redis_server.url
+        await assert_served_at_once(two, 200)
+        assert one.state.engine.active == ["fleet-outage"]  # its own last known state
         redis_server.start()
         await until_metric(http, two, "brownout_redis_up", 1.0)
-        async with http.post(f"{one.admin_url}/api/clear", headers=JSON) as response:
+        await until_active(one, [], seconds=2.0)  # the change made during the outage reached it
+        async with http.post(f"{one.admin_url}/api/scenarios/fleet-outage/activate", headers=JSON) as response:
             assert response.status == 200
-        await until_status(two, 200, seconds=1.0)
+        await until_status(two, 503, seconds=1.0)  # and changes flow both ways again
 
 
 async def test_no_request_waits_on_a_hung_redis(

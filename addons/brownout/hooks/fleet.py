@@ -63,6 +63,7 @@ class Fleet:
     def _join(self, url: str) -> None:
         self.link = RedisLink(url)
         self.switches = SharedSwitches(self.link, self.state, control.parse_text)
+        self.state.fleet = self.switches.status
         if self._collector is None:
             self._collector = FleetCollector(self._up, self._errors)
             self.state.metrics.registry.register(self._collector)
@@ -73,6 +74,7 @@ class Fleet:
     def _leave(self) -> None:
         link, switches = self.link, self.switches
         self.link = self.switches = None
+        self.state.fleet = None
         if link is not None and switches is not None:
             try:
                 asyncio.get_running_loop().create_task(_close(link, switches))
