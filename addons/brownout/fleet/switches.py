@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from typing import cast
 
+from redis.asyncio.client import PubSub
+
 from brownout.engine.state import Brownout
 from brownout.engine.state import ScenarioSwitch
 from brownout.fleet.link import OUTAGE_ERRORS
@@ -197,6 +199,9 @@ class SharedSwitches:
             pubsub = self.link.client.pubsub()
             try:
                 await self.link.call(pubsub.subscribe(self.channel))
+                # SUBSCRIBE returns once sent: the re-read must come after Redis confirms it, or a
+                # change written in between would be in neither the re-read nor a message.
+                await self.link.call(self._confirmed(pubsub))
                 self._want_resync()  # anything written while this replica was not listening
                 # A Redis that hangs (or a network that drops packets) never breaks this connection:
                 # once the link finds Redis gone, it is left for a fresh one.
@@ -212,6 +217,14 @@ class SharedSwitches:
                 with contextlib.suppress(*OUTAGE_ERRORS):
                     await asyncio.wait_for(pubsub.aclose(), self.link.timeouts.command)
             await asyncio.sleep(self.link.timeouts.backoff_first)  # never spin if Redis refuses only this
+
+    async def _confirmed(self, pubsub: PubSub) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=self.link.timeouts.command)
+            if message is not None and message.get("type") == "subscribe":
+                return
+            if message is None:
+                raise TimeoutError("Redis did not confirm the subscription")
 
     # -- writing
 
