@@ -288,7 +288,7 @@ class SharedSwitches:
         read = await asyncio.to_thread(
             self._read_uploads, dict(zip(changed, texts, strict=True)), local_sources, from_fleet
         )
-        starts = {name.decode(): float(start) for name, start in active_raw.items()}
+        starts = self._starts(active_raw)
         self._applying = True
         try:
             self._apply_uploads(read, digests)
@@ -297,6 +297,17 @@ class SharedSwitches:
             self._applying = False
         self._synced_once = True
         self.resyncs += 1
+
+    def _starts(self, raw: dict[bytes, bytes]) -> dict[str, float]:
+        """The fleet's switched-on scenarios and their starts; an entry that is not one (written by
+        hand, or by another program) is skipped, with one log line."""
+        starts: dict[str, float] = {}
+        for name, start in raw.items():
+            try:
+                starts[name.decode()] = float(start)
+            except (UnicodeDecodeError, ValueError):
+                self._tell_once(repr(name), repr(start), "skips the entry %s of the fleet's switches: not a start time")
+        return starts
 
     def _read_uploads(
         self, texts: dict[str, bytes | None], local_sources: dict[str, str], from_fleet: frozenset[str]
