@@ -12,6 +12,8 @@ conftest, then take `redis_server` (a started `RedisServer`) as an argument.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import socket
 import subprocess
@@ -102,6 +104,7 @@ class RedisServer:
         """SIGTERM (Redis flushes its append-only file and exits) or, with `kill`, SIGKILL."""
         if self._process is None:
             return
+        self._process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
         self._process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         try:
             self._process.wait(timeout=10)
@@ -110,12 +113,71 @@ class RedisServer:
             self._process.wait(timeout=10)
         self._process = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its connections but answers nothing (a hung Redis)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         self.stop()
         self.start()
 
     def _tail(self) -> str:
         return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+
+
+class FrozenNetwork:
+    """A TCP relay on loopback in front of a Redis, whose `freeze()` is a network that drops every
+    packet: the connections open at that moment stay open and carry nothing, ever again (as after
+    a lost NAT or conntrack entry); connections made while frozen hang too. After `heal()` new
+    connections carry traffic; the frozen ones stay dead. Runs on the test's event loop."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.frozen = False
+        self._server: asyncio.Server | None = None
+        self._dead: list[asyncio.StreamWriter] = []
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    def freeze(self) -> None:
+        self.frozen = True
+
+    def heal(self) -> None:
+        self.frozen = False
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._dead:
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._dead.append(writer)
+        if self.frozen:
+            return  # accepted, never answered
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._dead.append(upstream_writer)
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                if self.frozen:
+                    return  # this connection is dead from now on; its sockets stay open
+                writer.write(data)
+                await writer.drain()
 
 
 class _PortTaken(Exception):

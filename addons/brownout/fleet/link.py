@@ -56,6 +56,27 @@ class Timeouts:
 Rejoin = Callable[[], Awaitable[None]]
 
 
+SCHEMES = ("redis", "rediss", "unix")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a Redis URL cannot be used, or None (checked at start, before anything connects)."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        return f"not a Redis URL (redis://HOST[:PORT][/DB], rediss:// or unix://), got {parts.scheme or 'no'} scheme"
+    try:
+        redis.ConnectionPool.from_url(url)
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError as error:
+        return f"not a usable Redis URL: {error}"
+    if parts.scheme != "unix" and not parts.hostname:
+        return "no host in the Redis URL"
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        return f"the Redis URL's database must be a number, got {database!r}"
+    return None
+
+
 def display_url(url: str) -> str:
     """The URL without its password, for logs."""
     parts = urlsplit(url)
@@ -88,6 +109,7 @@ class RedisLink:
         self._told_down = False
         self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._up_event = asyncio.Event()
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -95,6 +117,10 @@ class RedisLink:
     def on_rejoin(self, callback: Rejoin) -> None:
         """Run `callback` each time the link comes (back) up, the first time included."""
         self._rejoins.append(callback)
+
+    async def wait_up(self) -> None:
+        """Return once the link is up (at once when it is)."""
+        await self._up_event.wait()
 
     async def call(self, operation: Awaitable[T]) -> T:
         """The result of a Redis command; `LinkDown` (after marking the link down) when Redis failed."""
@@ -111,10 +137,11 @@ class RedisLink:
         self.errors += 1
         was_up = self.up
         self.up = False
+        self._up_event.clear()
         if was_up or not self._told_down:
             self._told_down = True
             log.warning(
-                "Redis at %s unreachable (%s); serving the last known state, retrying in the background",
+                "brownout: Redis at %s unreachable (%s); serving the last known state, retrying in the background",
                 display_url(self.url),
                 str(error) or type(error).__name__,
             )
@@ -125,8 +152,9 @@ class RedisLink:
         if self.up:
             return
         self.up = True
+        self._up_event.set()
         if self._told_down:
-            log.warning("Redis at %s is back; rejoined the fleet", display_url(self.url))
+            log.warning("brownout: Redis at %s is back; rejoined the fleet", display_url(self.url))
         self._told_down = False
         for callback in self._rejoins:
             try:
@@ -134,7 +162,7 @@ class RedisLink:
             except LinkDown:
                 return  # down again already: the next rejoin re-reads everything anyway
             except Exception:
-                log.exception("rejoining the fleet failed in %r", callback)
+                log.exception("brownout: rejoining the fleet failed in %r", callback)
 
     async def start(self) -> None:
         """Start the background task that connects, watches and reconnects; returns at once."""
