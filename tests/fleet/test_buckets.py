@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brownout.classify.request import RequestInfo
+from brownout.faults.base import Answer
 from brownout.faults.base import FaultRun
 from brownout.faults.outcome import Outcome
 from brownout.faults.rate_limit.buckets import RateLimiter
@@ -185,6 +187,29 @@ async def test_three_copies_of_a_rule_answer_as_one_provider(
     for fault in faults:
         requests, _ = fault.limiter.state("gpt-4o")
         assert requests is not None and requests.remaining == 3
+
+
+async def test_a_usage_correction_on_one_replica_is_seen_by_the_next_take_on_another(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    faults = [RateLimitFault(tpm=6000) for _ in range(2)]  # a hundred tokens a second
+    (one, other, _) = buckets_of(replica_links)
+    shared = [Shared("drill:0", buckets=one), Shared("drill:0", buckets=other)]
+    run = run_of("gpt-4o", shared[0])
+    run.body = json.dumps({"model": "gpt-4o", "max_tokens": 4000, "messages": []}).encode()
+    await faults[0].on_request(run)
+    assert run.outcome == Outcome.ADMITTED
+    charged = run.state.charged  # type: ignore[attr-defined]
+    answer = Answer(200, {}, False, b"", json.dumps({"usage": {"total_tokens": 50}}).encode())
+    faults[0].on_response(run, answer)  # the answer used 50 tokens of the thousands charged
+    await one.settled()
+    after = await other.admit("drill:0:model:gpt-4o", faults[1].limiter.limits, 0)
+    assert after is not None and after.tokens is not None
+    assert after.tokens.remaining == pytest.approx(6000 - 50, abs=5)
+    assert charged > 4000
+    # Each replica's own bucket was never charged: the whole correction went to the shared one.
+    _, tokens = faults[0].limiter.state("gpt-4o")
+    assert tokens is not None and tokens.remaining == 6000
 
 
 @pytest.fixture
