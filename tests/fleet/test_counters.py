@@ -167,3 +167,18 @@ async def fire_all(url: str, spread: list[int], times: int, every: int) -> None:
     finally:
         for link in links:
             await link.close()
+
+
+async def test_a_scenario_switched_off_while_its_count_is_awaited_leaves_the_others_in_play(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    engine = Engine()
+    engine.shared_counts = RedisCounts(replica_links[0], Fallbacks())
+    engine.load(parse_scenario(EVERY_3, "a.yaml", default_name="a"))
+    engine.load(parse_scenario("rules:\n  - fault: {type: error, status: 500}\n", "b.yaml", default_name="b"))
+    engine.activate("a")
+    engine.activate("b")
+    # The fleet switches `a` off while this request waits for a's count in Redis.
+    asyncio.get_running_loop().call_soon(engine.remove, "a")
+    decision = await engine.decide(info())
+    assert decision is not None and decision.scenario == "b"

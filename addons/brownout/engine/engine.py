@@ -170,11 +170,14 @@ class Engine:
         `arrival` identifies the attempt for the rules that count (none given: every request
         looks the same to them); the caller reports its end with `ended`.
         """
-        names = [only] if only is not None else self._active
+        # A copy: while a shared count is awaited, the fleet may switch a scenario off or remove it.
+        names = [only] if only is not None else list(self._active)
         arrival = arrival if arrival is not None else Arrival()
         for name in names:
-            scenario = self.scenarios[name]
-            rng = self._rngs[name]
+            scenario = self.scenarios.get(name)
+            rng = self._rngs.get(name)
+            if scenario is None or rng is None:
+                continue
             for rule in self.rules_of(scenario):
                 if not rule.match.holds(info):
                     continue
