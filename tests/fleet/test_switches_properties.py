@@ -1,10 +1,12 @@
-"""Properties of the shared switches on a real Redis: whatever the interleaving of switches made on
-three replicas, with or without time to hear each other between them, the fleet settles on one
-state: the same scenarios on everywhere, the same as Redis holds, each timeline at the same point."""
+"""Properties of the shared switches on a real Redis: whatever the interleaving of switches and
+uploads made on three replicas, with or without time to hear each other between them, the fleet
+settles on one state: the same scenarios on everywhere, the same as Redis holds, the same version
+of each upload, each timeline at the same point."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 from hypothesis import HealthCheck
@@ -12,6 +14,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from brownout.control import actions as control
 from fleet.test_switches import Replica
 from fleet.test_switches import until
 from property_budget import budget
@@ -19,10 +22,13 @@ from redis_server import RedisServer
 from redis_server import redis_server  # noqa: F401 (a fixture)
 
 NAMES = ("storm", "phased")
+RULES = "rules:\n  - fault: {type: error, status: 503}\n"
 # (replica, what, scenario, then wait for the others to hear of it)
 Step = tuple[int, str, str, bool]
 STEPS = st.lists(
-    st.tuples(st.integers(0, 2), st.sampled_from(["on", "off", "clear"]), st.sampled_from(NAMES), st.booleans()),
+    st.tuples(
+        st.integers(0, 2), st.sampled_from(["on", "off", "clear", "upload"]), st.sampled_from(NAMES), st.booleans()
+    ),
     min_size=1,
     max_size=12,
 )
@@ -30,7 +36,9 @@ STEPS = st.lists(
 
 def settled(fleet: list[Replica]) -> bool:
     ons = [set(replica.on()) for replica in fleet]
-    return all(replica.switches.pending == 0 for replica in fleet) and all(on == ons[0] for on in ons)
+    texts = [{name: s.text for name, s in replica.state.engine.scenarios.items()} for replica in fleet]
+    quiet = all(replica.switches.pending == 0 for replica in fleet)
+    return quiet and all(on == ons[0] for on in ons) and all(text == texts[0] for text in texts)
 
 
 async def run_steps(url: str, steps: list[Step]) -> None:
@@ -39,12 +47,16 @@ async def run_steps(url: str, steps: list[Step]) -> None:
     try:
         for replica in fleet:
             await replica.start()
-        for index, what, name, wait in steps:
+        for step, (index, what, name, wait) in enumerate(steps):
             state = fleet[index].state
             if what == "on":
                 state.activate(name)
             elif what == "off":
                 state.deactivate(name)
+            elif what == "upload":
+                # A new version of the scenario, told apart by the replica and step that sent it.
+                text = f"name: {name}\ndescription: from {index} at {step}\n{RULES}"
+                control.load_text(state, text, "upload")
             else:
                 state.clear()
             await (until(lambda: settled(fleet)) if wait else asyncio.sleep(0))
@@ -54,6 +66,10 @@ async def run_steps(url: str, steps: list[Step]) -> None:
         link = fleet[0].link
         shared = await link.call(link.client.hgetall(fleet[0].switches.active_key))
         assert {name.decode() for name in shared} == set(fleet[0].on())
+        uploads = await link.call(link.client.hgetall(fleet[0].switches.uploads_key))
+        for raw_name, raw in uploads.items():
+            texts = {replica.state.engine.scenarios[raw_name.decode()].text for replica in fleet}
+            assert texts == {json.loads(raw)["text"]}  # every replica runs the fleet's latest upload
         for name in fleet[0].on():
             clocks = [replica.state.engine.active_for(name) or 0.0 for replica in fleet]
             assert max(clocks) - min(clocks) < 0.05, (name, clocks)
@@ -61,6 +77,8 @@ async def run_steps(url: str, steps: list[Step]) -> None:
             # Each switch heard everywhere before the next: the fleet is one brownout.
             model: list[str] = []
             for _, what, name, _ in steps:
+                if what == "upload":
+                    continue  # an upload leaves a running scenario on and an off one off
                 if what == "on" and name not in model:
                     model.append(name)
                 elif what == "off" and name in model:

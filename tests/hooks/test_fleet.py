@@ -18,6 +18,7 @@ from mitmproxy import exceptions
 
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
+from brownout.fleet.link import RedisLink
 from conftest import StartProxy
 from redis_server import RedisServer
 from redis_server import redis_server  # noqa: F401 (a fixture)
@@ -165,6 +166,30 @@ async def test_no_request_waits_on_a_hung_redis(
         finally:
             redis_server.resume()
         await until_metric(http, two, "brownout_redis_up", 1.0)
+
+
+async def test_a_replica_whose_redis_is_down_at_start_serves_and_joins_when_it_comes(
+    start_proxy: StartProxy,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    redis_server.stop()
+    alone = await start_proxy(OUTAGE, extra_options={"brownout_redis": redis_server.url})
+    async with aiohttp.ClientSession() as http:
+        await until_metric(http, alone, "brownout_redis_up", 0.0)
+        await assert_served_at_once(alone, 503)  # its own --scenario, served without Redis
+        redis_server.start()
+        await until_metric(http, alone, "brownout_redis_up", 1.0)
+    link = alone.master.addons.get("fleet").link
+    # Its start-up switch, noted while Redis was down, is the fleet's now.
+    await until_shared(link, "fleet-outage")
+
+
+async def until_shared(link: RedisLink, name: str) -> None:
+    for _ in range(100):
+        if await link.call(link.client.hexists(link.key("active"), name)):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{name} never shared")
 
 
 async def test_without_redis_a_replica_is_alone_and_has_no_fleet_metrics(start_proxy: StartProxy) -> None:
