@@ -361,6 +361,8 @@ class SharedSwitches:
                 self.state.activate(name, elapsed)
             elif abs((engine.active_for(name) or 0.0) - elapsed) > ALIGN_TOLERANCE:
                 engine.align(name, elapsed)
+            # The `every`/`times` counts of the fleet's activation, where this replica had its own.
+            engine.epochs[name] = repr(start)
 
     def _tell_once(self, name: str, version: str, message: str) -> None:
         if (name, version) not in self._told:
