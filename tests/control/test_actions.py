@@ -150,3 +150,13 @@ def test_a_name_from_the_source_follows_the_name_rule(source: str) -> None:
         control.load_text(state, "rules:\n  - fault: {type: reset}\n", source)
     # With a name of its own, the source is only a label.
     assert control.load_text(state, "name: ok\nrules:\n  - fault: {type: reset}\n", source).scenario.name == "ok"
+
+
+def test_a_scenario_loaded_as_text_is_announced_before_it_is_switched_on() -> None:
+    # A fleet shares the text first, then that it is on, so other replicas know what to switch.
+    state = Brownout()
+    heard: list[str] = []
+    state.upload_listeners.append(lambda scenario: heard.append(f"loaded {scenario.name}"))
+    state.listeners.append(lambda switch: heard.append(f"on {switch.scenario}"))
+    control.load_text(state, "rules:\n  - fault: {type: error, status: 503}\n", "storm.yaml", activate=True)
+    assert heard == ["loaded storm", "on storm"]

@@ -166,6 +166,21 @@ def test_switching_off_and_on_restarts_the_timeline() -> None:
     assert engine.active_for("t") is None
 
 
+def test_a_scenario_switched_on_with_elapsed_time_joins_its_timeline_there() -> None:
+    # A fleet's replica joining a scenario another replica switched on 45 s ago.
+    clock = FakeClock()
+    engine = Engine(clock=clock)
+    engine.load(parse_scenario(TIMED, default_name="t"))
+    assert engine.activate("t", elapsed=45)
+    assert engine.active_for("t") == 45
+    assert engine.phase("t").name == "outage"  # type: ignore[union-attr]
+    engine.align("t", 100)  # the fleet's start, read again, moves the clock
+    assert engine.phase("t").name == "brownout"  # type: ignore[union-attr]
+    engine.deactivate("t")
+    engine.align("t", 10)  # off: nothing to align
+    assert engine.active_for("t") is None
+
+
 def test_a_reload_keeps_the_timeline_clock() -> None:
     clock = FakeClock()
     engine = Engine(clock=clock)

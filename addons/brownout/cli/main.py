@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a browser origin (scheme://host[:port]) allowed to change state through the admin port "
         "(repeatable; default $BROWNOUT_ADMIN_ORIGINS; none: no web page may)",
     )
+    run.add_argument(
+        "--redis",
+        default="",
+        metavar="URL",
+        help="share switches, uploads, timelines, counters and rate-limit buckets with the other replicas "
+        "on this Redis (redis://HOST[:PORT][/DB]); default: this replica alone",
+    )
     run.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     run.add_argument(
         "--forward-port",

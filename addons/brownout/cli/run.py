@@ -72,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "brownout_first_byte_timeout": args.first_byte_timeout,
             "brownout_stream_idle_timeout": args.stream_idle_timeout,
             "brownout_shutdown_grace": args.shutdown_grace,
+            "brownout_redis": args.redis,
         },
     )
 

@@ -144,6 +144,7 @@ def load_text(state: Brownout, text: str, source: str = "upload", activate: bool
 def install(state: Brownout, scenario: Scenario, source: str, activate: bool = False) -> Loaded:
     """Load a validated scenario (replacing one of its name), switched on when asked."""
     replaced = state.load(scenario)
+    state.uploaded(scenario)  # before the switch: a fleet shares the text, then that it is on
     if activate:
         state.activate(scenario.name)
     log.info("brownout: scenario %s %s from %s", scenario.name, "replaced" if replaced else "loaded", source)

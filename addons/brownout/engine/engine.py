@@ -89,8 +89,12 @@ class Engine:
     def is_active(self, name: str) -> bool:
         return name in self._active
 
-    def activate(self, name: str) -> bool:
-        """Turn a scenario on; False when it already was. Seeded draws restart from the seed."""
+    def activate(self, name: str, elapsed: float = 0.0) -> bool:
+        """Turn a scenario on; False when it already was. Seeded draws restart from the seed.
+
+        `elapsed`: seconds its timeline has already run (a fleet's scenario switched on earlier
+        by another replica), so its phases are where the fleet's are.
+        """
         if name not in self.scenarios:
             raise UnknownScenario(name, sorted(self.scenarios))
         if name in self._active:
@@ -98,8 +102,13 @@ class Engine:
         self._rngs[name] = random.Random(self.scenarios[name].seed)
         self._forget_counts(name)
         self._active.append(name)
-        self._since[name] = self.clock()
+        self._since[name] = self.clock() - max(0.0, elapsed)
         return True
+
+    def align(self, name: str, elapsed: float) -> None:
+        """Set how long an active scenario has been on (its timeline follows the fleet's start)."""
+        if name in self._since:
+            self._since[name] = self.clock() - max(0.0, elapsed)
 
     def deactivate(self, name: str) -> bool:
         if name not in self.scenarios:

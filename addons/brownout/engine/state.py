@@ -49,6 +49,9 @@ class Brownout:
     record: RunRecord = field(default_factory=RunRecord)
     # Called on every switch, so addons learn of it at once (the observer times recoveries from it).
     listeners: list[Callable[[ScenarioSwitch], None]] = field(default_factory=list)
+    # Called with each scenario loaded at run time through a control path (the API's upload, the
+    # `brownout.load` command): a fleet shares these with the other replicas.
+    upload_listeners: list[Callable[[Scenario], None]] = field(default_factory=list)
     # Scenario file -> why its latest edit was rejected (the previous version keeps running).
     file_errors: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
@@ -85,8 +88,16 @@ class Brownout:
             except Exception:
                 log.exception("brownout: a listener failed on %s", switch)
 
-    def activate(self, name: str) -> bool:
-        changed = self.engine.activate(name)
+    def uploaded(self, scenario: Scenario) -> None:
+        for listener in list(self.upload_listeners):
+            try:
+                listener(scenario)
+            except Exception:
+                log.exception("brownout: an upload listener failed on %s", scenario.name)
+
+    def activate(self, name: str, elapsed: float = 0.0) -> bool:
+        """Switch a scenario on; `elapsed`: how long its timeline has already run (see Engine.activate)."""
+        changed = self.engine.activate(name, elapsed)
         self.sync_gauges()
         if changed:
             self.control.switches.labels(scenario=name, action="on").inc()

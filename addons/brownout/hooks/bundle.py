@@ -8,6 +8,7 @@ from brownout.hooks.commands import Commands
 from brownout.hooks.connections import Connections
 from brownout.hooks.drain import Drain
 from brownout.hooks.faultlog import FaultLog
+from brownout.hooks.fleet import Fleet
 from brownout.hooks.h2c import PriorKnowledgeH2
 from brownout.hooks.injector import Injector
 from brownout.hooks.observer import ClientObserver
@@ -26,9 +27,11 @@ def make_addons(state: Brownout | None = None) -> list[object]:
     state = state or Brownout()
     # Router first (it fixes the upstream and provider); Streams after the Injector (it relays the
     # stream plan the Injector's fault armed); the observer and the Recorder after them (they see
-    # what the faults did to the flow, the Recorder last of the flow hooks).
+    # what the faults did to the flow, the Recorder last of the flow hooks). Fleet before Config:
+    # the switches Config makes at start are then shared.
     return [
         PriorKnowledgeH2(),
+        Fleet(state),
         Config(state),
         Router(state),
         Connections(state),

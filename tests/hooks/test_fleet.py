@@ -1,0 +1,133 @@
+"""`brownout_redis` end to end: in-process proxies on one real Redis, the official OpenAI client
+through them, the admin API of one replica switching the others."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import aiohttp
+import openai
+import pytest
+from mitmproxy import exceptions
+
+from brownout.cli.runner import ProxySettings
+from brownout.cli.runner import RunningProxy
+from conftest import StartProxy
+from redis_server import RedisServer
+from redis_server import redis_server  # noqa: F401 (a fixture)
+
+OUTAGE = "name: fleet-outage\nrules:\n  - fault: {type: error, status: 503}\n"
+YAML = {"Content-Type": "application/yaml"}
+JSON = {"Content-Type": "application/json"}
+
+
+async def chat_status(proxy: RunningProxy) -> int:
+    async with openai.AsyncOpenAI(base_url=f"{proxy.url}/openai/v1", api_key="sk-test", max_retries=0) as client:
+        try:
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+            )
+        except openai.APIStatusError as error:
+            return error.status_code
+    return 200
+
+
+async def metric(http: aiohttp.ClientSession, proxy: RunningProxy, name: str) -> float | None:
+    async with http.get(proxy.admin_url + "/metrics") as response:
+        text = await response.text()
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else None
+
+
+async def until_status(proxy: RunningProxy, status: int, seconds: float) -> float:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while (got := await chat_status(proxy)) != status:
+        assert loop.time() - started < seconds, f"still {got}, not {status}, after {seconds} s"
+        await asyncio.sleep(0.02)
+    return loop.time() - started
+
+
+async def until_metric(http: aiohttp.ClientSession, proxy: RunningProxy, name: str, value: float) -> None:
+    for _ in range(300):
+        if await metric(http, proxy, name) == value:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{name} never {value}")
+
+
+async def two_replicas(start_proxy: StartProxy, url: str) -> tuple[RunningProxy, RunningProxy]:
+    """Two proxies on one Redis, both linked up."""
+    one = await start_proxy(extra_options={"brownout_redis": url})
+    two = await start_proxy(extra_options={"brownout_redis": url})
+    async with aiohttp.ClientSession() as http:
+        for proxy in (one, two):
+            await until_metric(http, proxy, "brownout_redis_up", 1.0)
+    return one, two
+
+
+async def upload_outage(http: aiohttp.ClientSession, proxy: RunningProxy) -> None:
+    """OUTAGE uploaded and switched on through this replica's admin API."""
+    async with http.post(f"{proxy.admin_url}/api/scenarios?activate=1", data=OUTAGE, headers=YAML) as response:
+        assert response.status == 201
+
+
+async def test_an_upload_switched_on_through_one_replica_is_in_force_on_the_other_within_a_second(
+    start_proxy: StartProxy,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    one, two = await two_replicas(start_proxy, redis_server.url)
+    async with aiohttp.ClientSession() as http:
+        assert await chat_status(two) == 200
+        await upload_outage(http, one)
+        took = await until_status(two, 503, seconds=1.0)
+        assert took < 1.0
+        async with http.get(f"{two.admin_url}/api/status") as response:
+            assert [a["name"] for a in (await response.json())["active"]] == ["fleet-outage"]
+        async with http.post(f"{two.admin_url}/api/scenarios/fleet-outage/deactivate", headers=JSON) as response:
+            assert response.status == 200
+        await until_status(one, 200, seconds=1.0)
+
+
+async def test_with_redis_down_a_replica_serves_its_last_state_and_says_so_then_rejoins(
+    start_proxy: StartProxy,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    one, two = await two_replicas(start_proxy, redis_server.url)
+    async with aiohttp.ClientSession() as http:
+        await upload_outage(http, one)
+        await until_status(two, 503, seconds=1.0)
+        redis_server.stop(kill=True)
+        await until_metric(http, two, "brownout_redis_up", 0.0)
+        assert (await metric(http, two, "brownout_redis_errors_total") or 0) >= 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for _ in range(5):  # served from the last known state, without waiting on Redis
+            assert await chat_status(two) == 503
+        assert loop.time() - started < 2.0
+        redis_server.start()
+        await until_metric(http, two, "brownout_redis_up", 1.0)
+        async with http.post(f"{one.admin_url}/api/clear", headers=JSON) as response:
+            assert response.status == 200
+        await until_status(two, 200, seconds=1.0)
+
+
+async def test_without_redis_a_replica_is_alone_and_has_no_fleet_metrics(start_proxy: StartProxy) -> None:
+    alone = await start_proxy()
+    async with aiohttp.ClientSession() as http:
+        assert await metric(http, alone, "brownout_redis_up") is None
+    assert alone.master.addons.get("fleet").link is None
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:6379", "not a Redis URL"),
+        ("redis://127.0.0.1:99999", "Port out of range"),
+        ("redis://127.0.0.1/zero", "database must be a number"),
+    ],
+)
+async def test_a_bad_redis_url_is_refused_at_start_with_its_reason(url: str, message: str) -> None:
+    with pytest.raises(exceptions.OptionsError, match=f"brownout_redis: .*{message}"):
+        RunningProxy(ProxySettings(port=0, admin_port=0, termlog=False, extra_options={"brownout_redis": url}))
