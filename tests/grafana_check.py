@@ -298,9 +298,11 @@ def lint_problems(dashboard: dict[str, Any], cumulative_titles: frozenset[str] =
 
 
 def exposed_names() -> set[str]:
-    """Every series name brownout can expose: its whole registry, with all addons built."""
+    """Every series name brownout can expose: its whole registry, with all addons built, and the
+    Redis link's metrics, which only a replica started with `--redis` registers."""
     from brownout.engine.state import Brownout
     from brownout.hooks.bundle import make_addons
+    from brownout.metrics import fleet
 
     state = Brownout()
     make_addons(state)
@@ -308,7 +310,7 @@ def exposed_names() -> set[str]:
     names: set[str] = set()
     for family in state.metrics.registry.collect():
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
-    return names
+    return names | {fleet.UP, fleet.ERRORS + "_total"}
 
 
 def selector_names(expr: str) -> set[str]:

@@ -38,8 +38,9 @@ def rules_of(kind: str) -> list[dict[str, Any]]:
     return [rule for path in RULES for group in load(path)["groups"] for rule in group["rules"] if kind in rule]
 
 
-def test_config_is_valid_and_finds_the_rules(promtool: str) -> None:
-    result = run(promtool, "check", "config", str(DASHBOARDS / "prometheus.yml"))
+@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.fleet.yml"])
+def test_config_is_valid_and_finds_the_rules(promtool: str, config: str) -> None:
+    result = run(promtool, "check", "config", str(DASHBOARDS / config))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(RULES)} rule files found" in result.stdout
 
@@ -92,7 +93,10 @@ def test_fleet_rules_sum_over_the_replicas() -> None:
 def test_fleet_rule_tests_catch_a_per_instance_sum(promtool: str, tmp_path: Path) -> None:
     """A fleet rule that kept the instance (one series per replica) fails its unit test."""
     rules = load(DASHBOARDS / "rules" / "fleet.yml")
-    rules["groups"][0]["rules"][0]["expr"] = "sum by (job, instance, provider) (rate(brownout_requests_total[1m]))"
+    (faults,) = [
+        r for r in rules["groups"][0]["rules"] if r.get("record") == "job_provider:brownout_faults_injected:rate1m"
+    ]
+    faults["expr"] = "sum by (job, instance, provider) (rate(brownout_faults_injected_total[1m]))"
     (tmp_path / "fleet.yml").write_text(yaml.safe_dump(rules))
     test = load(DASHBOARDS / "rules" / "tests" / "fleet.test.yml")
     test["rule_files"] = [str(DASHBOARDS / "rules" / "recording.yml"), str(tmp_path / "fleet.yml")]
