@@ -5,7 +5,8 @@ Pure: a RequestInfo in, a Decision (or None) out. Each scenario owns its random 
 seeded when the scenario sets `seed:`, so its draws repeat run to run. A scenario's timeline
 (and a rule's `flap:`) runs on the engine's clock (injected, so tests set the time) from the
 moment it is switched on. Rules with `first`, `times` or `every` keep their counts here
-(`brownout.engine.sequences`), from the moment the scenario is switched on.
+(`brownout.engine.sequences`), from the moment the scenario is switched on; with `shared_counts`
+set (a fleet), `every` and `times` count across replicas, keyed by the scenario's `epochs` entry.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from brownout.classify.request import RequestInfo
 from brownout.engine import sequences
 from brownout.engine.sequences import Arrival
 from brownout.engine.sequences import RuleCounts
+from brownout.engine.sequences import SharedCounts
+from brownout.engine.sequences import SharedRule
 from brownout.faults import Fault
 from brownout.scenario.model import CompiledRule
 from brownout.scenario.model import Scenario
@@ -33,6 +36,7 @@ class Decision:
     fault: Fault
     rng: random.Random
     capacity: float = 1.0  # the share of its capacity a load-aware fault has now (a phase's `capacity`)
+    place: str = ""  # the rule across a fleet: its scenario and index (what its shared state is kept under)
 
 
 class UnknownScenario(KeyError):
@@ -60,6 +64,11 @@ class Engine:
         # How long after a failed attempt the same request still counts as its retry (`first:`); the
         # observer's retry window, set with it.
         self.retry_window = 30.0
+        # A fleet's `every`/`times` counts (None: this process alone), and what each scenario's
+        # shared counts are kept under: its activation, so switching it on starts them at zero.
+        # The activation's stamp is local; a fleet that shares its switches sets the shared one.
+        self.shared_counts: SharedCounts | None = None
+        self.epochs: dict[str, str] = {}
 
     # -- library
 
@@ -103,6 +112,7 @@ class Engine:
         self._forget_counts(name)
         self._active.append(name)
         self._since[name] = self.clock() - max(0.0, elapsed)
+        self.epochs[name] = f"{time.time():.6f}"
         return True
 
     def align(self, name: str, elapsed: float) -> None:
@@ -140,6 +150,19 @@ class Engine:
     # -- choosing
 
     def choose(self, info: RequestInfo, only: str | None = None, arrival: Arrival | None = None) -> Decision | None:
+        """`decide` in a plain call, for a process whose counts are its own: its coroutine then
+        never waits, so it runs to its end at once (no event loop needed by pure callers)."""
+        step = self.decide(info, only, arrival)
+        try:
+            step.send(None)
+        except StopIteration as done:
+            return done.value
+        step.close()
+        raise RuntimeError("the counts are shared across a fleet: await Engine.decide")
+
+    async def decide(
+        self, info: RequestInfo, only: str | None = None, arrival: Arrival | None = None
+    ) -> Decision | None:
         """The first rule whose match holds, whose flap is on, whose counts allow it and whose
         probability draw succeeds.
 
@@ -160,14 +183,28 @@ class Engine:
                 admission = None
                 if rule.counting is not None:
                     counts = self._counts.setdefault((name, rule.index), RuleCounts())
-                    admission = sequences.admit(rule.counting, counts, info, arrival, self.clock(), self.retry_window)
+                    admission = await sequences.admit(
+                        rule.counting,
+                        counts,
+                        info,
+                        arrival,
+                        self.clock(),
+                        self.retry_window,
+                        self._shared_rule(name, rule.index),
+                    )
                     if admission is None:
                         continue
                 if _draw(rule, rng):
-                    if admission is not None:
-                        admission.fired()
-                    return Decision(name, rule.name, rule.fault, rng, rule.capacity)
+                    if admission is not None and not await admission.book():
+                        continue
+                    return Decision(name, rule.name, rule.fault, rng, rule.capacity, f"{name}:{rule.index}")
         return None
+
+    def _shared_rule(self, name: str, index: int) -> SharedRule | None:
+        if self.shared_counts is None:
+            return None
+        # A scenario consulted while off (an override) counts under no activation.
+        return SharedRule(self.shared_counts, f"{name}:{self.epochs.get(name, 'off')}:{index}")
 
     def ended(self, arrival: Arrival, failed: bool, retry_after: float | None = None) -> None:
         """An attempt `choose` saw has ended, in failure or not (the `first:` rules' retries); a

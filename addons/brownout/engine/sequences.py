@@ -15,6 +15,11 @@ request while its twin is still under way starts a logical request of its own, a
 counts it. The hooks say when an attempt ends, and whether it failed (`ended`).
 
 Every table is bounded (oldest first out) and starts empty when a scenario is switched on.
+
+A fleet of replicas shares the `every` and `times` counts (`SharedCounts`, kept in Redis by
+`brownout.fleet.counters`), so a `times: 3` rule fires three times in all, not three times per
+replica; a count out of reach falls back to this replica's own for that request. `first` stays
+each replica's: a logical request's attempts are told apart by their ends, which one replica sees.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Hashable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Protocol
 
 from brownout.classify.request import RequestInfo
 from brownout.observe import retry_signals as signals
@@ -140,6 +146,30 @@ class Tally:
         return count
 
 
+class SharedCounts(Protocol):
+    """Counts every replica adds to; None from a call: out of reach now (the local count decides)."""
+
+    async def add(self, count: str) -> int | None:
+        """One more for `count`; its total now, this one included."""
+        ...
+
+    async def take(self, count: str, limit: int) -> bool | None:
+        """One more for `count` if it is below `limit` (False, and nothing added, when it is not)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SharedRule:
+    """A counting rule's counts across a fleet: where they are, and the rule's name there (its
+    scenario, the activation they count from, and its place)."""
+
+    counts: SharedCounts
+    rule: str
+
+    def name(self, kind: str, who: str) -> str:
+        return f"{self.rule}:{kind}:{who}"
+
+
 @dataclass(slots=True)
 class RuleCounts:
     """What one counting rule keeps."""
@@ -151,21 +181,40 @@ class RuleCounts:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """A counting rule let the attempt through its counts; `fired` books the firing if it fires."""
+    """A counting rule let the attempt through its counts; `book` books the firing if it fires."""
 
     counts: RuleCounts
     fired_key: str | None
+    limit: int = 0  # the rule's `times`
+    shared: SharedRule | None = None
 
-    def fired(self) -> None:
-        if self.fired_key is not None:
-            self.counts.fired.add(self.fired_key)
+    async def book(self) -> bool:
+        """Book the firing; False when the rule has fired its `times` already (another replica
+        may have taken the last one since the attempt was admitted)."""
+        if self.fired_key is None:
+            return True
+        if self.shared is not None:
+            took = await self.shared.counts.take(self.shared.name("fired", self.fired_key), self.limit)
+            if took is not None:
+                return took
+        if self.counts.fired.get(self.fired_key) >= self.limit:
+            return False
+        self.counts.fired.add(self.fired_key)
+        return True
 
 
-def admit(
-    counting: Counting, counts: RuleCounts, info: RequestInfo, arrival: Arrival, now: float, retry_window: float
+async def admit(
+    counting: Counting,
+    counts: RuleCounts,
+    info: RequestInfo,
+    arrival: Arrival,
+    now: float,
+    retry_window: float,
+    shared: SharedRule | None = None,
 ) -> Admission | None:
     """Whether the counts let the rule fire on this attempt (None: they do not), in this order:
-    `first` (the attempt's number in its logical request), `every` (the request's number), `times`."""
+    `first` (the attempt's number in its logical request), `every` (the request's number), `times`.
+    With `shared`, `every` and `times` count across the fleet."""
     if counting.first is not None:
         who = scope_key(counting.first_scope, info, arrival.address)
         ticket = counts.logical.arrive((who, arrival.fingerprint(info.provider)), now, retry_window)
@@ -173,13 +222,23 @@ def admit(
         if ticket.logical.attempts > counting.first:
             return None
     who = scope_key(counting.count_scope, info, arrival.address)
-    if counting.every is not None and counts.seen.add(who) % counting.every:
+    if counting.every is not None and await _seen(counts, shared, who) % counting.every:
         return None
     if counting.times is not None:
-        if counts.fired.get(who) >= counting.times:
+        # Shared, the firing is checked as it is booked (one step in Redis); alone, before the draw.
+        if shared is None and counts.fired.get(who) >= counting.times:
             return None
-        return Admission(counts, who)
+        return Admission(counts, who, counting.times, shared)
     return Admission(counts, None)
+
+
+async def _seen(counts: RuleCounts, shared: SharedRule | None, who: str) -> int:
+    """The request's number among those that reached the rule (`every`)."""
+    if shared is not None:
+        seen = await shared.counts.add(shared.name("seen", who))
+        if seen is not None:
+            return seen
+    return counts.seen.add(who)
 
 
 def ended(arrival: Arrival, now: float, failed: bool, retry_after: float | None = None) -> None:

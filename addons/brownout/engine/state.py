@@ -15,6 +15,9 @@ from brownout.classify.upstream_providers import ProviderMap
 from brownout.engine.engine import Engine
 from brownout.engine.flows import FlowTable
 from brownout.faults.overload.fault import OverloadFault
+from brownout.faults.shared import Shared
+from brownout.faults.shared import SharedBuckets
+from brownout.faults.shared import SharedLoad
 from brownout.metrics.control import ControlMetrics
 from brownout.metrics.overload import OverloadMetrics
 from brownout.metrics.overload import OverloadRule
@@ -57,6 +60,9 @@ class Brownout:
     started: float = field(default_factory=time.time)
     # Set when a graceful stop begins: /healthz answers 503 so a load balancer stops sending here.
     draining: bool = False
+    # A fleet's rate-limit buckets and offered load (`brownout.fleet`); None: this replica alone.
+    shared_buckets: SharedBuckets | None = None
+    shared_load: SharedLoad | None = None
     control: ControlMetrics = field(init=False)
     overload: OverloadMetrics = field(init=False)
 
@@ -70,6 +76,12 @@ class Brownout:
             for rule in self.engine.rules_of(self.engine.scenarios[name]):
                 if isinstance(rule.fault, OverloadFault):
                     yield OverloadRule(name, rule.name, rule.fault, rule.capacity)
+
+    def shared_for(self, place: str) -> Shared | None:
+        """What a fault run of the rule at `place` shares with the fleet (None: nothing)."""
+        if self.shared_buckets is None and self.shared_load is None:
+            return None
+        return Shared(place, self.shared_buckets, self.shared_load)
 
     def timeline_phases(self) -> Iterator[tuple[str, list[str], str | None]]:
         """Each loaded scenario with a timeline: its phases, and the one it is in now."""

@@ -37,6 +37,7 @@ from brownout.classify.request import RequestInfo
 # hour; `bounds` holds it with the other bounded types of fault attributes.
 from brownout.faults.bounds import Duration as Duration
 from brownout.faults.outcome import Outcome
+from brownout.faults.shared import Shared
 from brownout.providers.base import Reply
 
 
@@ -82,6 +83,8 @@ class FaultRun:
     state: object = None
     # The share of its capacity a load-aware fault has now (a timeline phase's `capacity`, else 1).
     capacity: float = 1.0
+    # The fleet's shared buckets and load, when replicas share them (None: this replica alone).
+    shared: Shared | None = None
 
 
 class Fault(BaseModel):

@@ -87,7 +87,7 @@ class Injector:
             flow.request.raw_content or b"",
             view.body,
         )
-        decision = self.state.engine.choose(info, only=only, arrival=arrival)
+        decision = await self.state.engine.decide(info, only=only, arrival=arrival)
         if decision is None:
             publish(flow, here)
             return
@@ -104,6 +104,7 @@ class Injector:
             body=view.content,
             client_gone=self._watch_client(flow),
             capacity=decision.capacity,
+            shared=self.state.shared_for(decision.place),
         )
         if fault.plain_answer and info.stream:
             flow.request.anticomp()  # the fault reads the answer as it streams

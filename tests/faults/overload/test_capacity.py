@@ -158,3 +158,30 @@ def test_verdicts_stay_in_bounds(rates: list[float], hysteresis: float) -> None:
         pool.done()
         now += 1.0 / rate if rate > 0 else 1.0
     assert pool.underway == 0
+
+
+def test_a_fleets_offered_load_sets_the_ratio_while_the_replica_counts_its_own() -> None:
+    pool = Pool(Capacity(rps=10, queue_delay=1.0))
+    rng = random.Random(1)
+    alone = pool.offer(0.0, rng)
+    pool.done()
+    assert alone.ratio == pytest.approx(0.1)
+    # Two other replicas sent most of the fleet's 30 a second: this one's pool is over capacity.
+    verdict = pool.offer(0.1, rng, fleet_load=30.0)
+    assert verdict.load == 30.0 and verdict.ratio == pytest.approx(3.0) and verdict.degraded
+    assert verdict.delay == pytest.approx(2.0)
+    pool.done()
+    reading = pool.reading(0.5)
+    assert reading.load == pytest.approx(2.0)  # the metrics show this replica's arrivals alone
+    assert reading.degraded  # ... and the provider's state, which the fleet's load set
+    # A fleet figure older than the window no longer counts: the replica's own arrivals do.
+    assert pool.offered(1.2) == 0.0 and not pool.reading(1.2).degraded
+
+
+def test_a_fleets_load_below_the_replicas_own_does_not_hide_it() -> None:
+    pool = Pool(Capacity(rps=10))
+    rng = random.Random(1)
+    for i in range(20):
+        pool.offer(i * 0.01, rng)
+    # A fleet figure cannot be smaller than what this replica itself saw (it was measured earlier).
+    assert pool.offer(0.3, rng, fleet_load=5.0).load == pytest.approx(21.0)

@@ -78,13 +78,24 @@ class Pool:
         self.degraded = False
         self.underway = 0
         self._arrivals: deque[float] = deque()
+        # The fleet's offered load as last measured, and when (None: this replica alone).
+        self._fleet: tuple[float, float] | None = None
 
     def load(self, now: float) -> float:
+        """The load this replica was offered: its own arrivals per second over the window."""
         horizon = now - self.capacity.window
         arrivals = self._arrivals
         while arrivals and arrivals[0] <= horizon:
             arrivals.popleft()
         return len(arrivals) / self.capacity.window
+
+    def offered(self, now: float) -> float:
+        """The load the provider sees: the fleet's, while its last measure is within the window
+        (a replica that stops hearing of it falls back on its own arrivals)."""
+        local = self.load(now)
+        if self._fleet is not None and now - self._fleet[0] < self.capacity.window:
+            return max(local, self._fleet[1])
+        return local
 
     def _ratio(self, load: float, underway: int, scale: float) -> float:
         """ρ against the capacity scaled by `scale`."""
@@ -106,15 +117,19 @@ class Pool:
             self.degraded = False
         return ratio / kept if self.degraded else ratio
 
-    def offer(self, now: float, rng: random.Random, scale: float = 1.0) -> Verdict:
+    def offer(self, now: float, rng: random.Random, scale: float = 1.0, fleet_load: float | None = None) -> Verdict:
         """A request arrives: count it, and say how long it waits and whether it is shed.
 
+        `fleet_load` is the load every replica was offered, this request included, when a fleet
+        shares its pools (`brownout.faults.shared.SharedLoad`); concurrency stays this replica's.
         The request is under way from now until `done` (a shed one too, while it waits)."""
         if len(self._arrivals) >= MAX_ARRIVALS:
             self._arrivals.popleft()
         self._arrivals.append(now)
         self.underway += 1
-        load = self.load(now)
+        if fleet_load is not None:
+            self._fleet = (now, fleet_load)
+        load = self.offered(now)
         ratio = self._settle(load, self.underway, scale)
         if ratio <= 1.0:
             return Verdict(load, self.underway, ratio, self.degraded, 0.0, False)
@@ -129,12 +144,13 @@ class Pool:
         self.underway = max(0, self.underway - 1)
 
     def reading(self, now: float, scale: float = 1.0) -> Reading:
-        load = self.load(now)
-        self._settle(load, self.underway, scale)
+        """The pool for the metrics: its state from the load the provider sees, the load shown
+        this replica's own (a fleet's instances add up to the fleet's offered load)."""
+        self._settle(self.offered(now), self.underway, scale)
         kept = (1.0 - self.capacity.hysteresis) if self.degraded else 1.0
         c = self.capacity
         return Reading(
-            load,
+            self.load(now),
             self.underway,
             c.rps * scale * kept if c.rps is not None else None,
             c.concurrency * scale * kept if c.concurrency is not None else None,
@@ -142,7 +158,7 @@ class Pool:
         )
 
     def idle(self, now: float) -> bool:
-        return self.underway == 0 and not self.degraded and self.load(now) == 0.0
+        return self.underway == 0 and not self.degraded and self.offered(now) == 0.0
 
 
 class Pools:

@@ -38,6 +38,7 @@ from brownout.faults.overload.capacity import Pool
 from brownout.faults.overload.capacity import Pools
 from brownout.faults.overload.capacity import Reading
 from brownout.faults.overload.capacity import Verdict
+from brownout.faults.shared import shared_name
 from brownout.providers import KindName
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Reply
@@ -125,9 +126,14 @@ class OverloadFault(Fault):
 
     async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
         info = run.info
+        key = self.pool_key(info)
+        fleet_load = None
+        if run.shared is not None and run.shared.load is not None:
+            # None when the fleet's count is out of reach: this replica's own arrivals decide.
+            fleet_load = await run.shared.load.arrive(shared_name(run.shared.rule, self.per, key), self.window)
         now = self._time.clock()
-        pool = self._pools.of(self.pool_key(info), now)
-        queued = Queued(self, pool, pool.offer(now, run.rng, run.capacity))
+        pool = self._pools.of(key, now)
+        queued = Queued(self, pool, pool.offer(now, run.rng, run.capacity, fleet_load))
         run.state = queued
         verdict = queued.verdict
         if verdict.delay > 0:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from collections.abc import Hashable
 from typing import Literal
 
+from brownout.faults.shared import BucketLimits
 from brownout.providers.rate_limits import LimitState
 from brownout.providers.rate_limits import Verdict
 
@@ -75,6 +76,11 @@ class RateLimiter:
         self.max_keys = max_keys
         self._buckets: OrderedDict[Hashable, tuple[TokenBucket | None, TokenBucket | None]] = OrderedDict()
 
+    @property
+    def limits(self) -> BucketLimits:
+        """The buckets' sizes and rates, as shared buckets are made to the same measure."""
+        return BucketLimits(self.rpm, self.tpm, self.burst)
+
     def _pair(self, key: Hashable, now: float) -> tuple[TokenBucket | None, TokenBucket | None]:
         pair = self._buckets.get(key)
         if pair is None:
@@ -103,15 +109,18 @@ class RateLimiter:
         needed = min(float(tokens), token_bucket.capacity) if token_bucket else 0.0
         wait_requests = requests.wait_for(1.0, now) if requests else 0.0
         wait_tokens = token_bucket.wait_for(needed, now) if token_bucket else 0.0
-        wait = max(wait_requests, wait_tokens)
-        if wait > 0:
-            exhausted: Literal["requests", "tokens"] = "requests" if wait_requests >= wait_tokens else "tokens"
-            return Verdict(False, *self._states(requests, token_bucket, now), wait, exhausted, tokens)
-        if requests:
-            requests.take(1.0, now)
-        if token_bucket:
-            token_bucket.take(float(tokens), now)
-        return Verdict(True, *self._states(requests, token_bucket, now), 0.0, None, tokens)
+        if max(wait_requests, wait_tokens) <= 0:
+            if requests:
+                requests.take(1.0, now)
+            if token_bucket:
+                token_bucket.take(float(tokens), now)
+        return verdict_of(
+            self.limits,
+            requests.level(now) if requests else None,
+            token_bucket.level(now) if token_bucket else None,
+            (wait_requests, wait_tokens),
+            tokens,
+        )
 
     def settle(self, key: Hashable, charged: int, used: int) -> None:
         """Correct a request's token charge once its real usage is known."""
@@ -121,18 +130,40 @@ class RateLimiter:
 
     def state(self, key: Hashable) -> tuple[LimitState | None, LimitState | None]:
         now = self.clock()
-        return self._states(*self._pair(key, now), now)
-
-    def _states(
-        self, requests: TokenBucket | None, tokens: TokenBucket | None, now: float
-    ) -> tuple[LimitState | None, LimitState | None]:
-        return (
-            _state(requests, self.rpm, now) if requests and self.rpm else None,
-            _state(tokens, self.tpm, now) if tokens and self.tpm else None,
+        requests, tokens = self._pair(key, now)
+        verdict = verdict_of(
+            self.limits, requests.level(now) if requests else None, tokens.level(now) if tokens else None
         )
+        return verdict.requests, verdict.tokens
 
 
-def _state(bucket: TokenBucket, per_minute: int, now: float) -> LimitState:
+def verdict_of(
+    limits: BucketLimits,
+    requests: float | None,
+    tokens: float | None,
+    waits: tuple[float, float] = (0.0, 0.0),
+    requested: int = 0,
+) -> Verdict:
+    """What a take from buckets at these levels says (after the take, when it was let through);
+    `waits` is how long the request and token buckets would make it wait (none: it passed).
+    One shape for this replica's buckets and a fleet's shared ones."""
+    wait_requests, wait_tokens = waits
+    wait = max(wait_requests, wait_tokens)
+    exhausted: Literal["requests", "tokens"] | None = None
+    if wait > 0:
+        exhausted = "requests" if wait_requests >= wait_tokens else "tokens"
+    return Verdict(
+        wait <= 0,
+        _state(requests, limits.burst, limits.rpm) if requests is not None and limits.rpm else None,
+        _state(tokens, limits.tpm, limits.tpm) if tokens is not None and limits.tpm else None,
+        wait,
+        exhausted,
+        requested,
+    )
+
+
+def _state(level: float, capacity: int | None, per_minute: int) -> LimitState:
     # A level a hair below a whole number from float arithmetic still counts as that number.
-    remaining = max(0, math.floor(bucket.level(now) + 1e-9))
-    return LimitState(per_minute, remaining, bucket.time_to_full(now))
+    remaining = max(0, math.floor(level + 1e-9))
+    full = float(capacity if capacity is not None else per_minute)
+    return LimitState(per_minute, remaining, max(0.0, (full - level) / (per_minute / 60.0)))

@@ -30,6 +30,7 @@ from brownout.faults.rate_limit.buckets import RateLimiter
 from brownout.faults.rate_limit.usage import SseUsageWatcher
 from brownout.faults.rate_limit.usage import UsageCounter
 from brownout.faults.rate_limit.usage import request_charge
+from brownout.faults.shared import shared_name
 from brownout.providers.base import Reply
 from brownout.providers.rate_limits import Verdict
 from brownout.providers.rate_limits import limit_headers
@@ -71,13 +72,20 @@ class RateLimitFault(Fault):
         info = run.info
         key = self.bucket_key(info.model, info.key_hash)
         charged = request_charge(run.body) if self.tpm else 0
-        verdict = self._limiter.admit(key, charged)
+        verdict, bucket = None, None
+        if run.shared is not None and run.shared.buckets is not None:
+            bucket = shared_name(run.shared.rule, self.per, key)
+            verdict = await run.shared.buckets.admit(bucket, self._limiter.limits, charged)
+        if verdict is None:
+            # Alone, or the fleet's buckets out of reach: this replica's own buckets decide.
+            bucket = None
+            verdict = self._limiter.admit(key, charged)
         wall = time.time()
         if not verdict.allowed:
             run.outcome = Outcome.ANSWERED
             return rate_limited_reply(info.provider, verdict, info.model, wall)
         run.outcome = Outcome.ADMITTED
-        run.state = Admission(key, charged, verdict, wall)
+        run.state = Admission(key, charged, verdict, wall, bucket)
         return None
 
     def on_response_headers(self, run: FaultRun, answer: Answer) -> HeaderEdit | None:
@@ -104,7 +112,12 @@ class RateLimitFault(Fault):
             counter.feed_body(answer.content)
             used = counter.total
         if used is not None:
-            self._limiter.settle(admission.key, admission.charged, used)
+            shared = run.shared.buckets if run.shared is not None else None
+            if admission.bucket is not None and shared is not None:
+                # Settled where it was taken: the shared bucket, or this replica's own.
+                shared.settle(admission.bucket, self._limiter.limits, used - admission.charged)
+            else:
+                self._limiter.settle(admission.key, admission.charged, used)
             admission.used = used
         return None
 
@@ -117,5 +130,6 @@ class Admission:
     charged: int
     verdict: Verdict
     wall: float  # Unix time of the admission, for the reset times in the headers
+    bucket: str | None = None  # the fleet's bucket it was taken from (None: this replica's own)
     watcher: SseUsageWatcher | None = field(default=None)
     used: int | None = None

@@ -1,0 +1,216 @@
+"""A fleet's rate-limit buckets on a real redis-server: atomic takes across replicas, the rate
+held under concurrent load, the headers from the shared figures, settles, expiry, Redis down."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from brownout.classify.request import RequestInfo
+from brownout.faults.base import FaultRun
+from brownout.faults.outcome import Outcome
+from brownout.faults.rate_limit.buckets import RateLimiter
+from brownout.faults.rate_limit.fault import RateLimitFault
+from brownout.faults.shared import BucketLimits
+from brownout.faults.shared import Shared
+from brownout.fleet.buckets import RedisBuckets
+from brownout.fleet.fallbacks import Fallbacks
+from brownout.fleet.link import RedisLink
+from brownout.providers.base import Reply
+from fleet.replicas import replica_links  # noqa: F401 (a fixture)
+from fleet.replicas import until
+from property_budget import budget
+from redis_server import RedisServer
+from redis_server import redis_server  # noqa: F401 (a fixture)
+
+
+def buckets_of(links: list[RedisLink]) -> list[RedisBuckets]:
+    return [RedisBuckets(link, Fallbacks()) for link in links]
+
+
+async def test_a_burst_taken_from_three_replicas_at_once_is_let_through_once(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    limits = BucketLimits(rpm=6, tpm=None, burst=12)  # a tenth of a request a second: no refill to speak of
+    replicas = buckets_of(replica_links)
+    verdicts = await asyncio.gather(*(replicas[i % 3].admit("r:model:gpt-4o", limits, 0) for i in range(36)))
+    allowed = [v for v in verdicts if v is not None and v.allowed]
+    assert all(v is not None for v in verdicts)
+    assert len(allowed) == 12
+    # Each admitted request saw the shared bucket: the remaining counts are 11 down to 0, once each.
+    assert sorted(v.requests.remaining for v in allowed if v.requests) == list(range(12))
+    refused = [v for v in verdicts if v is not None and not v.allowed]
+    assert all(v.exhausted == "requests" and v.wait > 0 for v in refused)
+
+
+async def test_a_global_rpm_holds_within_five_percent_over_three_replicas(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    # 1200 rpm is 20 requests a second; the burst is small so the rate, not the burst, is measured.
+    limits = BucketLimits(rpm=1200, tpm=None, burst=5)
+    replicas = buckets_of(replica_links)
+    loop = asyncio.get_running_loop()
+    admitted = 0
+    started = loop.time()
+    deadline = started + 3.0
+
+    async def client(buckets: RedisBuckets) -> None:
+        nonlocal admitted
+        while loop.time() < deadline:
+            verdict = await buckets.admit("r:model:gpt-4o", limits, 0)
+            assert verdict is not None
+            if verdict.allowed:
+                admitted += 1
+            else:
+                await asyncio.sleep(min(verdict.wait, 0.005))
+
+    await asyncio.gather(*(client(replicas[i % 3]) for i in range(12)))
+    elapsed = loop.time() - started
+    expected = limits.burst + 20 * elapsed  # type: ignore[operator]
+    assert abs(admitted - expected) <= 0.05 * expected, (admitted, expected)
+
+
+async def test_tokens_are_charged_across_replicas_and_settled_where_taken(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    limits = BucketLimits(rpm=None, tpm=600, burst=None)  # ten tokens a second
+    a, b, _ = buckets_of(replica_links)
+    first = await a.admit("r:model:m", limits, 400)
+    assert first is not None and first.allowed and first.tokens is not None
+    assert first.tokens.remaining == 200 and first.requests is None
+    second = await b.admit("r:model:m", limits, 300)
+    assert second is not None and not second.allowed and second.exhausted == "tokens"
+    assert second.wait == pytest.approx(10.0, abs=0.2)  # 100 tokens missing at 10 a second
+    b.settle("r:model:m", limits, -350)  # the first used 50 of its 400: 350 come back
+    await b.settled()
+    third = await a.admit("r:model:m", limits, 300)
+    assert third is not None and third.allowed and third.tokens is not None
+    assert third.tokens.remaining == pytest.approx(250, abs=2)
+    # A request larger than the whole bucket waits for a full one, as alone.
+    assert (await a.admit("r:model:big", limits, 10_000)).allowed  # type: ignore[union-attr]
+
+
+async def test_a_key_expires_once_its_buckets_would_be_full_again(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    limits = BucketLimits(rpm=60_000, tpm=None, burst=2)  # full again 2 ms after a take
+    (buckets, *_) = buckets_of(replica_links)
+    link = replica_links[0]
+    await buckets.admit("r:model:brief", limits, 0)
+    key = buckets.key("r:model:brief", limits)
+    ttl = await link.client.pttl(key)
+    assert 0 < ttl <= 1_002
+    slow = BucketLimits(rpm=6, tpm=None, burst=1)
+    await buckets.admit("r:model:slow", limits=slow, tokens=0)
+    # Empty, it refills in ten seconds: the key lives that long and a second more, then goes.
+    assert 10_000 < await link.client.pttl(buckets.key("r:model:slow", slow)) <= 11_000
+    await asyncio.sleep(1.1)
+    assert await link.client.exists(key) == 0
+
+
+def test_the_lua_take_agrees_with_the_local_limiter(redis_server: RedisServer) -> None:  # noqa: F811
+    """Any limits and any sequence of charges: the shared bucket says what a replica's own says
+    (the rates are slow enough that the milliseconds of a run refill no whole unit)."""
+
+    @budget(40)
+    @given(
+        rpm=st.one_of(st.none(), st.integers(1, 60)),
+        tpm=st.one_of(st.none(), st.integers(1, 60)),
+        burst=st.one_of(st.none(), st.integers(1, 10)),
+        charges=st.lists(st.integers(0, 80), min_size=1, max_size=15),
+    )
+    def agree(rpm: int | None, tpm: int | None, burst: int | None, charges: list[int]) -> None:
+        if rpm is None and tpm is None:
+            rpm = 1
+        if rpm is None:
+            burst = None
+        local = RateLimiter(rpm, tpm, burst, clock=lambda: 0.0)
+        asyncio.run(compare(redis_server.url, local, charges))
+
+    agree()
+
+
+EXAMPLES = itertools.count()  # each example its own keys (hypothesis seeds `random` alike each time)
+
+
+async def compare(url: str, local: RateLimiter, charges: list[int]) -> None:
+    link = RedisLink(url, prefix=f"prop{next(EXAMPLES)}")
+    await link.start()
+    await until(lambda: link.up)
+    shared = RedisBuckets(link, Fallbacks())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        for charge in charges:
+            mine = local.admit("k", charge)
+            ours = await shared.admit("k", local.limits, charge)
+            # Redis's clock ran on meanwhile: the times to full differ by as much, no more.
+            slack = loop.time() - started + 0.01
+            assert ours is not None
+            assert (ours.allowed, ours.exhausted) == (mine.allowed, mine.exhausted)
+            for theirs, own in ((ours.requests, mine.requests), (ours.tokens, mine.tokens)):
+                assert (theirs is None) == (own is None)
+                if theirs is not None and own is not None:
+                    assert (theirs.limit, theirs.remaining) == (own.limit, own.remaining)
+                    assert theirs.reset == pytest.approx(own.reset, abs=slack)
+            assert ours.wait == pytest.approx(mine.wait, abs=slack)
+    finally:
+        await link.close()
+
+
+def run_of(model: str, shared: Shared | None) -> FaultRun:
+    return FaultRun(info=RequestInfo("openai", "chat", model, stream=False), rng=random.Random(0), shared=shared)
+
+
+async def test_three_copies_of_a_rule_answer_as_one_provider(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    # Each replica compiles its own copy of the rule; the fleet's buckets are the same ones.
+    faults = [RateLimitFault(rpm=6, burst=3) for _ in replica_links]
+    shared = [Shared("drill:0", buckets=b) for b in buckets_of(replica_links)]
+    outcomes = []
+    for i in range(6):
+        run = run_of("gpt-4o", shared[i % 3])
+        act = await faults[i % 3].on_request(run)
+        outcomes.append(run.outcome)
+        if isinstance(act, Reply):
+            assert act.status == 429
+    assert outcomes == [Outcome.ADMITTED] * 3 + [Outcome.ANSWERED] * 3
+    # The buckets each copy keeps for itself were never touched: all of them are full.
+    for fault in faults:
+        requests, _ = fault.limiter.state("gpt-4o")
+        assert requests is not None and requests.remaining == 3
+
+
+async def test_with_redis_down_each_replica_enforces_its_own_limit_and_counts_it(
+    replica_links: list[RedisLink],  # noqa: F811
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    fallbacks = Fallbacks()
+    link = replica_links[0]
+    fault = RateLimitFault(rpm=6, burst=2)
+    shared = Shared("drill:0", buckets=RedisBuckets(link, fallbacks))
+    assert (await shared.buckets.admit("drill:0:model:other", fault.limiter.limits, 0)) is not None  # type: ignore[union-attr]
+    redis_server.stop(kill=True)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = []
+    for _ in range(3):
+        run = run_of("gpt-4o", shared)
+        await fault.on_request(run)
+        outcomes.append(run.outcome)
+    # The first may wait for the link's short timeout; none waits longer, none fails.
+    assert loop.time() - started < 1.0
+    assert outcomes == [Outcome.ADMITTED, Outcome.ADMITTED, Outcome.ANSWERED]
+    assert fallbacks.total("buckets") == 3
+    redis_server.start()
+    await until(lambda: link.up)
+    run = run_of("gpt-4o", shared)
+    await fault.on_request(run)
+    assert run.outcome == Outcome.ADMITTED  # shared again: the fleet's bucket for gpt-4o is full
+    assert fallbacks.total("buckets") == 3
