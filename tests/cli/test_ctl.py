@@ -14,6 +14,7 @@ from rich.console import Console
 
 from brownout.cli.ctl import Client
 from brownout.cli.ctl import show_list
+from brownout.cli.ctl import show_status
 from brownout.cli.runner import ProxySettings
 from brownout.cli.runner import RunningProxy
 from conftest import LONG_NAME
@@ -183,3 +184,34 @@ def test_a_name_argument_follows_the_name_rule(name: str, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert "argument NAME: not a valid name (letters, digits, `_`, `.` and `-`" in err
     assert "\r" not in err and "\x00" not in err and "\u202e" not in err and len(err) < 1000
+
+
+@pytest.mark.parametrize(
+    ("fleet", "line"),
+    [
+        (None, None),
+        (
+            {"redis": "redis://r:6379/0", "up": True, "errors": 0, "unshared_changes": 0},
+            "fleet: redis://r:6379/0, shared",
+        ),
+        (
+            {"redis": "redis://r:6379/0", "up": False, "errors": 3, "unshared_changes": 2},
+            "fleet: redis://r:6379/0 unreachable: serving the last known state, 2 change(s) not yet shared",
+        ),
+    ],
+)
+def test_status_says_how_the_replica_stands_in_its_fleet(fleet: dict[str, object] | None, line: str | None) -> None:
+    answer = {
+        "version": "0",
+        "uptime_seconds": 1.0,
+        "scenarios_loaded": 0,
+        "active": [],
+        "counters": {"requests": 0, "requests_by_code": {}, "faults_injected": 0, "fault_errors": 0},
+        "errors": [],
+        "fleet": fleet,
+    }
+    console = Console(width=200, highlight=False, soft_wrap=True, record=True)
+    with console.capture() as captured:
+        show_status(console, answer)
+    lines = captured.get().splitlines()
+    assert [text for text in lines if text.startswith("fleet")] == ([line] if line else [])

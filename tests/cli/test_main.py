@@ -50,6 +50,15 @@ def test_run_refuses_a_bad_upstream() -> None:
     assert done.returncode == 2 and "expected NAME=URL" in done.stderr
 
 
+def test_run_refuses_a_redis_url_it_cannot_use_before_listening() -> None:
+    port = free_port()
+    args = [BROWNOUT, "run", "--port", str(port), "--admin-port", "0", "--redis", "http://127.0.0.1:6379"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "brownout_redis: not a Redis URL" in done.stderr
+    assert "proxy on" not in done.stdout
+
+
 def test_library_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scenarios", "list"]) == 0
     assert "anthropic-529-storm" in capsys.readouterr().out

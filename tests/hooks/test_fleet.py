@@ -1,5 +1,10 @@
 """`brownout_redis` end to end: in-process proxies on one real Redis, the official OpenAI client
-through them, the admin API of one replica switching the others."""
+through them, the admin API of one replica switching the others.
+
+mitmproxy hands every connection to the master created last in a process (its `ctx.master` is
+global), so traffic goes through the second replica only; the first is read through its own admin
+API and state, which are its own. The three-process test (tests/e2e/test_e2e_fleet.py) sends
+traffic through every replica."""
 
 from __future__ import annotations
 
@@ -73,6 +78,38 @@ async def upload_outage(http: aiohttp.ClientSession, proxy: RunningProxy) -> Non
         assert response.status == 201
 
 
+async def outage_on_two_replicas(start_proxy: StartProxy, url: str) -> tuple[RunningProxy, RunningProxy]:
+    """Two replicas; OUTAGE uploaded and switched on through the first, in force on the second."""
+    one, two = await two_replicas(start_proxy, url)
+    async with aiohttp.ClientSession() as http:
+        await upload_outage(http, one)
+    await until_status(two, 503, seconds=1.0)
+    return one, two
+
+
+async def until_active(proxy: RunningProxy, names: list[str], seconds: float = 1.0) -> None:
+    """Wait until the replica's admin API says these scenarios are on."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{proxy.admin_url}/api/status") as response:
+                active = [a["name"] for a in (await response.json())["active"]]
+            if active == names:
+                return
+            assert loop.time() - started < seconds, f"still {active}, not {names}, after {seconds} s"
+            await asyncio.sleep(0.02)
+
+
+async def assert_served_at_once(proxy: RunningProxy, status: int, requests: int = 10) -> None:
+    """Requests answered from the replica's own state: nowhere near a Redis timeout each."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(requests):
+        assert await chat_status(proxy) == status
+    assert loop.time() - started < 2.0
+
+
 async def test_an_upload_switched_on_through_one_replica_is_in_force_on_the_other_within_a_second(
     start_proxy: StartProxy,
     redis_server: RedisServer,  # noqa: F811
@@ -87,30 +124,47 @@ async def test_an_upload_switched_on_through_one_replica_is_in_force_on_the_othe
             assert [a["name"] for a in (await response.json())["active"]] == ["fleet-outage"]
         async with http.post(f"{two.admin_url}/api/scenarios/fleet-outage/deactivate", headers=JSON) as response:
             assert response.status == 200
-        await until_status(one, 200, seconds=1.0)
+        await until_active(one, [])
 
 
 async def test_with_redis_down_a_replica_serves_its_last_state_and_says_so_then_rejoins(
     start_proxy: StartProxy,
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    one, two = await two_replicas(start_proxy, redis_server.url)
+    one, two = await outage_on_two_replicas(start_proxy, redis_server.url)
     async with aiohttp.ClientSession() as http:
-        await upload_outage(http, one)
-        await until_status(two, 503, seconds=1.0)
         redis_server.stop(kill=True)
         await until_metric(http, two, "brownout_redis_up", 0.0)
         assert (await metric(http, two, "brownout_redis_errors_total") or 0) >= 1
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        for _ in range(5):  # served from the last known state, without waiting on Redis
-            assert await chat_status(two) == 503
-        assert loop.time() - started < 2.0
+        await assert_served_at_once(two, 503)
+        async with http.post(f"{two.admin_url}/api/scenarios/fleet-outage/deactivate", headers=JSON) as response:
+            assert response.status == 200  # applies here at once, shared once Redis is back
+        async with http.get(f"{two.admin_url}/api/status") as response:
+            fleet = (await response.json())["fleet"]
+        assert fleet["up"] is False and fleet["unshared_changes"] == 1 and fleet["redis"] == redis_server.url
+        await assert_served_at_once(two, 200)
+        assert one.state.engine.active == ["fleet-outage"]  # its own last known state
         redis_server.start()
         await until_metric(http, two, "brownout_redis_up", 1.0)
-        async with http.post(f"{one.admin_url}/api/clear", headers=JSON) as response:
+        await until_active(one, [], seconds=2.0)  # the change made during the outage reached it
+        async with http.post(f"{one.admin_url}/api/scenarios/fleet-outage/activate", headers=JSON) as response:
             assert response.status == 200
-        await until_status(two, 200, seconds=1.0)
+        await until_status(two, 503, seconds=1.0)  # and changes flow both ways again
+
+
+async def test_no_request_waits_on_a_hung_redis(
+    start_proxy: StartProxy,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    _, two = await outage_on_two_replicas(start_proxy, redis_server.url)
+    async with aiohttp.ClientSession() as http:
+        redis_server.pause()  # answers nothing, closes nothing
+        try:
+            await assert_served_at_once(two, 503)
+            await until_metric(http, two, "brownout_redis_up", 0.0)
+        finally:
+            redis_server.resume()
+        await until_metric(http, two, "brownout_redis_up", 1.0)
 
 
 async def test_without_redis_a_replica_is_alone_and_has_no_fleet_metrics(start_proxy: StartProxy) -> None:

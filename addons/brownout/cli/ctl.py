@@ -243,6 +243,15 @@ def show_status(out: Console, answer: dict[str, Any]) -> None:
             f"{counters['faults_injected']}, fault errors {counters['fault_errors']}"
         )
     )
+    fleet = answer.get("fleet")
+    if fleet:
+        if fleet["up"]:
+            out.print(Text(f"fleet: {fleet['redis']}, shared"))
+        else:
+            unshared = f", {fleet['unshared_changes']} change(s) not yet shared" if fleet["unshared_changes"] else ""
+            out.print(
+                Text(f"fleet: {fleet['redis']} unreachable: serving the last known state{unshared}", style="bold red")
+            )
     for problem in answer["errors"]:
         out.print(Text(f"rejected edit of {problem['file']} (the previous version keeps running):", style="bold red"))
         out.print(Text(problem["error"], style="red"))

@@ -101,6 +101,7 @@ def status(state: Brownout) -> dict[str, Any]:
             "fault_errors": fault_errors,
         },
         "errors": [{"file": file, "error": error} for file, error in sorted(state.file_errors.items())],
+        "fleet": state.fleet() if state.fleet is not None else None,
     }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 
 from brownout.classify.routing import RouteTable
 from brownout.classify.upstream_providers import ProviderMap
@@ -58,6 +59,8 @@ class Brownout:
     # Scenario file -> why its latest edit was rejected (the previous version keeps running).
     file_errors: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    # How this replica stands in a fleet (`--redis`), for the status; None: it runs alone.
+    fleet: Callable[[], dict[str, Any]] | None = None
     # Set when a graceful stop begins: /healthz answers 503 so a load balancer stops sending here.
     draining: bool = False
     # A fleet's rate-limit buckets and offered load (`brownout.fleet`); None: this replica alone.

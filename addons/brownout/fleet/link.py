@@ -141,7 +141,7 @@ class RedisLink:
         if was_up or not self._told_down:
             self._told_down = True
             log.warning(
-                "Redis at %s unreachable (%s); serving the last known state, retrying in the background",
+                "brownout: Redis at %s unreachable (%s); serving the last known state, retrying in the background",
                 display_url(self.url),
                 str(error) or type(error).__name__,
             )
@@ -154,7 +154,7 @@ class RedisLink:
         self.up = True
         self._up_event.set()
         if self._told_down:
-            log.warning("Redis at %s is back; rejoined the fleet", display_url(self.url))
+            log.warning("brownout: Redis at %s is back; rejoined the fleet", display_url(self.url))
         self._told_down = False
         for callback in self._rejoins:
             try:
@@ -162,7 +162,7 @@ class RedisLink:
             except LinkDown:
                 return  # down again already: the next rejoin re-reads everything anyway
             except Exception:
-                log.exception("rejoining the fleet failed in %r", callback)
+                log.exception("brownout: rejoining the fleet failed in %r", callback)
 
     async def start(self) -> None:
         """Start the background task that connects, watches and reconnects; returns at once."""

@@ -31,6 +31,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from typing import cast
 
 from brownout.engine.state import Brownout
@@ -38,6 +39,7 @@ from brownout.engine.state import ScenarioSwitch
 from brownout.fleet.link import OUTAGE_ERRORS
 from brownout.fleet.link import LinkDown
 from brownout.fleet.link import RedisLink
+from brownout.fleet.link import display_url
 from brownout.scenario.library import library_dir
 from brownout.scenario.model import Scenario
 from brownout.scenario.yaml_lines import ScenarioError
@@ -150,9 +152,17 @@ class SharedSwitches:
         """Local changes not yet written to Redis."""
         return len(self._pending_switches) + len(self._pending_uploads)
 
+    def status(self) -> dict[str, Any]:
+        """How this replica stands in its fleet, for `/api/status` and `brownout ctl status`."""
+        return {
+            "redis": display_url(self.link.url),
+            "up": self.link.up,
+            "errors": self.link.errors,
+            "unshared_changes": self.pending,
+        }
+
     async def _rejoined(self) -> None:
-        self._resync_wanted = True
-        self._work.set()
+        self._want_resync()
 
     def _want_resync(self) -> None:
         self._resync_wanted = True
@@ -327,6 +337,8 @@ class SharedSwitches:
                 self.state.activate(name, elapsed)
             elif abs((engine.active_for(name) or 0.0) - elapsed) > ALIGN_TOLERANCE:
                 engine.align(name, elapsed)
+            # The `every`/`times` counts of the fleet's activation, where this replica had its own.
+            engine.epochs[name] = repr(start)
 
     def _tell_once(self, name: str, version: str, message: str) -> None:
         if (name, version) not in self._told:

@@ -15,6 +15,8 @@ import logging
 
 from brownout.control import actions as control
 from brownout.engine.state import Brownout
+from brownout.fleet import counting
+from brownout.fleet.fallbacks import Fallbacks
 from brownout.fleet.link import RedisLink
 from brownout.fleet.link import display_url
 from brownout.fleet.link import url_problem
@@ -33,6 +35,7 @@ class Fleet:
         self.switches: SharedSwitches | None = None
         self._running = False
         self._collector: FleetCollector | None = None
+        self._fallbacks: Fallbacks | None = None
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -63,9 +66,14 @@ class Fleet:
     def _join(self, url: str) -> None:
         self.link = RedisLink(url)
         self.switches = SharedSwitches(self.link, self.state, control.parse_text)
+        self.state.fleet = self.switches.status
         if self._collector is None:
             self._collector = FleetCollector(self._up, self._errors)
             self.state.metrics.registry.register(self._collector)
+        if self._fallbacks is None:
+            self._fallbacks = Fallbacks(self.state.metrics.registry)
+        # Buckets, counts and offered load on the same link (brownout.fleet.counting).
+        counting.share(self.state, self.link, self._fallbacks)
         log.info("brownout: sharing this replica's state with the fleet on %s", display_url(url))
         if self._running:
             self._start(self.link, self.switches)
@@ -73,6 +81,8 @@ class Fleet:
     def _leave(self) -> None:
         link, switches = self.link, self.switches
         self.link = self.switches = None
+        self.state.fleet = None
+        counting.unshare(self.state)
         if link is not None and switches is not None:
             try:
                 asyncio.get_running_loop().create_task(_close(link, switches))
