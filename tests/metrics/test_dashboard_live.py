@@ -81,6 +81,11 @@ async def test_every_panel_returns_data_after_a_rehearsal(
         redis_server.stop(kill=True)  # the link goes down, and its errors count
         down = await prometheus.wait_for('max(brownout_redis_errors_total{job="brownout"})', lambda v: bool(v))
         assert down, "brownout counted no Redis error after Redis stopped"
+        # Switched on again while Redis is away (it applies here at once): the rate limit decides alone.
+        await dashboard_run.switch(proxy.admin_url, "dash-outage", True)
+        await dashboard_run.limited_alone(proxy.url)
+        alone = await prometheus.wait_for('max(brownout_redis_fallbacks_total{job="brownout"})', lambda v: bool(v))
+        assert alone, "no request was decided alone while Redis was away"
         finished = time.time()
         await prometheus.wait_scraped_since(finished)
     finally:

@@ -245,6 +245,11 @@ ROWS: tuple[Row, ...] = (
         Panel("Scenarios on by replica", "short", one(f"sum by (instance) ({sel(NOW)})", "{{instance}}"),
               "switching scenarios; a replica that missed a switch stands apart", width=12,
               description="A fleet on one Redis draws one line: a replica apart from the others serves another state."),
+        Panel("Decided alone (Redis out of reach)", "reqps",
+              by_rate("brownout_redis_fallbacks_total", "instance, shared", "{{instance}} {{shared}}"),
+              "rate_limit, overload and counting rules' traffic while Redis is away", width=24, height=6,
+              description="Requests a replica decided with its own buckets, counts or offered load because the "
+              "fleet's Redis was out of reach: meanwhile each replica enforces each limit alone."),
     )),
 )
 # fmt: on
