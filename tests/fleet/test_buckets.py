@@ -187,15 +187,21 @@ async def test_three_copies_of_a_rule_answer_as_one_provider(
         assert requests is not None and requests.remaining == 3
 
 
+@pytest.fixture
+def one_replica(replica_links: list[RedisLink]) -> tuple[RedisLink, Fallbacks, RedisBuckets]:  # noqa: F811
+    """A replica's link, its fallbacks counter and its shared buckets."""
+    fallbacks = Fallbacks()
+    return replica_links[0], fallbacks, RedisBuckets(replica_links[0], fallbacks)
+
+
 async def test_with_redis_down_each_replica_enforces_its_own_limit_and_counts_it(
-    replica_links: list[RedisLink],  # noqa: F811
+    one_replica: tuple[RedisLink, Fallbacks, RedisBuckets],
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    fallbacks = Fallbacks()
-    link = replica_links[0]
+    link, fallbacks, buckets = one_replica
     fault = RateLimitFault(rpm=6, burst=2)
-    shared = Shared("drill:0", buckets=RedisBuckets(link, fallbacks))
-    assert (await shared.buckets.admit("drill:0:model:other", fault.limiter.limits, 0)) is not None  # type: ignore[union-attr]
+    shared = Shared("drill:0", buckets=buckets)
+    assert (await buckets.admit("drill:0:model:other", fault.limiter.limits, 0)) is not None
     redis_server.stop(kill=True)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -214,3 +220,36 @@ async def test_with_redis_down_each_replica_enforces_its_own_limit_and_counts_it
     await fault.on_request(run)
     assert run.outcome == Outcome.ADMITTED  # shared again: the fleet's bucket for gpt-4o is full
     assert fallbacks.total("buckets") == 3
+
+
+async def test_a_redis_that_hangs_costs_one_short_wait_and_never_stalls_the_loop(
+    one_replica: tuple[RedisLink, Fallbacks, RedisBuckets],
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    link, fallbacks, buckets = one_replica
+    limits = BucketLimits(rpm=600, tpm=None, burst=10)
+    loop = asyncio.get_running_loop()
+    ticks: list[float] = []
+
+    async def ticker() -> None:  # what every other flow on the proxy's loop would feel
+        for _ in range(100):
+            ticks.append(loop.time())
+            await asyncio.sleep(0.01)
+
+    ticking = asyncio.create_task(ticker())
+    redis_server.pause()  # SIGSTOP: connections stay open, nothing answers
+    try:
+        started = loop.time()
+        first = await buckets.admit("r:model:m", limits, 0)
+        waited = loop.time() - started
+        started = loop.time()
+        rest = [await buckets.admit("r:model:m", limits, 0) for _ in range(20)]
+        assert loop.time() - started < 0.05  # the link is known down: no more waiting
+    finally:
+        redis_server.resume()
+    await ticking
+    assert first is None and rest == [None] * 20 and fallbacks.total("buckets") == 21
+    assert waited <= link.timeouts.command + 0.2
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.25  # the loop went on meanwhile
+    await until(lambda: link.up)
+    assert await buckets.admit("r:model:m", limits, 0) is not None

@@ -4,8 +4,11 @@ one, a scenario switched on again counts from zero, keys expire, and Redis down 
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from brownout.classify.request import RequestInfo
 from brownout.engine.engine import Engine
@@ -13,8 +16,11 @@ from brownout.fleet.counters import RedisCounts
 from brownout.fleet.fallbacks import Fallbacks
 from brownout.fleet.link import RedisLink
 from brownout.scenario.compile import parse_scenario
+from fleet.replicas import FAST
+from fleet.replicas import REPLICAS
 from fleet.replicas import replica_links  # noqa: F401 (a fixture)
 from fleet.replicas import until
+from property_budget import budget
 from redis_server import RedisServer
 from redis_server import redis_server  # noqa: F401 (a fixture)
 
@@ -25,6 +31,9 @@ TIMES_PER_KEY = "rules:\n  - times: 1\n    scope: key\n    fault: {type: error, 
 
 def info(key: str = "k1") -> RequestInfo:
     return RequestInfo("openai", "chat", "gpt-4o", False, "openai-python", key)
+
+
+EXAMPLES = itertools.count()  # each example its own keys (hypothesis seeds `random` alike each time)
 
 
 def fleet_of(links: list[RedisLink], text: str, fallbacks: Fallbacks | None = None) -> list[Engine]:
@@ -121,3 +130,40 @@ async def test_a_plain_call_refuses_counts_it_would_have_to_wait_for(
         engine.choose(info())
     engine.shared_counts = None  # alone again: a plain call decides at once
     assert engine.choose(info()) is not None
+
+
+def test_any_spread_of_concurrent_requests_fires_as_one_replica_alone_would(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    """However many requests, spread over the replicas however, sent at once: a `times: K` rule
+    fires min(N, K) times and an `every: M` rule N // M times, as a single brownout would."""
+
+    @budget(15)
+    @given(
+        spread=st.lists(st.integers(0, REPLICAS - 1), min_size=1, max_size=40),
+        times=st.integers(1, 8),
+        every=st.integers(1, 5),
+    )
+    def one_provider(spread: list[int], times: int, every: int) -> None:
+        asyncio.run(fire_all(redis_server.url, spread, times, every))
+
+    one_provider()
+
+
+async def fire_all(url: str, spread: list[int], times: int, every: int) -> None:
+    prefix = f"prop{next(EXAMPLES)}"
+    links = [RedisLink(url, prefix=prefix, timeouts=FAST) for _ in range(REPLICAS)]
+    for link in links:
+        await link.start()
+    try:
+        await until(lambda: all(link.up for link in links))
+        for text, expected in (
+            (f"rules:\n  - times: {times}\n    fault: {{type: error, status: 500}}\n", min(len(spread), times)),
+            (f"rules:\n  - every: {every}\n    fault: {{type: error, status: 500}}\n", len(spread) // every),
+        ):
+            engines = fleet_of(links, text)
+            results = await asyncio.gather(*(fired(engines[replica]) for replica in spread))
+            assert sum(results) == expected, text
+    finally:
+        for link in links:
+            await link.close()

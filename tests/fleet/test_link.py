@@ -92,3 +92,4 @@ async def test_a_command_to_a_silent_redis_times_out_without_waiting_longer(link
 
 def test_the_url_in_logs_has_no_password() -> None:
     assert display_url("redis://user:secret@10.0.0.1:6380/2") == "redis://10.0.0.1:6380/2"
+    assert display_url("unix://:secret@/run/redis.sock?db=1") == "unix:///run/redis.sock"

@@ -229,3 +229,16 @@ async def test_a_connection_the_network_drops_silently_is_left_for_a_fresh_one(
         await one.stop()
         await two.stop()
         await network.stop()
+
+
+async def test_an_entry_in_redis_that_is_not_a_switch_is_skipped_and_the_rest_followed(
+    replicas: Callable[[], Replica],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    one = await replicas().start()
+    caplog.set_level(logging.WARNING, logger="brownout.fleet")
+    link = one.link
+    await link.call(link.client.hset(one.switches.active_key, mapping={"storm": "not a time", "phased": "0"}))
+    await link.call(link.client.publish(one.switches.channel, "changed"))
+    await until(lambda: one.on() == ["phased"], seconds=1.0)
+    assert [r for r in caplog.records if "not a start time" in r.getMessage()]

@@ -80,6 +80,8 @@ def url_problem(url: str) -> str | None:
 def display_url(url: str) -> str:
     """The URL without its password, for logs."""
     parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
     host = parts.hostname or "localhost"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from typing import cast
 
+from redis.asyncio.client import PubSub
+
 from brownout.engine.state import Brownout
 from brownout.engine.state import ScenarioSwitch
 from brownout.fleet.link import OUTAGE_ERRORS
@@ -197,6 +199,9 @@ class SharedSwitches:
             pubsub = self.link.client.pubsub()
             try:
                 await self.link.call(pubsub.subscribe(self.channel))
+                # SUBSCRIBE returns once sent: the re-read must come after Redis confirms it, or a
+                # change written in between would be in neither the re-read nor a message.
+                await self.link.call(self._confirmed(pubsub))
                 self._want_resync()  # anything written while this replica was not listening
                 # A Redis that hangs (or a network that drops packets) never breaks this connection:
                 # once the link finds Redis gone, it is left for a fresh one.
@@ -212,6 +217,14 @@ class SharedSwitches:
                 with contextlib.suppress(*OUTAGE_ERRORS):
                     await asyncio.wait_for(pubsub.aclose(), self.link.timeouts.command)
             await asyncio.sleep(self.link.timeouts.backoff_first)  # never spin if Redis refuses only this
+
+    async def _confirmed(self, pubsub: PubSub) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=self.link.timeouts.command)
+            if message is not None and message.get("type") == "subscribe":
+                return
+            if message is None:
+                raise TimeoutError("Redis did not confirm the subscription")
 
     # -- writing
 
@@ -275,7 +288,7 @@ class SharedSwitches:
         read = await asyncio.to_thread(
             self._read_uploads, dict(zip(changed, texts, strict=True)), local_sources, from_fleet
         )
-        starts = {name.decode(): float(start) for name, start in active_raw.items()}
+        starts = self._starts(active_raw)
         self._applying = True
         try:
             self._apply_uploads(read, digests)
@@ -284,6 +297,17 @@ class SharedSwitches:
             self._applying = False
         self._synced_once = True
         self.resyncs += 1
+
+    def _starts(self, raw: dict[bytes, bytes]) -> dict[str, float]:
+        """The fleet's switched-on scenarios and their starts; an entry that is not one (written by
+        hand, or by another program) is skipped, with one log line."""
+        starts: dict[str, float] = {}
+        for name, start in raw.items():
+            try:
+                starts[name.decode()] = float(start)
+            except (UnicodeDecodeError, ValueError):
+                self._tell_once(repr(name), repr(start), "skips the entry %s of the fleet's switches: not a start time")
+        return starts
 
     def _read_uploads(
         self, texts: dict[str, bytes | None], local_sources: dict[str, str], from_fleet: frozenset[str]
