@@ -425,9 +425,11 @@ def test_fleet_prometheus_scrapes_every_replica(fleet_compose: dict[str, Any]) -
     assert targets == [f"{name}:{ADMIN_PORT}" for name in REPLICAS]
     from brownout.control.access import Access
 
-    for name in REPLICAS:
-        allowed = fleet_compose["services"][name]["environment"]["BROWNOUT_ADMIN_HOSTS"].split(",")
-        assert Access.of("0.0.0.0", allowed).host_problem(f"{name}:{ADMIN_PORT}", ADMIN_PORT) is None
+    for index, name in enumerate(REPLICAS):
+        access = Access.of("0.0.0.0", fleet_compose["services"][name]["environment"]["BROWNOUT_ADMIN_HOSTS"].split(","))
+        assert access.host_problem(f"{name}:{ADMIN_PORT}", ADMIN_PORT) is None
+        # `brownout ctl --admin http://127.0.0.1:918N` on the host, through the published port.
+        assert access.host_problem(f"127.0.0.1:{ADMIN_PORT + index}", ADMIN_PORT) is None
     grafana = fleet_compose["services"]["grafana"]
     assert {s: t for s, t, _ in bind_mounts(grafana)} == {
         s: t for s, t, _ in bind_mounts(yaml.safe_load(COMPOSE.read_text())["services"]["grafana"])
