@@ -294,6 +294,15 @@ class Apps:
         )
 
 
+async def limited_alone(proxy_url: str, calls: int = 3) -> None:
+    """A few calls to the rate-limited model, for a replica whose Redis is away (the Fleet row's
+    requests decided alone); the official client, no retries."""
+    async with openai.AsyncOpenAI(base_url=f"{proxy_url}/openai/v1", api_key="sk-dash-alone", max_retries=0) as app:
+        for n in range(calls):
+            with contextlib.suppress(openai.APIError):
+                await app.chat.completions.create(model="limited-1", messages=[{"role": "user", "content": f"{n}"}])
+
+
 async def repeat(call: Callable[[], Awaitable[None]], seconds: float, pause: float) -> None:
     """Call again and again for `seconds` (the last call may run over), `pause` between calls."""
     deadline = time.monotonic() + seconds

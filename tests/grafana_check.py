@@ -298,15 +298,24 @@ def lint_problems(dashboard: dict[str, Any], cumulative_titles: frozenset[str] =
 
 
 def exposed_names() -> set[str]:
-    """Every series name brownout can expose: its whole registry, with all addons built."""
+    """Every series name brownout can expose: its whole registry, with all addons built, and the
+    Redis link's metrics, which only a replica started with `--redis` registers."""
+    from prometheus_client import CollectorRegistry
+
     from brownout.engine.state import Brownout
+    from brownout.fleet.fallbacks import Fallbacks
     from brownout.hooks.bundle import make_addons
+    from brownout.metrics.fleet import FleetCollector
 
     state = Brownout()
     make_addons(state)
+    # What the Fleet hook registers with --redis: the link's collector and the fallback counts.
+    state.metrics.registry.register(FleetCollector(lambda: True, lambda: 0))
+    fleet_counts = CollectorRegistry()
+    Fallbacks(fleet_counts)
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
     names: set[str] = set()
-    for family in state.metrics.registry.collect():
+    for family in [*state.metrics.registry.collect(), *fleet_counts.collect()]:
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
     return names
 

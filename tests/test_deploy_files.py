@@ -14,12 +14,14 @@ import re
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 import grafana_check
 from brownout.cli.main import build_parser
+from brownout.fleet.link import url_problem
 from brownout.scenario.compile import load_scenario
 
 REPO = grafana_check.REPO
@@ -236,13 +238,61 @@ def test_dockerfile_installs_with_uv_and_runs_brownout_on_all_interfaces() -> No
 # -- Kubernetes
 
 
+KUBERNETES = DASHBOARDS / "kubernetes"
+SIDECAR = KUBERNETES / "sidecar"
+
+
+def kustomization(directory: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    return data
+
+
+def json_patch_add(document: dict[str, Any], operation: dict[str, Any]) -> None:
+    """RFC 6902's `add` (the only operation these kustomizations use): a key set, a list item inserted
+    (`-`: appended); every step of the path before the last must exist."""
+    assert operation["op"] == "add", f"only add is used here, not {operation['op']}"
+    *parents, last = [step.replace("~1", "/").replace("~0", "~") for step in operation["path"].split("/")[1:]]
+    node: Any = document
+    for step in parents:
+        node = node[int(step)] if isinstance(node, list) else node[step]
+    if isinstance(node, list):
+        node.insert(len(node) if last == "-" else int(last), operation["value"])
+    else:
+        node[last] = operation["value"]
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    """What `kubectl kustomize` makes of the parts these kustomizations use: resources (files, or
+    directories with a kustomization of their own), `replicas`, and JSON patches with `add`.
+    Anything else fails here, so a new kind of entry is noticed rather than ignored."""
+    spec = kustomization(directory)
+    assert set(spec) <= {"apiVersion", "kind", "resources", "images", "replicas", "patches"}, sorted(spec)
+    documents: list[dict[str, Any]] = []
+    for resource in spec["resources"]:
+        path = (directory / resource).resolve()
+        assert path.is_relative_to(KUBERNETES), f"{directory.name}: {resource} is outside dashboards/kubernetes"
+        if path.is_dir():
+            documents += kustomize(path)
+        else:
+            assert path.parent == directory.resolve(), f"{resource}: kustomize reads files only below its root"
+            documents += [document for document in yaml.safe_load_all(path.read_text()) if document]
+
+    def target(kind: str | None, name: str) -> dict[str, Any]:
+        found = [d for d in documents if d["metadata"]["name"] == name and kind in (None, d["kind"])]
+        assert len(found) == 1, f"{directory.name}: {kind} {name} matches {len(found)} resources"
+        return found[0]
+
+    for entry in spec.get("replicas", []):
+        target(None, entry["name"])["spec"]["replicas"] = entry["count"]
+    for patch in spec.get("patches", []):
+        resource = target(patch["target"]["kind"], patch["target"]["name"])
+        for operation in yaml.safe_load(patch["patch"]):
+            json_patch_add(resource, operation)
+    return documents
+
+
 def manifests() -> dict[str, dict[str, Any]]:
-    kustomization = yaml.safe_load((DASHBOARDS / "kubernetes" / "kustomization.yaml").read_text())
-    found = {}
-    for resource in kustomization["resources"]:
-        for document in yaml.safe_load_all((DASHBOARDS / "kubernetes" / resource).read_text()):
-            found[document["kind"]] = document
-    return found
+    return {document["kind"]: document for document in kustomize(SIDECAR)}
 
 
 def test_kubernetes_scenarios_are_valid(tmp_path: Path) -> None:
@@ -292,5 +342,221 @@ def test_kubernetes_sidecar_wiring() -> None:
     # The image runs as uid 10001 with a read-only root: mitmproxy's home must be writable.
     assert sidecar["securityContext"]["runAsUser"] == 10001
     assert any(m["mountPath"] == "/home/brownout" for m in sidecar["volumeMounts"])
-    kustomization = yaml.safe_load((DASHBOARDS / "kubernetes" / "kustomization.yaml").read_text())
-    assert kustomization["images"][0]["name"] == sidecar["image"]
+    assert kustomization(SIDECAR)["images"][0]["name"] == sidecar["image"]
+
+
+# -- a fleet: compose.fleet.yaml, kubernetes/redis, kubernetes/fleet, kubernetes/fleet-sidecars
+
+COMPOSE_FLEET = DASHBOARDS / "compose.fleet.yaml"
+REPLICAS = ("brownout-1", "brownout-2", "brownout-3")
+REDIS_PORT = 6379
+
+
+@pytest.fixture(scope="module")
+def fleet_compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE_FLEET.read_text())
+    return data
+
+
+def redis_address(args: Any) -> tuple[str, int]:
+    """The host and port of a replica's `--redis` URL."""
+    assert url_problem(args.redis.replace("$(REDIS_PASSWORD)", "secret")) is None, args.redis
+    url = urlsplit(args.redis)
+    assert url.scheme == "redis" and url.path in ("", "/0"), args.redis
+    return url.hostname or "", url.port or REDIS_PORT
+
+
+def test_fleet_compose_runs_three_replicas_on_one_redis(fleet_compose: dict[str, Any]) -> None:
+    services = fleet_compose["services"]
+    assert "version" not in fleet_compose
+    assert set(services) == {"redis", "sim", *REPLICAS, "prometheus", "grafana"}
+    for name in REPLICAS:
+        service = services[name]
+        args = brownout_args([interpolate(arg) for arg in service["command"]])
+        assert args.command == "run" and args.listen_host == "0.0.0.0" and args.admin_host == "0.0.0.0"
+        assert redis_address(args) == ("redis", REDIS_PORT)
+        assert {"redis", "sim"} <= set(service["depends_on"])
+        # Every replica's upstream is the simulator service, at the port it listens on.
+        sim = brownout_args(services["sim"]["command"])
+        assert sim.command == "sim" and sim.host == "0.0.0.0"
+        assert len(args.upstream) == 3
+        for upstream in args.upstream:
+            provider, _, url = upstream.partition("=")
+            assert urlsplit(url).netloc == f"sim:{sim.port}" and urlsplit(url).path == f"/{provider}", upstream
+        assert (COMPOSE_FLEET.parent / service["build"]["context"] / service["build"]["dockerfile"]).resolve() == (
+            REPO / "Dockerfile"
+        )
+        assert interpolate(service["environment"]["BROWNOUT_ADMIN_TOKEN"])
+    redis = services["redis"]
+    assert _DIGEST.search(redis["image"]), "pin Redis by tag and digest"
+    command = redis["command"]
+    assert command[0] == "redis-server" and command[command.index("--appendonly") + 1] == "yes"
+    assert any(volume.endswith(":/data") for volume in redis["volumes"]), "Redis keeps its file on a volume"
+
+
+def test_fleet_compose_ports_and_mounts(fleet_compose: dict[str, Any]) -> None:
+    published: dict[str, tuple[int, int]] = {}
+    for name, service in fleet_compose["services"].items():
+        for port in service.get("ports", []):
+            match = re.fullmatch(r"127\.0\.0\.1:\$\{(\w+):-(\d+)\}:(\d+)", port)
+            assert match, f"{name}: publish as 127.0.0.1:${{NAME:-default}}:port, not {port}"
+            published[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+        image = service["image"]
+        if "build" not in service:
+            assert _DIGEST.search(image), f"{name}: pin {image} by digest too"
+        for source, _target, mode in bind_mounts(service):
+            assert (COMPOSE_FLEET.parent / source).exists(), f"{name}: {source} does not exist"
+            assert mode == "ro", f"{name}: mount {source} read-only"
+    replicas = {f"BROWNOUT_{i}_PORT": (PROXY_PORT + i - 1, PROXY_PORT) for i in (1, 2, 3)}
+    admins = {f"BROWNOUT_{i}_ADMIN_PORT": (ADMIN_PORT + i - 1, ADMIN_PORT) for i in (1, 2, 3)}
+    assert published == {**replicas, **admins, "PROMETHEUS_PORT": (9090, 9090), "GRAFANA_PORT": (3000, 3000)}
+    named = {v.split(":")[0] for s in fleet_compose["services"].values() for v in s.get("volumes", [])}
+    assert {v for v in named if not v.startswith(".")} <= set(fleet_compose["volumes"])
+
+
+def test_fleet_prometheus_scrapes_every_replica(fleet_compose: dict[str, Any]) -> None:
+    prometheus = fleet_compose["services"]["prometheus"]
+    mounts = {target: source for source, target, _ in bind_mounts(prometheus)}
+    config_path = next(a.split("=", 1)[1] for a in prometheus["command"] if "config.file" in a)
+    config = yaml.safe_load((COMPOSE_FLEET.parent / mounts[config_path]).read_text())
+    assert mounts[str(Path(config_path).parent / "rules")] == "./rules" and config["rule_files"] == ["rules/*.yml"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    targets = jobs["brownout"]["static_configs"][0]["targets"]
+    assert targets == [f"{name}:{ADMIN_PORT}" for name in REPLICAS]
+    from brownout.control.access import Access
+
+    for index, name in enumerate(REPLICAS):
+        access = Access.of("0.0.0.0", fleet_compose["services"][name]["environment"]["BROWNOUT_ADMIN_HOSTS"].split(","))
+        assert access.host_problem(f"{name}:{ADMIN_PORT}", ADMIN_PORT) is None
+        # `brownout ctl --admin http://127.0.0.1:918N` on the host, through the published port.
+        assert access.host_problem(f"127.0.0.1:{ADMIN_PORT + index}", ADMIN_PORT) is None
+    grafana = fleet_compose["services"]["grafana"]
+    assert {s: t for s, t, _ in bind_mounts(grafana)} == {
+        s: t for s, t, _ in bind_mounts(yaml.safe_load(COMPOSE.read_text())["services"]["grafana"])
+    }, "the fleet's Grafana is provisioned as compose.yaml's"
+
+
+def by_kind(documents: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for document in documents:
+        key = (document["kind"], document["metadata"]["name"])
+        assert key not in found, f"{key} defined twice"
+        found[key] = document
+    return found
+
+
+def container_env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+def expanded_variables(text: str) -> set[str]:
+    """The `$(NAME)` references Kubernetes expands in a container's args from its env."""
+    return set(re.findall(r"\$\((\w+)\)", text))
+
+
+def check_joins_the_redis(pod: dict[str, Any], container: dict[str, Any], found: dict[Any, Any]) -> Any:
+    """A container of `pod` uses `--redis` with the Redis Service's name and port, the Redis's own
+    password (from the same secret), and the label the Redis's NetworkPolicy lets in."""
+    args = brownout_args(container["args"])
+    service = found[("Service", "brownout-redis")]
+    assert redis_address(args) == (service["metadata"]["name"], service["spec"]["ports"][0]["port"])
+    env = container_env(container)
+    for name in expanded_variables(args.redis):
+        assert name in env, f"--redis uses $({name}), which the container's env lacks"
+    redis_container = found[("StatefulSet", "brownout-redis")]["spec"]["template"]["spec"]["containers"][0]
+    password = container_env(redis_container)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert "$(REDIS_PASSWORD)" in redis_container["args"] and "$(REDIS_PASSWORD)@" in args.redis
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == password
+    policy = found[("NetworkPolicy", "brownout-redis")]["spec"]
+    allowed = policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    assert allowed.items() <= pod["metadata"]["labels"].items(), "the Redis's NetworkPolicy keeps this pod out"
+    return args
+
+
+def test_kubernetes_redis_is_persistent_pinned_and_fenced() -> None:
+    found = by_kind(kustomize(KUBERNETES / "redis"))
+    statefulset, service = found[("StatefulSet", "brownout-redis")], found[("Service", "brownout-redis")]
+    pod = statefulset["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert _DIGEST.search(container["image"]), "pin Redis by tag and digest"
+    args = container["args"]
+    assert args[0] == "redis-server" and args[args.index("--appendonly") + 1] == "yes"
+    data = next(m for m in container["volumeMounts"] if m["mountPath"] == "/data")
+    assert data["name"] in {claim["metadata"]["name"] for claim in statefulset["spec"]["volumeClaimTemplates"]}
+    labels = pod["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] in {p["name"] for p in container["ports"]}
+    assert {p["containerPort"] for p in container["ports"]} == {REDIS_PORT}
+    policy = found[("NetworkPolicy", "brownout-redis")]["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items() and policy["policyTypes"] == ["Ingress"]
+
+
+def test_kubernetes_fleet_replicas_behind_a_service() -> None:
+    found = by_kind(kustomize(KUBERNETES / "fleet"))
+    deployment, service = found[("Deployment", "brownout")], found[("Service", "brownout")]
+    assert deployment["spec"]["replicas"] >= 3
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    args = check_joins_the_redis(pod, container, found)
+    assert args.command == "run" and args.listen_host == "0.0.0.0" and args.admin_host == "0.0.0.0"
+    from brownout.control.access import Access
+    from brownout.units import parse_duration
+
+    assert parse_duration(args.shutdown_grace) + 5 <= pod["spec"]["terminationGracePeriodSeconds"]
+    env = container_env(container)
+    assert "secretKeyRef" in env["BROWNOUT_ADMIN_TOKEN"]["valueFrom"]
+    allowed = env["BROWNOUT_ADMIN_HOSTS"]["value"].split(",")
+    assert Access.of(args.admin_host, allowed).host_problem(f"brownout:{ADMIN_PORT}", args.admin_port) is None
+
+    # The Service reaches the proxy and admin ports of the pods it selects.
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"proxy": args.port, "admin": args.admin_port}
+    assert {p["targetPort"]: p["port"] for p in service["spec"]["ports"]} == ports
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and int(annotations["prometheus.io/port"]) == args.admin_port
+
+    # The library: the fleet's ConfigMap, mounted as a whole directory; its scenarios are valid.
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == args.library)
+    assert "subPath" not in mount
+    configmap = found[("ConfigMap", volumes[mount["name"]]["configMap"]["name"])]
+    assert configmap["data"]
+    assert kustomization(KUBERNETES / "fleet")["images"][0]["name"] == container["image"]
+
+
+def test_kubernetes_fleet_scenarios_are_valid(tmp_path: Path) -> None:
+    configmap = by_kind(kustomize(KUBERNETES / "fleet"))[("ConfigMap", "brownout-fleet-scenarios")]
+    for key, text in configmap["data"].items():
+        path = tmp_path / key
+        path.write_text(text)
+        assert load_scenario(path).name == path.stem, f"{key}: name the scenario after its key"
+
+
+def test_kubernetes_fleet_of_sidecars() -> None:
+    """The sidecar overlay: the app has several replicas and every sidecar joins the Redis; the rest
+    of the sidecar is the plain one's."""
+    found = by_kind(kustomize(KUBERNETES / "fleet-sidecars"))
+    deployment = found[("Deployment", "my-app")]
+    assert deployment["spec"]["replicas"] >= 3
+    pod = deployment["spec"]["template"]
+    containers = {c["name"]: c for c in pod["spec"]["containers"]}
+    args = check_joins_the_redis(pod, containers["brownout"], found)
+    plain_pod = manifests()["Deployment"]["spec"]["template"]
+    plain = next(c for c in plain_pod["spec"]["containers"] if c["name"] == "brownout")
+    assert containers["brownout"]["args"] == [*plain["args"], f"--redis={args.redis}"]
+    assert args.listen_host == "127.0.0.1", "a sidecar serves its own pod only"
+    assert manifests()["Deployment"]["spec"]["replicas"] == 1, "the plain sidecar is left as it was"
+
+
+def test_kustomize_stand_in_applies_patches_and_refuses_what_it_does_not_know(tmp_path: Path) -> None:
+    document: dict[str, Any] = {"spec": {"args": ["a"], "labels": {}}}
+    json_patch_add(document, {"op": "add", "path": "/spec/args/-", "value": "b"})
+    json_patch_add(document, {"op": "add", "path": "/spec/args/0", "value": "z"})
+    json_patch_add(document, {"op": "add", "path": "/spec/labels/x~1y", "value": "1"})
+    assert document == {"spec": {"args": ["z", "a", "b"], "labels": {"x/y": "1"}}}
+    with pytest.raises(AssertionError, match="only add"):
+        json_patch_add(document, {"op": "remove", "path": "/spec/args/0"})
+    (tmp_path / "kustomization.yaml").write_text("resources: []\nconfigMapGenerator: []\n")
+    with pytest.raises(AssertionError, match="configMapGenerator"):
+        kustomize(tmp_path)

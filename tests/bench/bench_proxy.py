@@ -125,6 +125,24 @@ async def latency(url: str, samples: int) -> tuple[float, float]:
     return statistics.median(times), times[int(len(times) * 0.95)]
 
 
+async def measure(targets: list[Target], args: argparse.Namespace) -> None:
+    """Warm every target up, then `args.rounds` interleaved rounds of throughput and latency each."""
+    for target in targets:
+        await wait_ready(target.url)
+        await throughput(target.url, 200, args.concurrency)  # warm-up
+    for round_no in range(args.rounds):
+        for target in targets:
+            target.throughput.append(await throughput(target.url, args.requests, args.concurrency))
+            p50, p95 = await latency(target.url, args.latency_samples)
+            target.p50.append(p50)
+            target.p95.append(p95)
+        print(
+            f"round {round_no + 1}/{args.rounds}: "
+            + ", ".join(f"{t.name} {t.throughput[-1]:.0f} req/s" for t in targets),
+            flush=True,
+        )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
@@ -191,20 +209,7 @@ async def main() -> None:
         for target in targets:
             if target.argv:
                 target.proc = start(target.argv, env)
-        for target in targets:
-            await wait_ready(target.url)
-            await throughput(target.url, 200, args.concurrency)  # warm-up
-        for round_no in range(args.rounds):
-            for target in targets:
-                target.throughput.append(await throughput(target.url, args.requests, args.concurrency))
-                p50, p95 = await latency(target.url, args.latency_samples)
-                target.p50.append(p50)
-                target.p95.append(p95)
-            print(
-                f"round {round_no + 1}/{args.rounds}: "
-                + ", ".join(f"{t.name} {t.throughput[-1]:.0f} req/s" for t in targets),
-                flush=True,
-            )
+        await measure(targets, args)
     finally:
         for target in targets:
             stop(target.proc)

@@ -135,6 +135,16 @@ def test_layout(built: dict[str, Any]) -> None:
         occupied |= cells
 
 
+def test_the_fleet_row_shows_the_replicas_and_their_redis_link() -> None:
+    (fleet,) = [row for row in panels.ROWS if row.title == "Fleet"]
+    values = grafana_check.expansions(dashboard.build())
+    exprs = [grafana_check.expand(q.expr, values) for panel in fleet.panels for q in panel.queries]
+    read = {name for expr in exprs for name in grafana_check.selector_names(expr)}
+    assert {"brownout_build_info", "brownout_redis_up", "brownout_redis_errors_total"} <= read
+    per_replica = [p for p in fleet.panels if any("by (instance)" in q.expr for q in p.queries)]
+    assert len(per_replica) >= 3, "the link, its errors and the switches are shown per replica"
+
+
 def test_every_panel_has_a_unit_title_and_what_moves_it() -> None:
     titles = [panel.title for panel in panels.panels()]
     assert len(titles) == len(set(titles)), "panel titles are unique (the live check names them)"

@@ -27,6 +27,8 @@ from conftest import PROVIDERS
 from conftest import free_port
 from conftest import start_scraped_proxy
 from prom import Prometheus
+from redis_server import RedisServer
+from redis_server import redis_server  # noqa: F401  (the fixture)
 
 # What Grafana would use with a 1 s scrape interval on a short range: four scrapes and a margin.
 RATE_INTERVAL = "10s"
@@ -50,7 +52,10 @@ def moved(result: list[dict[str, Any]]) -> bool:
 
 
 async def test_every_panel_returns_data_after_a_rehearsal(
-    prometheus: Prometheus, sim: SimServer, tmp_path: Path
+    prometheus: Prometheus,
+    sim: SimServer,
+    tmp_path: Path,
+    redis_server: RedisServer,  # noqa: F811
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there: brownout's upstream errors
 
@@ -66,17 +71,26 @@ async def test_every_panel_returns_data_after_a_rehearsal(
         upstreams=[f"{name}={upstream(name)}/{name}" for name in PROVIDERS],
         library=str(library),
         termlog=False,
-        extra_options={"brownout_retry_window": dashboard_run.RETRY_WINDOW},
+        # A replica of a fleet, so the Fleet row has a Redis link to show; Redis goes away at the end.
+        extra_options={"brownout_retry_window": dashboard_run.RETRY_WINDOW, "brownout_redis": redis_server.url},
     )
     proxy = await start_scraped_proxy(prometheus, settings)
     try:
         started = time.time()
         tally = await dashboard_run.rehearse(proxy.url, proxy.admin_url)
+        redis_server.stop(kill=True)  # the link goes down, and its errors count
+        down = await prometheus.wait_for('max(brownout_redis_errors_total{job="brownout"})', lambda v: bool(v))
+        assert down, "brownout counted no Redis error after Redis stopped"
+        # Switched on again while Redis is away (it applies here at once): the rate limit decides alone.
+        await dashboard_run.switch(proxy.admin_url, "dash-outage", True)
+        await dashboard_run.limited_alone(proxy.url)
+        alone = await prometheus.wait_for('max(brownout_redis_fallbacks_total{job="brownout"})', lambda v: bool(v))
+        assert alone, "no request was decided alone while Redis was away"
         finished = time.time()
         await prometheus.wait_scraped_since(finished)
     finally:
         await proxy.stop()
-    assert time.time() - started < 45, "the rehearsal must stay short"
+    assert time.time() - started < 50, "the rehearsal must stay short"
 
     built = dashboard.build()
     checked, empty = 0, []
@@ -88,6 +102,14 @@ async def test_every_panel_returns_data_after_a_rehearsal(
     assert not empty, f"{len(empty)} of {checked} queries showed nothing ({tally}):\n" + "\n".join(empty)
     panels_with_targets = sum(len(p.queries) for p in panels.panels())
     assert checked == panels_with_targets + 2 + 2  # two annotations, job and instance
+
+    # The instance picker: with another replica picked, no panel shows this one's data.
+    elsewhere = {"__rate_interval": RATE_INTERVAL, "instance": "elsewhere:9180"}
+    shown = []
+    for query in grafana_check.queries(built, elsewhere):
+        if not query.where.startswith("variable") and await query_range(prometheus, query.expr, started, time.time()):
+            shown.append(query.where)
+    assert not shown, f"these ignore the instance picked: {shown}"
 
 
 async def test_the_check_fails_on_a_misspelt_metric(prometheus: Prometheus) -> None:

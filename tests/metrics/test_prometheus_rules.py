@@ -38,14 +38,15 @@ def rules_of(kind: str) -> list[dict[str, Any]]:
     return [rule for path in RULES for group in load(path)["groups"] for rule in group["rules"] if kind in rule]
 
 
-def test_config_is_valid_and_finds_the_rules(promtool: str) -> None:
-    result = run(promtool, "check", "config", str(DASHBOARDS / "prometheus.yml"))
+@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.fleet.yml"])
+def test_config_is_valid_and_finds_the_rules(promtool: str, config: str) -> None:
+    result = run(promtool, "check", "config", str(DASHBOARDS / config))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(RULES)} rule files found" in result.stdout
 
 
 def test_rules_are_valid(promtool: str) -> None:
-    assert len(RULES) == 2
+    assert [path.name for path in RULES] == ["alerts.yml", "fleet.yml", "recording.yml"]
     result = run(promtool, "check", "rules", *map(str, RULES))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -65,6 +66,44 @@ def test_rule_unit_tests_can_fail(promtool: str, tmp_path: Path) -> None:
     broken.write_text(yaml.safe_dump(test))
     result = run(promtool, "test", "rules", str(broken))
     assert result.returncode != 0 and "exp:" in result.stdout + result.stderr
+
+
+def test_fleet_rules_sum_over_the_replicas() -> None:
+    """The fleet's recording rules keep no `instance`: neither in their level nor in what they yield."""
+    fleet = [rule for group in load(DASHBOARDS / "rules" / "fleet.yml")["groups"] for rule in group["rules"]]
+    records = [rule["record"] for rule in fleet if "record" in rule]
+    assert len(records) >= 10
+    for record in records:
+        assert "instance" not in record.split(":")[0], record
+    tests = load(DASHBOARDS / "rules" / "tests" / "fleet.test.yml")["tests"]
+    instances = {
+        label.split('instance="')[1].split('"')[0]
+        for t in tests
+        for series in t["input_series"]
+        for label in [series["series"]]
+        if 'instance="' in label
+    }
+    assert len(instances) >= 3, "the fleet's rules are tested with several replicas"
+    for t in tests:
+        for case in t.get("promql_expr_test", []):
+            for sample in case["exp_samples"]:
+                assert "instance=" not in sample["labels"], sample
+
+
+def test_fleet_rule_tests_catch_a_per_instance_sum(promtool: str, tmp_path: Path) -> None:
+    """A fleet rule that kept the instance (one series per replica) fails its unit test."""
+    rules = load(DASHBOARDS / "rules" / "fleet.yml")
+    (faults,) = [
+        r for r in rules["groups"][0]["rules"] if r.get("record") == "job_provider:brownout_faults_injected:rate1m"
+    ]
+    faults["expr"] = "sum by (job, instance, provider) (rate(brownout_faults_injected_total[1m]))"
+    (tmp_path / "fleet.yml").write_text(yaml.safe_dump(rules))
+    test = load(DASHBOARDS / "rules" / "tests" / "fleet.test.yml")
+    test["rule_files"] = [str(DASHBOARDS / "rules" / "recording.yml"), str(tmp_path / "fleet.yml")]
+    broken = tmp_path / "fleet.test.yml"
+    broken.write_text(yaml.safe_dump(test))
+    result = run(promtool, "test", "rules", str(broken))
+    assert result.returncode != 0 and 'instance="a:9180"' in result.stdout + result.stderr
 
 
 def test_every_rule_has_a_unit_test() -> None:

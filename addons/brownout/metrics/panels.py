@@ -85,6 +85,7 @@ def share(metric: str, part: str, by: str = "") -> str:
 
 
 ON_OFF = (("0", "off", "transparent"), ("1", "on", "red"))
+LINK = (("0", "down", "red"), ("1", "up", "green"))
 PHASE = (("0", "", "transparent"), ("1", "current", "blue"))
 
 REQUESTS = "brownout_requests_total"
@@ -193,12 +194,14 @@ ROWS: tuple[Row, ...] = (
     )),
     Row("Overload", (
         Panel("Offered load against capacity", "reqps",
-              (Query(f"sum by (pool) ({sel('brownout_overload_offered_rps')})", "{{pool}} offered"),
-               Query(f"sum by (pool) ({sel('brownout_overload_capacity_rps')})", "{{pool}} capacity")),
+              # max, not sum: on a fleet every replica reads the fleet's load against the one capacity.
+              (Query(f"max by (pool) ({sel('brownout_overload_offered_rps')})", "{{pool}} offered"),
+               Query(f"max by (pool) ({sel('brownout_overload_capacity_rps')})", "{{pool}} capacity")),
               "an overload rule's traffic; a phase that cuts its capacity", width=12,
               description="The load an overload rule's provider is offered, retries included, against the capacity "
               "it serves now (cut by a phase, halved or so while degraded). Load that stays above the line after "
-              "the cut has passed is the clients' retries keeping it down."),
+              "the cut has passed is the clients' retries keeping it down. On a fleet every replica reads the "
+              "fleet's load; of replicas each alone, the busiest one shows."),
         Panel("Overloaded providers", "short",
               one(f"max by (pool) ({sel('brownout_overload_degraded')})", "{{pool}}"),
               "load above an overload rule's capacity; hysteresis holds it", kind="state-timeline", width=12,
@@ -227,6 +230,26 @@ ROWS: tuple[Row, ...] = (
               one(f"min({sel('brownout_stream_adapter_enabled')})"),
               "always on where mitmproxy fits (0: stream faults run content-only)", kind="stat", width=12,
               description="Whether stalls, pacing and timed cuts apply; 0 when brownout runs content-only."),
+    )),
+    Row("Fleet", (
+        stat("Replicas", "short", f"count({sel('brownout_build_info')})", "replicas starting and stopping",
+             "Replicas Prometheus scrapes now, of the instances picked above."),
+        stat("Replicas on Redis", "short", f"sum({sel('brownout_redis_up')})", "replicas started with --redis",
+             "Replicas whose link to the fleet's Redis is up: fewer than the replicas means some serve alone."),
+        Panel("Redis link by replica", "short", one(f"max by (instance) ({sel('brownout_redis_up')})", "{{instance}}"),
+              "Redis stopping and coming back", kind="state-timeline", width=16, height=4, mappings=LINK,
+              description="Down: the replica serves the state it last knew and rejoins when Redis answers."),
+        Panel("Redis errors by replica", "cps", by_rate("brownout_redis_errors_total", "instance", "{{instance}}"),
+              "Redis unreachable or too slow", width=12,
+              description="Failed Redis commands and lost connections: each replica goes on with its last state."),
+        Panel("Scenarios on by replica", "short", one(f"sum by (instance) ({sel(NOW)})", "{{instance}}"),
+              "switching scenarios; a replica that missed a switch stands apart", width=12,
+              description="A fleet on one Redis draws one line: a replica apart from the others serves another state."),
+        Panel("Decided alone (Redis out of reach)", "reqps",
+              by_rate("brownout_redis_fallbacks_total", "instance, shared", "{{instance}} {{shared}}"),
+              "rate_limit, overload and counting rules' traffic while Redis is away", width=24, height=6,
+              description="Requests a replica decided with its own buckets, counts or offered load because the "
+              "fleet's Redis was out of reach: meanwhile each replica enforces each limit alone."),
     )),
 )
 # fmt: on
