@@ -10,6 +10,14 @@ from brownout.faults.base import Duration
 from brownout.faults.base import Fault
 from brownout.faults.base import FaultRun
 from brownout.faults.base import fault_types
+from brownout.faults.content import bad_structured_output
+from brownout.faults.content import bad_tool_call
+from brownout.faults.content import content_filter
+from brownout.faults.content import empty_answer
+from brownout.faults.content import refusal
+from brownout.faults.content import truncate
+from brownout.faults.content import usage_missing
+from brownout.faults.content import usage_spike
 from brownout.faults.overload import fault as overload
 from brownout.faults.rate_limit import fault as rate_limit
 from brownout.faults.stream import corrupt as stream_corrupt
@@ -22,6 +30,10 @@ __all__ = [
     "Duration",
     "Fault",
     "FaultRun",
+    "bad_structured_output",
+    "bad_tool_call",
+    "content_filter",
+    "empty_answer",
     "empty_reply",
     "error",
     "fault_types",
@@ -29,6 +41,7 @@ __all__ = [
     "malformed",
     "overload",
     "rate_limit",
+    "refusal",
     "reset",
     "stream_corrupt",
     "stream_cut",
@@ -36,4 +49,7 @@ __all__ = [
     "stream_slow",
     "stream_stall",
     "timeout",
+    "truncate",
+    "usage_missing",
+    "usage_spike",
 ]

@@ -33,13 +33,24 @@ class Outcome(StrEnum):
     SLOWED = "slowed"
     ERRORED = "errored"  # the provider's mid-stream error event
     CORRUPTED = "corrupted"
+    # A content fault spoiled a valid answer (`brownout.faults.content`), or changed its usage.
+    EMPTIED = "emptied"
+    TRUNCATED = "truncated"
+    REFUSED = "refused"
+    FILTERED = "filtered"
+    BAD_STRUCTURED_OUTPUT = "bad_structured_output"
+    BAD_TOOL_CALL = "bad_tool_call"
+    USAGE_SPIKED = "usage_spiked"
+    USAGE_MISSING = "usage_missing"
     FAULT_ERROR = "fault_error"  # the fault's own code raised; the flow passed through
 
 
 # The attempt got no answer at all: what the proxy did to it is what the client saw.
 NO_ANSWER = frozenset({Outcome.RESET, Outcome.TIMEOUT, Outcome.EMPTY_REPLY})
-# A 200 the client cannot use: a cut, an error event, corrupted events, a broken body. A stall that
-# resumed or a slowed stream still delivered the whole answer.
+# A 200 the client cannot use: a cut, an error event, corrupted events, a broken body, an answer
+# emptied, cut, refused, filtered or with bad JSON or a bad tool call. A stall that resumed or a
+# slowed stream still delivered the whole answer, and an answer whose usage figures alone are
+# wrong is still the answer (a client that asks again after one is not retrying a failure).
 SPOILS_ANSWER = frozenset(
     {
         Outcome.CUT,
@@ -49,6 +60,12 @@ SPOILS_ANSWER = frozenset(
         Outcome.MALFORMED_TRUNCATE,
         Outcome.MALFORMED_INVALID,
         Outcome.MALFORMED_EMPTY,
+        Outcome.EMPTIED,
+        Outcome.TRUNCATED,
+        Outcome.REFUSED,
+        Outcome.FILTERED,
+        Outcome.BAD_STRUCTURED_OUTPUT,
+        Outcome.BAD_TOOL_CALL,
     }
 )
 # A fault that never acted on the answer (armed, or could not apply to it).
