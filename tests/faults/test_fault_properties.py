@@ -68,6 +68,10 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "queue_delay": DURATIONS,
     "max_queue_delay": DURATIONS,
     "hysteresis": st.floats(0, 0.99),
+    "tokens": st.integers(0, 3) | st.integers(0, 10**12),
+    "after_tokens": st.integers(0, 3) | st.integers(0, 10**12),
+    "fraction": st.floats(0, 1),
+    "factor": st.floats(0, 10**6) | st.sampled_from([0.5, 1.5, 10]),
 }
 
 
@@ -227,7 +231,7 @@ async def through_hooks(fault: Fault, run: FaultRun, answer: Answer, chunks: lis
                 edit.reader(chunk)
             edit.reader(b"")
     if isinstance(fault, StreamFault):
-        plan = fault.plan(run.info)
+        plan = fault.plan_run(run)
         now = 1000.0
         check_actions(plan.start(now))
         for index, chunk in enumerate(chunks):

@@ -57,6 +57,8 @@ class Streams:
         fault = here.decision.fault if here.decision is not None else None
         if not isinstance(fault, StreamFault) or here.run is None:
             fault = None
+        elif not streams_events(response) and fault.whole_body:
+            fault = None  # a content fault edits a JSON body once it is in (Injector.response)
         elif not streams_events(response) or not _uncompressed(response, fault.type_name):
             # An error status or a JSON body: nothing to break mid-stream.
             here.run.outcome = Outcome.NOT_APPLIED
@@ -73,7 +75,7 @@ class Streams:
         if "content-length" in response.headers:
             # The plan may change the body's length; the framing must not promise one.
             del response.headers["content-length"]
-        session.plan = fault.plan(here.run.info)
+        session.plan = fault.plan_run(here.run)
         fault_errors = self.state.metrics.fault_errors.labels(fault=fault.type_name)
         response.stream = PlanRelay(session.plan, session.sent, fault_errors.inc, before=previous(response))
         session.relay = "adapter" if compat.status().enabled else "callable"

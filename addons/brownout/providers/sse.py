@@ -178,6 +178,11 @@ def compact(obj: object) -> str:
 _TOKEN = re.compile(r"\s*[^\W_]+|\s*[^\w\s]|\s*_+|\s+")
 
 
+def split_tokens(text: str) -> list[str]:
+    """`text` cut into tokens as `event_tokens` counts them; joined, they give `text` back."""
+    return _TOKEN.findall(text)
+
+
 def event_tokens(text: str) -> int:
     """Tokens in an event's text. An event with one word or less is one token: OpenAI streams a
     token per event, whatever its text (`" running"`, `","`, `"\\n"`); longer texts (Anthropic's

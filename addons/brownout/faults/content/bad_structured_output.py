@@ -5,12 +5,19 @@ for no JSON pass untouched (counted not applied)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
 from typing import Literal
 
 from brownout.classify.asks import Asks
 from brownout.classify.request import RequestInfo
 from brownout.faults.content.base import ContentFault
+from brownout.faults.content.editor import Editor
 from brownout.faults.outcome import Outcome
+
+# What a chatty model says before the JSON it was asked for.
+CHATTER = "Sure! Here is the JSON you asked for:\n"
 
 
 class BadStructuredOutputFault(ContentFault):
@@ -22,3 +29,62 @@ class BadStructuredOutputFault(ContentFault):
 
     def fits(self, info: RequestInfo, asks: Asks) -> bool:
         return asks.structured
+
+    def editor(self, asks: Asks) -> Editor:
+        return Chatter(asks) if self.mode == "not_json" else Violation(asks)
+
+
+class Chatter(Editor):
+    """Words before the JSON: the answer no longer parses."""
+
+    def edit_text(self, piece: str) -> str:
+        if not piece or self.acted:
+            return piece
+        self.acted = True
+        return CHATTER + piece
+
+
+class Violation(Editor):
+    """Holds the JSON text until it is whole, then gives it back with its schema broken."""
+
+    def __init__(self, asks: Asks) -> None:
+        super().__init__(asks)
+        self.held: list[str] = []
+
+    def edit_text(self, piece: str) -> str:
+        self.held.append(piece)
+        return ""
+
+    def end_text(self) -> str:
+        text, self.held = "".join(self.held), []
+        broken = violated(text, self.asks.schema)
+        if broken is None:
+            return text
+        self.acted = True
+        return broken
+
+
+def violated(text: str, schema: Mapping[str, Any] | None) -> str | None:
+    """JSON `schema` refuses: its first required key gone; else its first property's value of
+    the wrong type; without a schema (any JSON asked for) an array in place of the object. None
+    when `text` is not a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if schema is None:
+        return json.dumps([value])
+    required = schema.get("required")
+    missing = [key for key in required if key in value] if isinstance(required, list) else []
+    if missing:
+        del value[missing[0]]
+        return json.dumps(value)
+    properties = schema.get("properties")
+    typed = [key for key in properties if key in value] if isinstance(properties, dict) else []
+    if typed:
+        key = typed[0]
+        value[key] = 0 if isinstance(value[key], str) else "not a " + type(value[key]).__name__
+        return json.dumps(value)
+    return json.dumps([value])

@@ -5,12 +5,18 @@ without a tool call, pass untouched (counted not applied)."""
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from brownout.classify.asks import Asks
 from brownout.classify.request import RequestInfo
 from brownout.faults.content.base import ContentFault
+from brownout.faults.content.editor import Editor
 from brownout.faults.outcome import Outcome
+
+# The name a call gets under `unknown_tool`: no request offers it.
+UNKNOWN_TOOL = "brownout_unknown_tool"
+ToolMode = Literal["bad_json", "missing_argument", "unknown_tool"]
 
 
 class BadToolCallFault(ContentFault):
@@ -18,7 +24,47 @@ class BadToolCallFault(ContentFault):
     summary = "A tool call with arguments that do not parse, miss a required one, or name an unoffered tool."
     applied = Outcome.BAD_TOOL_CALL
 
-    mode: Literal["bad_json", "missing_argument", "unknown_tool"] = "bad_json"
+    mode: ToolMode = "bad_json"
 
     def fits(self, info: RequestInfo, asks: Asks) -> bool:
         return bool(asks.tools)
+
+    def editor(self, asks: Asks) -> Editor:
+        return BreakingCalls(asks, self.mode)
+
+
+class BreakingCalls(Editor):
+    edits_tools = True
+
+    def __init__(self, asks: Asks, mode: ToolMode) -> None:
+        super().__init__(asks)
+        self.mode = mode
+
+    def tool_name(self, name: str) -> str:
+        if self.mode != "unknown_tool":
+            return name
+        self.acted = True
+        return UNKNOWN_TOOL
+
+    def tool_arguments(self, name: str, arguments: str) -> str:
+        if self.mode == "bad_json":
+            self.acted = True
+            brace = arguments.find("{")
+            # The opening brace gone: `"city": "Paris"}` is no JSON parser's object.
+            return arguments[:brace] + arguments[brace + 1 :] if brace >= 0 else arguments + "}"
+        if self.mode == "missing_argument":
+            return self._without_one(name, arguments)
+        return arguments
+
+    def _without_one(self, name: str, arguments: str) -> str:
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            return arguments
+        if not isinstance(value, dict) or not value:
+            return arguments
+        required = self.asks.tools.get(name, {}).get("required")
+        named = [key for key in required if key in value] if isinstance(required, list) else []
+        del value[(named or list(value))[0]]
+        self.acted = True
+        return json.dumps(value, separators=(",", ":"))

@@ -16,6 +16,9 @@ from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
 from brownout.faults.bounds import Count
 from brownout.faults.content.base import ContentFault
+from brownout.faults.content.editor import Editor
+from brownout.faults.content.editor import Stop
+from brownout.faults.content.truncate import Cutting
 from brownout.faults.outcome import Outcome
 from brownout.providers.base import ErrorOptions
 from brownout.providers.base import Reply
@@ -38,3 +41,14 @@ class ContentFilterFault(ContentFault):
             run.outcome = self.applied
             return providers.error_reply("azure", ErrorOptions(kind="content_filter", model=run.info.model))
         return await super().on_request(run)
+
+    def editor(self, asks: Asks) -> Editor:
+        return Filtering(asks, self.after_tokens, None, stop="filter")
+
+
+class Filtering(Cutting):
+    """Keeps `after_tokens` tokens of text; the filter stops the answer whatever it holds."""
+
+    def stop(self) -> Stop | None:
+        self.acted = True
+        return "filter"

@@ -4,7 +4,10 @@ the refusal as their text with a normal stop. Usage counts the refusal's tokens.
 
 from __future__ import annotations
 
+from brownout.classify.asks import Asks
 from brownout.faults.content.base import ContentFault
+from brownout.faults.content.editor import Editor
+from brownout.faults.content.editor import Stop
 from brownout.faults.outcome import Outcome
 
 REFUSAL = "I'm sorry, but I can't help with that request."
@@ -16,3 +19,26 @@ class RefusalFault(ContentFault):
     applied = Outcome.REFUSED
 
     message: str = REFUSAL
+
+    def editor(self, asks: Asks) -> Editor:
+        return Refusing(asks, self.message)
+
+
+class Refusing(Editor):
+    """The first piece of text becomes the refusal, the rest goes; the turn ends normally."""
+
+    refuses = True
+
+    def __init__(self, asks: Asks, message: str) -> None:
+        super().__init__(asks)
+        self.message = message
+
+    def edit_text(self, piece: str) -> str:
+        if not piece:
+            return piece
+        first = not self.acted
+        self.acted = True
+        return self.message if first else ""
+
+    def stop(self) -> Stop | None:
+        return "normal" if self.acted else None

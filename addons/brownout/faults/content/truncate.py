@@ -10,9 +10,13 @@ from typing import Self
 from pydantic import Field
 from pydantic import model_validator
 
+from brownout.classify.asks import Asks
 from brownout.faults.bounds import Count
 from brownout.faults.content.base import ContentFault
+from brownout.faults.content.editor import Editor
+from brownout.faults.content.editor import Stop
 from brownout.faults.outcome import Outcome
+from brownout.providers.sse import split_tokens
 
 # A share of the text kept: more than none, less than all of it.
 KeptShare = Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)]
@@ -38,3 +42,38 @@ class TruncateFault(ContentFault):
         if self.tokens is not None:
             return None
         return 0.5 if self.fraction is None else self.fraction
+
+    def editor(self, asks: Asks) -> Editor:
+        return Cutting(asks, self.tokens, self.kept_fraction)
+
+
+class Cutting(Editor):
+    """Keeps the first tokens of the text, up to a budget, and ends the answer at its length limit.
+    With a fraction, the budget is that share of the text (of the request's output limit on a
+    stream, whose length is not known; none there without one: the fault is not applied)."""
+
+    def __init__(self, asks: Asks, tokens: int | None, fraction: float | None, stop: Stop = "length") -> None:
+        super().__init__(asks)
+        self.tokens = tokens
+        self.fraction = fraction
+        self.left: int | None = tokens
+        self.ends_with: Stop = stop
+
+    def begin(self, text_tokens: int | None) -> None:
+        if self.fraction is None:
+            return
+        whole = text_tokens if text_tokens is not None else self.asks.max_output
+        self.left = None if whole is None else round(self.fraction * whole)
+
+    def edit_text(self, piece: str) -> str:
+        if self.left is None or not piece:
+            return piece
+        self.acted = True
+        if self.left <= 0:
+            return ""
+        kept = split_tokens(piece)[: self.left]
+        self.left -= len(kept)
+        return "".join(kept)
+
+    def stop(self) -> Stop | None:
+        return self.ends_with if self.acted else None

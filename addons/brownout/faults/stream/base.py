@@ -26,10 +26,16 @@ class StreamFault(Fault):
 
     needs_upstream: ClassVar[bool] = True
     plain_answer: ClassVar[bool] = True
+    # Also acts on an answer that is not an event stream (a JSON body), in `on_response`.
+    whole_body: ClassVar[bool] = False
 
     def plan(self, info: RequestInfo) -> StreamPlan:
         """A fresh plan for one stream of this request."""
         raise NotImplementedError
+
+    def plan_run(self, run: FaultRun) -> StreamPlan:
+        """The plan for this run's stream (faults that read the request's body override it)."""
+        return self.plan(run.info)
 
     def dialect(self, info: RequestInfo) -> dialects.Dialect:
         return dialects.dialect_for(info.provider, info.endpoint)

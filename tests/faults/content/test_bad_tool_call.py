@@ -1,0 +1,71 @@
+import json
+
+import pytest
+
+from brownout.faults.content.bad_tool_call import UNKNOWN_TOOL
+from brownout.faults.content.bad_tool_call import BadToolCallFault
+from brownout.faults.outcome import Outcome
+from faults.content.answers import MESSAGES
+from faults.content.answers import TOOLS
+from faults.content.answers import WEATHER
+from faults.content.answers import edit_body
+from faults.content.answers import edit_stream
+from faults.content.answers import edited
+from faults.content.answers import original_body
+from faults.content.answers import view
+
+
+def run(mode: str, name: str, stream: bool) -> tuple[Outcome, list[tuple[str, str]]]:
+    fault = BadToolCallFault.model_validate({"mode": mode})
+    outcome, after = edited(fault, name, stream)
+    return outcome, view(name, after).calls
+
+
+@pytest.mark.parametrize("name", TOOLS)
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
+def test_bad_json(name: str, stream: bool) -> None:
+    outcome, calls = run("bad_json", name, stream)
+    assert outcome == Outcome.BAD_TOOL_CALL
+    [(called, arguments)] = calls
+    assert called == "get_weather"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(arguments)
+
+
+@pytest.mark.parametrize("name", TOOLS)
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
+def test_missing_argument(name: str, stream: bool) -> None:
+    outcome, calls = run("missing_argument", name, stream)
+    assert outcome == Outcome.BAD_TOOL_CALL
+    [(called, arguments)] = calls
+    assert called == "get_weather" and json.loads(arguments) == {"days": 0}
+
+
+@pytest.mark.parametrize("name", TOOLS)
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
+def test_unknown_tool(name: str, stream: bool) -> None:
+    [(_, before)] = view(name, original_body(name)).calls
+    outcome, calls = run("unknown_tool", name, stream)
+    assert outcome == Outcome.BAD_TOOL_CALL
+    [(called, arguments)] = calls
+    assert called == UNKNOWN_TOOL and json.loads(arguments) == json.loads(before)
+
+
+def test_a_request_without_tools_is_not_applied() -> None:
+    outcome, after = edit_body(BadToolCallFault(), "openai_chat_tools", request={"messages": MESSAGES})
+    assert outcome == Outcome.NOT_APPLIED and after == original_body("openai_chat_tools")
+
+
+def test_an_answer_without_a_call_is_not_applied() -> None:
+    tools = {"tools": [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]}
+    outcome, _ = edit_stream(BadToolCallFault(), "openai_chat", request={"messages": MESSAGES, **tools})
+    assert outcome == Outcome.NOT_APPLIED
+
+
+def test_without_required_parameters_the_first_argument_goes() -> None:
+    loose = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
+    request = {"tools": [{"type": "function", "name": "get_weather", "parameters": loose}], "input": "?"}
+    fault = BadToolCallFault(mode="missing_argument")
+    _, after = edit_body(fault, "responses_tools", request=request)
+    [(_, arguments)] = view("responses_tools", after).calls
+    assert json.loads(arguments) == {"days": 0}
