@@ -28,6 +28,7 @@ from langchain_openai import ChatOpenAI
 
 from brownout.cli.runner import RunningProxy
 from conftest import StartProxy
+from e2e.test_e2e_agents import ANTHROPIC_TOOLS
 from e2e.test_e2e_agents import CHAT_TOOLS
 from e2e.test_e2e_agents import QUESTION
 from e2e.test_e2e_agents import WEATHER_SCHEMA
@@ -417,6 +418,37 @@ async def test_anthropic_safety_stop(start_proxy: StartProxy, streamed: bool) ->
     assert message.stop_reason == "refusal"
 
 
+# Anthropic and Gemini carry a call's arguments as a JSON object, parsed by the provider, so the
+# faithful breaks there are a missing argument and a tool nobody offered.
+OBJECT_ARGUMENT_BREAKS = pytest.mark.parametrize("mode", ["missing_argument", "unknown_tool"])
+
+
+def check_bad_call(mode: str, name: str, arguments: dict[str, Any]) -> None:
+    """What the app's dispatch meets: a name it has no function for, or arguments its schema refuses."""
+    if mode == "unknown_tool":
+        assert name not in TOOLS_BY_NAME and set(arguments) == {"city", "unit", "days"}
+    else:
+        assert name == "get_weather"
+        with pytest.raises(jsonschema.ValidationError, match="is a required property"):
+            jsonschema.validate(arguments, WEATHER_SCHEMA)
+
+
+@STREAMED
+@OBJECT_ARGUMENT_BREAKS
+async def test_anthropic_tool_use_is_the_bad_call(start_proxy: StartProxy, streamed: bool, mode: str) -> None:
+    client = anthropic_client(await proxy_with(start_proxy, f"{{type: bad_tool_call, mode: {mode}}}", "anthropic"))
+    request: Any = {"model": FAULTED["anthropic"], "max_tokens": 1024, "messages": ASK, "tools": ANTHROPIC_TOOLS}
+    if streamed:
+        async with client.messages.stream(**request) as stream:
+            message = await stream.get_final_message()
+    else:
+        message = await client.messages.create(**request)
+    calls = [block for block in message.content if block.type == "tool_use"]
+    assert message.stop_reason == "tool_use" and len(calls) == 1
+    assert isinstance(calls[0].input, dict)
+    check_bad_call(mode, calls[0].name, calls[0].input)
+
+
 # --- google-genai -------------------------------------------------------------------------------
 
 
@@ -470,3 +502,21 @@ async def test_gemini_usage_missing(start_proxy: StartProxy, streamed: bool) -> 
     await client.aio.aclose()
     assert all(chunk.usage_metadata is None for chunk in chunks)
     assert "".join(chunk.text or "" for chunk in chunks)
+
+
+@STREAMED
+@OBJECT_ARGUMENT_BREAKS
+async def test_gemini_function_call_is_the_bad_call(start_proxy: StartProxy, streamed: bool, mode: str) -> None:
+    client = gemini_client(await proxy_with(start_proxy, f"{{type: bad_tool_call, mode: {mode}}}", "gemini"))
+    declaration = genai_types.FunctionDeclaration(name="get_weather", parameters_json_schema=WEATHER_SCHEMA)
+    config = genai_types.GenerateContentConfig(tools=[genai_types.Tool(function_declarations=[declaration])])
+    model = FAULTED["gemini"]
+    if streamed:
+        stream = await client.aio.models.generate_content_stream(model=model, contents=QUESTION, config=config)
+        chunks = [chunk async for chunk in stream]
+    else:
+        chunks = [await client.aio.models.generate_content(model=model, contents=QUESTION, config=config)]
+    await client.aio.aclose()
+    calls = [call for chunk in chunks for call in chunk.function_calls or []]
+    assert len(calls) == 1 and calls[0].args is not None
+    check_bad_call(mode, str(calls[0].name), calls[0].args)
