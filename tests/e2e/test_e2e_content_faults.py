@@ -504,10 +504,9 @@ async def test_gemini_usage_missing(start_proxy: StartProxy, streamed: bool) -> 
     assert "".join(chunk.text or "" for chunk in chunks)
 
 
-@STREAMED
-@OBJECT_ARGUMENT_BREAKS
-async def test_gemini_function_call_is_the_bad_call(start_proxy: StartProxy, streamed: bool, mode: str) -> None:
-    client = gemini_client(await proxy_with(start_proxy, f"{{type: bad_tool_call, mode: {mode}}}", "gemini"))
+async def gemini_tool_chunks(proxy: RunningProxy, streamed: bool) -> list[genai_types.GenerateContentResponse]:
+    """The answer (or each chunk of it) to the question with get_weather declared."""
+    client = gemini_client(proxy)
     declaration = genai_types.FunctionDeclaration(name="get_weather", parameters_json_schema=WEATHER_SCHEMA)
     config = genai_types.GenerateContentConfig(tools=[genai_types.Tool(function_declarations=[declaration])])
     model = FAULTED["gemini"]
@@ -517,6 +516,29 @@ async def test_gemini_function_call_is_the_bad_call(start_proxy: StartProxy, str
     else:
         chunks = [await client.aio.models.generate_content(model=model, contents=QUESTION, config=config)]
     await client.aio.aclose()
+    return chunks
+
+
+@STREAMED
+@OBJECT_ARGUMENT_BREAKS
+async def test_gemini_function_call_is_the_bad_call(start_proxy: StartProxy, streamed: bool, mode: str) -> None:
+    chunks = await gemini_tool_chunks(
+        await proxy_with(start_proxy, f"{{type: bad_tool_call, mode: {mode}}}", "gemini"), streamed
+    )
     calls = [call for chunk in chunks for call in chunk.function_calls or []]
     assert len(calls) == 1 and calls[0].args is not None
     check_bad_call(mode, str(calls[0].name), calls[0].args)
+
+
+@STREAMED
+async def test_gemini_bad_json_is_a_malformed_function_call(start_proxy: StartProxy, streamed: bool) -> None:
+    """Gemini parses the model's call itself and, when it does not parse, answers with no call and
+    finishReason MALFORMED_FUNCTION_CALL: `args` is always an object on its wire. (Broken text in
+    `args` is no answer Gemini sends: google-genai refuses the whole response with pydantic's
+    ValidationError, so the app never sees a bad call.)"""
+    chunks = await gemini_tool_chunks(
+        await proxy_with(start_proxy, "{type: bad_tool_call, mode: bad_json}", "gemini"), streamed
+    )
+    finishes = [c.finish_reason for chunk in chunks for c in chunk.candidates or [] if c.finish_reason]
+    assert finishes[-1] == genai_types.FinishReason.MALFORMED_FUNCTION_CALL
+    assert not [call for chunk in chunks for call in chunk.function_calls or []]
