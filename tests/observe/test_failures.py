@@ -45,3 +45,18 @@ def test_upstream_failures_and_fault_errors_have_their_own_words() -> None:
     assert failure_of_response(504, Outcome.NONE, "", upstream_broke=True) == "504"  # brownout's 504: its number
     assert failure_of_error(Outcome.NONE, "", 200, upstream_broke=True) == "upstream_error"
     assert failure_of_error(Outcome.FAULT_ERROR, "latency", None) == "fault_error"
+
+
+def test_a_content_fault_spoils_the_answer_unless_it_is_about_usage() -> None:
+    for outcome, fault in [
+        (Outcome.EMPTIED, "empty_answer"),
+        (Outcome.TRUNCATED, "truncate"),
+        (Outcome.REFUSED, "refusal"),
+        (Outcome.FILTERED, "content_filter"),
+        (Outcome.BAD_STRUCTURED_OUTPUT, "bad_structured_output"),
+        (Outcome.BAD_TOOL_CALL, "bad_tool_call"),
+    ]:
+        assert failure_of_response(200, outcome, fault) == fault
+    assert failure_of_response(200, Outcome.USAGE_SPIKED, "usage_spike") == ""
+    assert failure_of_response(200, Outcome.USAGE_MISSING, "usage_missing") == ""
+    assert failure_of_response(200, Outcome.NOT_APPLIED, "bad_tool_call") == ""  # it did not act

@@ -6,6 +6,7 @@ without a tool call, pass untouched (counted not applied)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Literal
 
 from brownout.classify.asks import Asks
@@ -14,6 +15,8 @@ from brownout.faults.content.base import ContentFault
 from brownout.faults.content.editor import Editor
 from brownout.faults.outcome import Outcome
 
+# A key with its quotes, where the arguments' first one is.
+_FIRST_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*):')
 # The name a call gets under `unknown_tool`: no request offers it.
 UNKNOWN_TOOL = "brownout_unknown_tool"
 ToolMode = Literal["bad_json", "missing_argument", "unknown_tool"]
@@ -49,9 +52,7 @@ class BreakingCalls(Editor):
     def tool_arguments(self, name: str, arguments: str) -> str:
         if self.mode == "bad_json":
             self.acted = True
-            brace = arguments.find("{")
-            # The opening brace gone: `"city": "Paris"}` is no JSON parser's object.
-            return arguments[:brace] + arguments[brace + 1 :] if brace >= 0 else arguments + "}"
+            return unquoted(arguments)
         if self.mode == "missing_argument":
             return self._without_one(name, arguments)
         return arguments
@@ -68,3 +69,14 @@ class BreakingCalls(Editor):
         del value[(named or list(value))[0]]
         self.acted = True
         return json.dumps(value, separators=(",", ":"))
+
+
+def unquoted(arguments: str) -> str:
+    """The arguments with their first key unquoted, `{city: "Paris"}`, as a model writing JavaScript
+    gives them: no JSON parser takes it, not even one reading a stream's partial JSON (a cut-off
+    object would still parse there). Arguments without a key get a stray comma, `{,}`."""
+    broken, found = _FIRST_KEY.subn(r"\1\2:", arguments, count=1)
+    if found:
+        return broken
+    stripped = arguments.rstrip()
+    return stripped[:-1] + ",}" if stripped.endswith("}") else stripped + ",}"
