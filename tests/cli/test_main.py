@@ -27,7 +27,8 @@ def test_validate_reports_file_line_and_key(tmp_path: Path, capsys: pytest.Captu
     assert "good.yaml: ok (good, 1 rule(s))" in capsys.readouterr().out
     assert main(["scenarios", "validate", str(good), str(bad)]) == 1
     err = capsys.readouterr().err
-    assert f"{bad}:2: rules[0].match.modle: unknown key; allowed: provider, endpoint, model, stream" in err
+    allowed = "provider, endpoint, model, stream, tools, structured_output"
+    assert f"{bad}:2: rules[0].match.modle: unknown key; allowed: {allowed}" in err
 
 
 def test_run_refuses_an_invalid_scenario_before_listening(tmp_path: Path) -> None:

@@ -43,6 +43,20 @@ def test_rules_are_tried_in_order_and_must_match() -> None:
     assert engine.choose(RequestInfo("gemini", "generate", "gemini-2.5-flash", False)) is None
 
 
+def test_rules_can_match_requests_that_offered_tools_or_asked_for_json() -> None:
+    engine = engine_with(
+        "rules:\n"
+        "  - {name: tools, match: {tools: true}, fault: {type: bad_tool_call}}\n"
+        "  - {name: json, match: {structured_output: true}, fault: {type: bad_structured_output}}\n"
+        "  - {name: prose, match: {tools: false, structured_output: false}, fault: {type: truncate}}\n"
+    )
+    engine.activate("s0")
+    assert engine.choose(RequestInfo("openai", "chat", "gpt-4o", False, tools=True)).rule == "tools"  # type: ignore[union-attr]
+    asked_json = RequestInfo("gemini", "generate", "gemini-2.5-flash", False, structured_output=True)
+    assert engine.choose(asked_json).rule == "json"  # type: ignore[union-attr]
+    assert engine.choose(CHAT).rule == "prose"  # type: ignore[union-attr]
+
+
 def test_probability_draws_are_reproducible_with_a_seed() -> None:
     text = "seed: 42\nrules:\n  - probability: 0.3\n    fault: {type: reset}\n"
 

@@ -54,14 +54,17 @@ BAD = [
         "rules:\n  - fault: {type: reset}\n  - fault: {type: bogus}\n",
         [
             "s.yaml:3: rules[1].fault.type: unknown fault type 'bogus'; allowed: "
-            "empty_reply, error, latency, malformed, overload, rate_limit, reset, stream_corrupt, stream_cut, "
-            "stream_error, "
-            "stream_slow, stream_stall, timeout"
+            "bad_structured_output, bad_tool_call, content_filter, empty_answer, empty_reply, error, latency, "
+            "malformed, overload, rate_limit, refusal, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout, truncate, usage_missing, usage_spike"
         ],
     ),
     (
         "rules:\n  - match:\n      provder: openai\n    fault: {type: reset}\n",
-        ["s.yaml:3: rules[0].match.provder: unknown key; allowed: provider, endpoint, model, stream"],
+        [
+            "s.yaml:3: rules[0].match.provder: unknown key; "
+            "allowed: provider, endpoint, model, stream, tools, structured_output"
+        ],
     ),
     (
         "rules:\n  - match: {provider: openia}\n    fault: {type: reset}\n",
@@ -127,9 +130,9 @@ BAD = [
         "rules:\n  - fault: {status: 500}\n",
         [
             "s.yaml:2: rules[0].fault.type: required key is missing; allowed types: "
-            "empty_reply, error, latency, malformed, overload, rate_limit, reset, stream_corrupt, stream_cut, "
-            "stream_error, "
-            "stream_slow, stream_stall, timeout"
+            "bad_structured_output, bad_tool_call, content_filter, empty_answer, empty_reply, error, latency, "
+            "malformed, overload, rate_limit, refusal, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout, truncate, usage_missing, usage_spike"
         ],
     ),
     ("rules:\n  - name: x\n", ["s.yaml:2: rules[0].fault: required key is missing"]),
@@ -162,9 +165,9 @@ BAD = [
         [
             "s.yaml:2: rules[0].probability: Input should be greater than or equal to 0, got -1",
             "s.yaml:3: rules[0].fault.type: unknown fault type 'nope'; allowed: "
-            "empty_reply, error, latency, malformed, overload, rate_limit, reset, stream_corrupt, stream_cut, "
-            "stream_error, "
-            "stream_slow, stream_stall, timeout",
+            "bad_structured_output, bad_tool_call, content_filter, empty_answer, empty_reply, error, latency, "
+            "malformed, overload, rate_limit, refusal, reset, stream_corrupt, stream_cut, stream_error, "
+            "stream_slow, stream_stall, timeout, truncate, usage_missing, usage_spike",
             "s.yaml:4: rules[1].fault.hang: expected a duration such as 250ms, 2s, 1.5s, 1m or 1m30s "
             "(a bare number means seconds), got 'forever'",
         ],

@@ -1,7 +1,7 @@
 """What a request asks of the model beyond prose, in any provider's body: the tools it offers
 (name and parameters' JSON schema), whether it wants JSON (any object, or one a schema accepts),
-and its output-token limit. Rules match on the first two (`tools`, `structured_output`); the
-content faults read all three. Pure: plain mappings in.
+and its output-token limit. Rules match on the first two (`tools`, `structured_output`, through
+`request.classify`); the content faults read all three. Pure: plain mappings in.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
-
-from brownout.classify.request import RequestInfo
-from brownout.classify.request import parse_json_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,19 +108,15 @@ def _gemini(body: Mapping[str, Any]) -> Asks:
 NOTHING = Asks()
 
 
-def asks_of(info: RequestInfo, body: Mapping[str, Any]) -> Asks:
-    """What this classified request's JSON body asks for (NOTHING for endpoints without answers)."""
-    if info.provider == "anthropic" and info.endpoint == "messages":
-        return _anthropic(body)
-    if info.provider == "gemini" and info.endpoint in ("generate", "stream-generate"):
-        return _gemini(body)
-    if info.endpoint == "responses":
+def asks_of(provider: str, endpoint: str, body: Mapping[str, Any]) -> Asks:
+    """What a request's JSON body asks for, by the provider and endpoint it was classified as
+    (NOTHING for endpoints that answer no text)."""
+    if provider == "anthropic":
+        return _anthropic(body) if endpoint == "messages" else NOTHING
+    if provider == "gemini":
+        return _gemini(body) if endpoint in ("generate", "stream-generate") else NOTHING
+    if endpoint == "responses":
         return _responses(body)
-    if info.endpoint == "chat":
+    if endpoint == "chat":
         return _chat(body)
     return NOTHING
-
-
-def read_asks(info: RequestInfo, raw: bytes) -> Asks:
-    """The same, from the body's bytes (decoded from any content-encoding)."""
-    return asks_of(info, parse_json_body(raw))

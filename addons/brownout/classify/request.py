@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from brownout.classify.asks import asks_of
 from brownout.classify.clients import client_family
 from brownout.classify.encoding import decode_body
 
@@ -91,6 +92,9 @@ class RequestInfo:
     # OpenAI-compatible endpoints of Gemini and Vertex (their errors are a JSON list), "bedrock"
     # for Bedrock's OpenAI-compatible endpoint, "vertex" and "foundry" for Claude there; "" otherwise.
     platform: str = ""
+    # The request offered the model function tools; it asked for JSON (a JSON mode or schema).
+    tools: bool = False
+    structured_output: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,12 +288,16 @@ def classify(
         deployment = _AZURE_DEPLOYMENT.search(path_only + "/")
         if deployment and not model:
             model = deployment.group("deployment")
+    endpoint = endpoint or "other"
+    asks = asks_of(provider, endpoint, parsed)
     return RequestInfo(
         provider=provider,
-        endpoint=endpoint or "other",
+        endpoint=endpoint,
         model=model,
         stream=stream,
         client=client_family(headers),
         key_hash=api_key_hash(headers, query),
         platform=platform,
+        tools=bool(asks.tools),
+        structured_output=asks.structured,
     )

@@ -52,6 +52,9 @@ class Match(_Strict):
     endpoint: list[str] | None = None
     model: list[str] | None = None  # globs
     stream: bool | None = None
+    # The request offered function tools; it asked for JSON (`classify.asks`).
+    tools: bool | None = None
+    structured_output: bool | None = None
 
     _lists = field_validator("provider", "endpoint", "model", mode="before")(_one_or_many)
 
@@ -69,6 +72,10 @@ class Match(_Strict):
         if self.endpoint is not None and info.endpoint not in self.endpoint:
             return False
         if self.model is not None and not any(fnmatch.fnmatchcase(info.model, g) for g in self.model):
+            return False
+        if self.tools is not None and info.tools != self.tools:
+            return False
+        if self.structured_output is not None and info.structured_output != self.structured_output:
             return False
         return self.stream is None or info.stream == self.stream
 

@@ -17,9 +17,10 @@ from typing import Any
 from typing import ClassVar
 
 from brownout.classify.asks import Asks
-from brownout.classify.asks import read_asks
+from brownout.classify.asks import asks_of
 from brownout.classify.encoding import encode_body
 from brownout.classify.request import RequestInfo
+from brownout.classify.request import parse_json_body
 from brownout.faults.base import Answer
 from brownout.faults.base import FaultRun
 from brownout.faults.base import Hangup
@@ -48,7 +49,7 @@ class ContentFault(StreamFault):
         raise NotImplementedError
 
     async def on_request(self, run: FaultRun) -> Reply | Hangup | None:
-        asks = read_asks(run.info, run.body)
+        asks = asks_of(run.info.provider, run.info.endpoint, parse_json_body(run.body))
         run.state = asks
         run.outcome = Outcome.ARMED if self.fits(run.info, asks) else Outcome.NOT_APPLIED
         return None
