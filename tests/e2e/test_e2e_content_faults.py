@@ -546,3 +546,37 @@ async def test_gemini_bad_json_is_a_malformed_function_call(start_proxy: StartPr
     finishes = [c.finish_reason for chunk in chunks for c in chunk.candidates or [] if c.finish_reason]
     assert finishes[-1] == genai_types.FinishReason.MALFORMED_FUNCTION_CALL
     assert not [call for chunk in chunks for call in chunk.function_calls or []]
+
+
+# --- the built-in scenario ----------------------------------------------------------------------
+
+
+def fired_by_rule(proxy: RunningProxy, scenario_name: str) -> dict[str, float]:
+    return {
+        sample.labels["rule"]: sample.value
+        for family in proxy.state.metrics.faults.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels["scenario"] == scenario_name
+    }
+
+
+async def test_bad_answers_aims_its_tool_and_schema_rules(start_proxy: StartProxy) -> None:
+    """The library's bad-answers: broken tool calls only where tools were offered, broken JSON only
+    where JSON was asked for, and the other bad answers everywhere (the SDK raising or not)."""
+    proxy = await start_proxy()  # the library is loaded switched off; the header applies it
+    client = openai.AsyncOpenAI(
+        base_url=f"{proxy.url}/openai/v1",
+        api_key="sk-test",
+        max_retries=0,
+        default_headers={"x-brownout-scenario": "bad-answers"},
+    )
+    asks: list[dict[str, Any]] = [{}, {"tools": CHAT_TOOLS}, {"response_format": {"type": "json_object"}}]
+    seen: list[dict[str, float]] = []
+    for options in asks:  # 40 calls each: a rule drawn at 0.3 fails to fire in all with p < 1e-6
+        for _ in range(40):
+            await client.chat.completions.create(model="gpt-4o", messages=ASK, **options)
+        seen.append(fired_by_rule(proxy, "bad-answers"))
+    plain, tools, structured = seen
+    assert "tool-arguments-broken" not in plain and "schema-broken" not in plain and sum(plain.values()) > 0
+    assert tools["tool-arguments-broken"] > 0 and "schema-broken" not in tools
+    assert structured["schema-broken"] > 0 and structured["tool-arguments-broken"] == tools["tool-arguments-broken"]
