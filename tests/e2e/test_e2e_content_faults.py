@@ -360,6 +360,19 @@ async def test_openai_refusal_field(start_proxy: StartProxy, streamed: bool) -> 
 
 
 @STREAMED
+async def test_refusal_on_responses_and_anthropic(start_proxy: StartProxy, streamed: bool) -> None:
+    """Responses has a refusal content part; Anthropic has no refusal field, so the refusal is the
+    text, with the normal end of a turn."""
+    proxy = await proxy_with(start_proxy, "{type: refusal}", "openai", "anthropic")
+    answer = await responses_answer(openai_client(proxy), FAULTED["openai"], streamed)
+    parts = [part for item in answer.output if item.type == "message" for part in item.content]
+    assert [part.type for part in parts] == ["refusal"] and parts[0].refusal and not answer.output_text
+    client = anthropic_client(proxy)
+    refused, whole = [await claude(client, model, streamed) for model in (FAULTED["anthropic"], CLEAN["anthropic"])]
+    assert refused.stop_reason == "end_turn" and claude_text(refused) and claude_text(refused) != claude_text(whole)
+
+
+@STREAMED
 async def test_empty_answer_reaches_openai_and_anthropic(start_proxy: StartProxy, streamed: bool) -> None:
     proxy = await proxy_with(start_proxy, "{type: empty_answer}", "openai", "anthropic")
     empty = await chat(openai_client(proxy), FAULTED["openai"], streamed)
