@@ -34,6 +34,7 @@ FAULTS = {
     "missing": "{type: bad_tool_call, mode: missing_argument}",
     "unknown": "{type: bad_tool_call, mode: unknown_tool}",
     "spike": "{type: usage_spike, factor: 3}",
+    "no-usage": "{type: usage_missing}",
 }
 WEATHER: dict[str, Any] = {
     "type": "object",
@@ -151,6 +152,8 @@ async def test_responses_truncated_is_incomplete(proxy: RunningProxy, streamed: 
     if streamed:
         async with client.responses.stream(model="gpt-4o", input=QUESTION) as stream:
             kinds = [event.type async for event in stream]
+            with pytest.raises(RuntimeError, match="response.completed"):  # the helper waits for it
+                await stream.get_final_response()
         assert kinds[-1] == "response.incomplete" and "response.completed" not in kinds
         return
     response = await client.responses.create(model="gpt-4o", input=QUESTION)
@@ -221,6 +224,13 @@ async def test_anthropic_max_tokens_with_the_cut_text(proxy: RunningProxy, strea
     assert cut.usage.output_tokens < whole.usage.output_tokens
     filtered = await message(proxy, "filter", streamed)
     assert filtered.stop_reason == "refusal"
+
+
+async def test_anthropic_usage_missing(proxy: RunningProxy) -> None:
+    whole = await message(proxy, "no-usage", streamed=False)
+    assert whole.usage is None  # the SDK builds its types unvalidated: None where usage is required
+    with pytest.raises(AttributeError):  # its stream accumulator copies message_delta's usage
+        await message(proxy, "no-usage", streamed=True)
 
 
 async def test_anthropic_stream_raises_on_tool_arguments_that_do_not_parse(proxy: RunningProxy) -> None:

@@ -82,7 +82,7 @@ class ContentFault(StreamFault):
         pretty = b"\n" in content[:4]
         edited = json.dumps(body, indent=2 if pretty else None, ensure_ascii=False).encode()
         encoding = answer.headers.get("content-encoding", "")
-        if encoding and content is not answer.raw and answer.content != answer.raw:
+        if encoding and answer.content is not None and answer.content != answer.raw:
             encoded = encode_body(edited, encoding)
             if encoded is None:
                 run.outcome = Outcome.NOT_APPLIED

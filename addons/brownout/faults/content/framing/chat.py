@@ -88,8 +88,7 @@ class ChatPlan(ContentPlan):
             return None  # Azure's opening frame, the prompt's filter results
         for choice in choices:
             self._choice(choice)
-        usage = isinstance(payload.get("usage"), dict)
-        if usage and edit_usage(payload, "usage", self.editors, "completion_tokens", "total_tokens"):
+        if edit_usage(payload, "usage", self.editors, "completion_tokens", "total_tokens"):
             payload.setdefault("usage", None)  # a chunk always has the field; without usage, null
         return [self.event(name, payload)]
 
