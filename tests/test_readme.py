@@ -114,3 +114,13 @@ def test_the_client_shapes_table_is_the_truth_matrix() -> None:
     rows = [line for line in clients.splitlines() if line.startswith("| ") and line.count(" | ") == 2]
     shapes = {line.split(" | ")[0].removeprefix("| ") for line in rows}
     assert {case.name for case in TRUTH} <= shapes
+
+
+def test_the_library_table_lists_every_built_in_scenario() -> None:
+    from brownout.scenario.compile import load_scenario
+    from brownout.scenario.library import library_files
+
+    for path in library_files():
+        scenario = load_scenario(path)
+        row = f"| `{scenario.name}` | {' '.join(scenario.description.split())} |"
+        assert row in README, f"README's built-in library table lacks or differs for: {row}"

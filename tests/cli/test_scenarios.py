@@ -63,7 +63,7 @@ def test_validate_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     captured = capsys.readouterr()
     assert captured.out == f"{tmp_path / 'good.json'}: ok (good, 1 rule(s))\n"
     assert captured.err == f"{tmp_path / 'bad.yml'}:2: rules[0].match.modle: unknown key; allowed: provider, " + (
-        "endpoint, model, stream\n"
+        "endpoint, model, stream, tools, structured_output\n"
     )
 
     empty = tmp_path / "empty"

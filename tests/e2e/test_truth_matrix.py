@@ -61,6 +61,11 @@ def rule(fault: str, provider: str = "openai") -> str:
     return f"rules:\n  - match: {{provider: {provider}}}\n    fault: {fault}\n"
 
 
+def once(fault: str) -> str:
+    """A rule on OpenAI that fires once in all: the request after it is answered whole."""
+    return f"rules:\n  - match: {{provider: openai}}\n    times: 1\n    fault: {fault}\n"
+
+
 OPENAI_PY = {"provider": "openai", "client": "openai-python"}
 RETRIES = "brownout_client_retries_total"
 VIOLATIONS = "brownout_client_retry_after_violations_total"
@@ -267,6 +272,49 @@ async def httpx_hammer(url: str) -> None:
             assert response.status_code == 429
 
 
+async def reasks_an_empty_answer(url: str) -> None:
+    """An app that checks the answer has text and asks once more when it has none."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0) as client:
+        for _ in range(2):
+            answer = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+            if answer.choices[0].message.content:
+                return
+    raise AssertionError("asked twice, no text either time")
+
+
+async def takes_an_empty_answer(url: str) -> None:
+    """An app that shows whatever the model said, even nothing, and moves on."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0) as client:
+        answer = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == ""  # the fault reached the app, which carried on
+
+
+async def reasks_a_cut_stream(url: str) -> None:
+    """A streaming app that reads the finish reason and asks again when the answer stopped at the length limit."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0) as client:
+        finishes = []
+        for _ in range(2):
+            stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+            finish = [
+                choice.finish_reason async for chunk in stream for choice in chunk.choices if choice.finish_reason
+            ]
+            finishes.append(finish[-1])
+            if finish[-1] != "length":
+                break
+    assert finishes == ["length", "stop"]
+
+
+async def same_question_after_a_usage_spike(url: str) -> None:
+    """The same question twice; the first answer's usage is ten times too high, the text whole."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0) as client:
+        usage = []
+        for _ in range(2):
+            answer = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+            assert answer.choices[0].message.content and answer.usage
+            usage.append(answer.usage.completion_tokens)
+    assert usage[0] == 10 * usage[1]
+
+
 CLIENTS: dict[str, Callable[[str], Awaitable[None]]] = {
     "openai-python": openai_sdk,
     "anthropic-python": anthropic_sdk,
@@ -289,6 +337,10 @@ CLIENTS: dict[str, Callable[[str], Awaitable[None]]] = {
     "httpx loop ignoring Retry-After": httpx_hammer,
     "gives up during a latency hold": gives_up_during_a_hold,
     "SDK retry against a silent upstream": retries_a_silent_upstream,
+    "app re-asks after an empty answer": reasks_an_empty_answer,
+    "app takes an empty answer": takes_an_empty_answer,
+    "stream re-asked after a length stop": reasks_a_cut_stream,
+    "the same question after a usage spike": same_question_after_a_usage_spike,
 }
 
 RETRY_AFTER_MS = "{type: error, status: 429, retry_after_ms: 300}"
@@ -558,6 +610,59 @@ TRUTH = [
         silent_upstream=True,
         options={"brownout_first_byte_timeout": "1s"},
         reports="2 attempts answered with brownout's 504, 1 retry after 504, 0 abandonments",
+    ),
+    Case(
+        "app re-asks after an empty answer",
+        "SDK retries off; the first answer is a 200 with no text, and the app asks once more",
+        once("{type: empty_answer}"),
+        dict(
+            [
+                m(RETRIES, 1, after="empty_answer", layer="app", **OPENAI_PY),
+                m(ATTEMPTS_SUM, 2, outcome="success", **OPENAI_PY),
+                m(ATTEMPTS_COUNT, 1, outcome="success", **OPENAI_PY),
+                m(GAVE_UP, 0, **OPENAI_PY),
+            ]
+        ),
+        reports="1 retry (app) after empty_answer; one logical request of 2 attempts, answered",
+    ),
+    Case(
+        "app takes an empty answer",
+        "SDK retries off; the answer is a 200 with no text, and the app shows it and moves on",
+        rule("{type: empty_answer}"),
+        dict(
+            [
+                m(RETRIES, 0, after="empty_answer", layer="app", **OPENAI_PY),
+                m(ATTEMPTS_SUM, 1, outcome="failure", **OPENAI_PY),
+                m(GAVE_UP, 1, **OPENAI_PY),
+            ]
+        ),
+        reports="0 retries; one logical request of 1 attempt, failed under the fault (the empty answer taken)",
+    ),
+    Case(
+        "stream re-asked after a length stop",
+        "the first stream stops after 3 tokens with finish_reason length; the app asks again",
+        once("{type: truncate, tokens: 3}"),
+        dict(
+            [
+                m(RETRIES, 1, after="truncate", layer="app", **OPENAI_PY),
+                m(ATTEMPTS_SUM, 2, outcome="success", **OPENAI_PY),
+                m(BROKEN, 0, broken="cut", reissued="true", **OPENAI_PY),
+            ]
+        ),
+        reports="1 retry (app) after truncate, answered; no broken stream (the stream itself was whole)",
+    ),
+    Case(
+        "the same question after a usage spike",
+        "the same body twice; the first answer's usage figures are ten times too high, its text whole",
+        once("{type: usage_spike, factor: 10}"),
+        dict(
+            [
+                m(RETRIES, 0, after="usage_spike", layer="app", **OPENAI_PY),
+                m(ATTEMPTS_SUM, 2, outcome="success", **OPENAI_PY),
+                m(ATTEMPTS_COUNT, 2, outcome="success", **OPENAI_PY),
+            ]
+        ),
+        reports="2 logical requests, 0 retries (a usage spike spoils the bill, not the answer)",
     ),
 ]
 
