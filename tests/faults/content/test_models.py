@@ -4,9 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from brownout.faults import Fault
-from brownout.faults.content.bad_tool_call import BadToolCallFault
 from brownout.faults.content.truncate import TruncateFault
-from brownout.faults.content.usage_spike import UsageSpikeFault
 
 CONTENT = [
     "empty_answer",
@@ -51,6 +49,3 @@ def test_truncate_fraction_defaults_to_half() -> None:
     assert TruncateFault(tokens=4).kept_fraction is None
 
 
-def test_modes_and_factor() -> None:
-    assert BadToolCallFault(mode="unknown_tool").mode == "unknown_tool"
-    assert UsageSpikeFault(factor=100).factor == 100
