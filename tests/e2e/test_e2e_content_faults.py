@@ -466,6 +466,24 @@ async def test_anthropic_tool_use_is_the_bad_call(start_proxy: StartProxy, strea
     check_bad_call(mode, calls[0].name, calls[0].input)
 
 
+@STREAMED
+async def test_anthropic_bad_json_only_on_a_stream(start_proxy: StartProxy, streamed: bool) -> None:
+    """Anthropic parses a whole answer's call itself (`input` is an object), so JSON that does not
+    parse reaches a client only as a stream's `input_json_delta`: there the SDK's stream raises,
+    while a whole answer keeps the model's call (`bad_json` not applied)."""
+    client = anthropic_client(await proxy_with(start_proxy, "{type: bad_tool_call, mode: bad_json}", "anthropic"))
+    request: Any = {"model": FAULTED["anthropic"], "max_tokens": 1024, "messages": ASK, "tools": ANTHROPIC_TOOLS}
+    if streamed:
+        with pytest.raises(ValueError, match="Unable to parse tool parameter JSON"):
+            async with client.messages.stream(**request) as stream:
+                await stream.get_final_message()
+        return
+    message = await client.messages.create(**request)
+    [call] = [block for block in message.content if block.type == "tool_use"]
+    assert call.name == "get_weather" and isinstance(call.input, dict)
+    jsonschema.validate(call.input, WEATHER_SCHEMA)
+
+
 # --- google-genai -------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from faults.content.answers import WEATHER
 from faults.content.answers import edit_body
 from faults.content.answers import edit_stream
 from faults.content.answers import edited
+from faults.content.answers import original
 from faults.content.answers import original_body
 from faults.content.answers import view
 
@@ -21,8 +22,17 @@ def run(mode: str, name: str, stream: bool) -> tuple[Outcome, list[tuple[str, st
     return outcome, view(name, after).calls
 
 
-@pytest.mark.parametrize("name", TOOLS)
-@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
+# Where arguments are JSON text on the wire: OpenAI's chat and Responses, Anthropic's stream.
+ARGUMENTS_AS_TEXT = [
+    ("openai_chat_tools", False),
+    ("openai_chat_tools", True),
+    ("responses_tools", False),
+    ("responses_tools", True),
+    ("anthropic_tools", True),
+]
+
+
+@pytest.mark.parametrize(("name", "stream"), ARGUMENTS_AS_TEXT)
 def test_bad_json(name: str, stream: bool) -> None:
     outcome, calls = run("bad_json", name, stream)
     assert outcome == Outcome.BAD_TOOL_CALL
@@ -30,6 +40,25 @@ def test_bad_json(name: str, stream: bool) -> None:
     assert called == "get_weather"
     with pytest.raises(json.JSONDecodeError):
         json.loads(arguments)
+
+
+def test_bad_json_is_not_applied_to_a_whole_anthropic_answer() -> None:
+    """Anthropic's `input` is an object the API parsed: no answer of it holds text that does not."""
+    outcome, after = edited(BadToolCallFault(mode="bad_json"), "anthropic_tools", stream=False)
+    assert outcome == Outcome.NOT_APPLIED and after == original_body("anthropic_tools")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
+def test_bad_json_on_gemini_is_a_malformed_function_call(stream: bool) -> None:
+    """Gemini answers a call it could not read with no call and MALFORMED_FUNCTION_CALL; the
+    capture is a call alone, so no candidate tokens are left to count."""
+    before = view("gemini_tools", original("gemini_tools", stream))
+    outcome, after = edited(BadToolCallFault(mode="bad_json"), "gemini_tools", stream)
+    seen = view("gemini_tools", after)
+    assert outcome == Outcome.BAD_TOOL_CALL
+    assert seen.calls == [] and seen.stop == "MALFORMED_FUNCTION_CALL"
+    assert before.output_tokens and before.total_tokens
+    assert seen.output_tokens is None and seen.total_tokens == before.total_tokens - before.output_tokens
 
 
 @pytest.mark.parametrize("name", TOOLS)

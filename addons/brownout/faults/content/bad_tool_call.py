@@ -1,7 +1,9 @@
 """`bad_tool_call`: the answer's tool call is broken: arguments that are not valid JSON
 (`bad_json`), arguments without one of the tool's required ones (`missing_argument`), or a call
 of a tool the request did not offer (`unknown_tool`). Requests that offered no tools, and answers
-without a tool call, pass untouched (counted not applied)."""
+without a tool call, pass untouched (counted not applied), as does `bad_json` on a non-streamed
+Anthropic answer; on Gemini, whose `args` is an object, `bad_json` is the call Gemini could not
+read: no call, `finishReason: MALFORMED_FUNCTION_CALL` (the Gemini framing does that)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ class BadToolCallFault(ContentFault):
     mode: ToolMode = "bad_json"
 
     def fits(self, info: RequestInfo, asks: Asks) -> bool:
+        if self.mode == "bad_json" and info.provider == "anthropic" and not info.stream:
+            # Anthropic parses a whole answer's call server-side: `input` is always an object, and
+            # arguments that do not parse reach a client only as a stream's JSON text.
+            return False
         return bool(asks.tools)
 
     def editor(self, asks: Asks) -> Editor:
