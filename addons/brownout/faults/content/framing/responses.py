@@ -13,6 +13,7 @@ from brownout.faults.content.editor import Stop
 from brownout.faults.content.editor import tokens_in
 from brownout.faults.content.framing.common import ContentPlan
 from brownout.faults.content.framing.common import Editors
+from brownout.faults.content.framing.common import HeldCall
 from brownout.faults.content.framing.common import NewEditor
 from brownout.faults.content.framing.common import dicts
 from brownout.faults.content.framing.common import edit_usage
@@ -72,12 +73,14 @@ def edit_body(body: dict[str, Any], new: NewEditor) -> bool:
 
 class ResponsesPlan(ContentPlan):
     """Deltas edited in place; the `.done` events and the final response carry what the client got.
-    A held structured answer or call's arguments go out as one delta just before its `.done`."""
+    A held structured answer or call's arguments go out as one delta just before its `.done`
+    (arguments not edited, or grown past `MAX_HELD`, are not held)."""
 
     def __init__(self, new: NewEditor, applied: Outcome) -> None:
         super().__init__(OpenAIResponses(), Editors(new, stream=True), applied)
         self.texts: dict[tuple[str, int], str] = {}  # (item id, content index) -> the text sent
-        self.calls: dict[str, list[str]] = {}  # item id -> [name called, arguments gathered, arguments sent]
+        self.calls: dict[str, HeldCall] = {}  # item id -> its arguments
+        self.edited: dict[str, str] = {}  # item id -> the arguments sent, edited
 
     @property
     def editor(self) -> Editor:
@@ -89,7 +92,7 @@ class ResponsesPlan(ContentPlan):
         if kind == "response.output_item.added":
             item = payload.get("item")
             if isinstance(item, dict) and item.get("type") == "function_call" and editor.edits_tools:
-                self.calls[str(item.get("id"))] = [str(item.get("name", "")), "", ""]
+                self.calls[str(item.get("id"))] = HeldCall(editor, str(item.get("name", "")))
                 item["name"] = editor.tool_name(str(item.get("name", "")))
                 return [self.event(name, payload)]
             return None
@@ -168,14 +171,21 @@ class ResponsesPlan(ContentPlan):
         if call is None:
             return None
         if payload.get("type") == "response.function_call_arguments.delta":
-            call[1] += str(payload.get("delta", ""))
-            payload["delta"] = ""
+            piece = str(payload.get("delta", ""))
+            sent = call.piece(piece)
+            if sent == piece:
+                return None
+            payload["delta"] = sent
             return [self.event(name, payload)]
-        call[2] = self.editor.tool_arguments(call[0], call[1] or str(payload.get("arguments", "")))
+        item_id = str(payload.get("item_id"))
+        edited = call.end(str(payload.get("arguments", "")))
+        if edited is None:
+            return None
+        self.edited[item_id] = edited
         extra: dict[str, Any] = {k: payload[k] for k in ("item_id", "output_index") if k in payload}
-        delta: dict[str, Any] = {"type": "response.function_call_arguments.delta", **extra, "delta": call[2]}
+        delta: dict[str, Any] = {"type": "response.function_call_arguments.delta", **extra, "delta": edited}
         delta["sequence_number"] = payload.get("sequence_number", 0)
-        payload["arguments"] = call[2]
+        payload["arguments"] = edited
         return [self.event(delta["type"], delta), self.event(name, payload)]
 
     def _final_item(self, item: dict[str, Any]) -> None:
@@ -187,8 +197,8 @@ class ResponsesPlan(ContentPlan):
                     _text_part(part, self.editor, self.texts[(item_id, index)])
         call = self.calls.get(item_id)
         if item.get("type") == "function_call" and call is not None:
-            item["name"] = self.editor.tool_name(call[0])
-            item["arguments"] = call[2] or item.get("arguments", "")
+            item["name"] = self.editor.tool_name(call.name)
+            item["arguments"] = self.edited.get(item_id, item.get("arguments", ""))
 
     def _final(self, name: str | None, payload: dict[str, Any]) -> bytes:
         response = payload.get("response")
