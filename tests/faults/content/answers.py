@@ -481,14 +481,18 @@ def pieces_in(name: str, slot: Callable[[str, dict[str, Any]], Slot], raw: bytes
 
 def respoken(name: str, slot: Callable[[str, dict[str, Any]], Slot], pieces: list[str]) -> list[bytes]:
     """The captured stream's events with what `slot` finds said again in `pieces`: its first
-    event carrying a piece becomes one event per piece, the others carry an empty one."""
+    event carrying a piece becomes one event per piece, the others carry an empty one, and the
+    events that repeat it whole (Responses' `.done` events, its final response) repeat the new."""
+    raw = (DATA / f"{name}.sse").read_bytes()
+    before, after = "".join(pieces_in(name, slot, raw)), "".join(pieces)
     out: list[bytes] = []
     spoken = False
-    for event in events((DATA / f"{name}.sse").read_bytes()):
+    for event in events(raw):
         data = event.json() if event.data.startswith("{") else None
         where = slot(name, data) if isinstance(data, dict) else None
         if not isinstance(data, dict) or where is None:
-            out.append(event.raw)
+            repeated = _replaced(data, before, after)
+            out.append(event.raw if repeated == data else format_event(json.dumps(repeated), event.name, b"\n"))
             continue
         holder, key = where
         if spoken or not holder[key]:
@@ -501,6 +505,16 @@ def respoken(name: str, slot: Callable[[str, dict[str, Any]], Slot], pieces: lis
             out.append(format_event(json.dumps(data), event.name, b"\n"))
     assert spoken, f"{name} has no event carrying such a piece"
     return out
+
+
+def _replaced(value: Any, before: str, after: str) -> Any:
+    if value == before:
+        return after
+    if isinstance(value, dict):
+        return {key: _replaced(item, before, after) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item, before, after) for item in value]
+    return value
 
 
 def fed(fault: ContentFault, name: str, stream: list[bytes]) -> tuple[Outcome, list[bytes]]:
