@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -30,6 +31,7 @@ from brownout.faults.outcome import Outcome
 from brownout.faults.stream.plan import Send
 from brownout.providers.sse import EventSplitter
 from brownout.providers.sse import SseEvent
+from brownout.providers.sse import format_event
 
 DATA = Path(__file__).parent / "data"
 WEATHER = {
@@ -427,3 +429,135 @@ _STREAM_VIEWS = {
     "messages": _anthropic_stream,
     "gemini": _gemini_stream,
 }
+
+
+# Where one event of a stream carries a piece of the answer's text, or of a call's arguments: the
+# object holding it and its key (None: the event carries none).
+Slot = tuple[dict[str, Any], str] | None
+
+
+def _first(value: object) -> dict[str, Any]:
+    return value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
+
+
+def text_slot(name: str, payload: dict[str, Any]) -> Slot:
+    endpoint = CAPTURES[name][1] if CAPTURES[name][0] != "gemini" else "gemini"
+    if endpoint == "chat":
+        holder = _first(payload.get("choices")).get("delta", {})
+        return (holder, "content") if isinstance(holder.get("content"), str) else None
+    if endpoint == "responses":
+        return (payload, "delta") if payload.get("type") == "response.output_text.delta" else None
+    if endpoint == "messages":
+        delta = payload.get("delta", {})
+        return (delta, "text") if payload.get("type") == "content_block_delta" and "text" in delta else None
+    parts = _first(payload.get("candidates")).get("content", {}).get("parts", [])
+    texts = [part for part in parts if isinstance(part.get("text"), str) and not part.get("thought")]
+    return (texts[0], "text") if texts else None
+
+
+def arguments_slot(name: str, payload: dict[str, Any]) -> Slot:
+    endpoint = CAPTURES[name][1]
+    if endpoint == "chat":
+        function = _first(_first(payload.get("choices")).get("delta", {}).get("tool_calls")).get("function", {})
+        return (function, "arguments") if isinstance(function.get("arguments"), str) else None
+    if endpoint == "responses":
+        kind = payload.get("type")
+        return (payload, "delta") if kind == "response.function_call_arguments.delta" else None
+    delta = payload.get("delta", {})
+    if payload.get("type") == "content_block_delta" and "partial_json" in delta:
+        return delta, "partial_json"
+    return None
+
+
+def pieces_in(name: str, slot: Callable[[str, dict[str, Any]], Slot], raw: bytes) -> list[str]:
+    """The pieces `slot` finds in a stream's events, in order (empty ones left out)."""
+    found = []
+    for _, data in payloads(raw):
+        where = slot(name, data) if isinstance(data, dict) else None
+        if where is not None and where[0][where[1]]:
+            found.append(where[0][where[1]])
+    return found
+
+
+def respoken(name: str, slot: Callable[[str, dict[str, Any]], Slot], pieces: list[str]) -> list[bytes]:
+    """The captured stream's events with what `slot` finds said again in `pieces`: its first
+    event carrying a piece becomes one event per piece, the others carry an empty one, and the
+    events that repeat it whole (Responses' `.done` events, its final response) repeat the new."""
+    raw = (DATA / f"{name}.sse").read_bytes()
+    before, after = "".join(pieces_in(name, slot, raw)), "".join(pieces)
+    out: list[bytes] = []
+    spoken = False
+    for event in events(raw):
+        data = event.json() if event.data.startswith("{") else None
+        where = slot(name, data) if isinstance(data, dict) else None
+        if not isinstance(data, dict) or where is None:
+            repeated = _replaced(data, before, after)
+            out.append(event.raw if repeated == data else format_event(json.dumps(repeated), event.name, b"\n"))
+            continue
+        holder, key = where
+        if spoken or not holder[key]:
+            holder[key] = ""
+            out.append(format_event(json.dumps(data), event.name, b"\n"))
+            continue
+        spoken = True
+        for piece in pieces:
+            holder[key] = piece
+            out.append(format_event(json.dumps(data), event.name, b"\n"))
+    assert spoken, f"{name} has no event carrying such a piece"
+    return out
+
+
+def _replaced(value: Any, before: str, after: str) -> Any:
+    if value == before:
+        return after
+    if isinstance(value, dict):
+        return {key: _replaced(item, before, after) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item, before, after) for item in value]
+    return value
+
+
+def fed(fault: ContentFault, name: str, stream: list[bytes]) -> tuple[Outcome, list[bytes]]:
+    """The fault's plan fed a stream an event at a time: its outcome and what each feed sent."""
+    run = armed(fault, name, stream=True)
+    plan = fault.plan_run(run)
+    sent = [b"".join(a.data for a in plan.feed(event, 0.0) if isinstance(a, Send)) for event in stream]
+    sent.append(b"".join(a.data for a in plan.end(0.0) if isinstance(a, Send)))
+    return (plan.outcome if plan.outcome != Outcome.NONE else run.outcome), sent
+
+
+def most_held(name: str, slot: Callable[[str, dict[str, Any]], Slot], stream: list[bytes], sent: list[bytes]) -> int:
+    """The most characters of what `slot` finds that were in and not yet out, after any feed."""
+    given = got = most = 0
+    for event, out in zip([*stream, b""], sent, strict=True):
+        given += sum(map(len, pieces_in(name, slot, event)))
+        got += sum(map(len, pieces_in(name, slot, out)))
+        most = max(most, given - got)
+    return most
+
+
+def usages(raw: bytes) -> list[Any]:
+    """Every usage object in a stream's events, in order, wherever its provider puts it."""
+    found: list[Any] = []
+
+    def gather(value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("usage", "usageMetadata"):
+                    found.append(item)
+                else:
+                    gather(item)
+
+    for _, data in payloads(raw):
+        gather(data)
+    return found
+
+
+def fed_in_pieces(
+    fault: ContentFault, name: str, slot: Callable[[str, dict[str, Any]], Slot], whole: str
+) -> tuple[Outcome, list[bytes], list[bytes]]:
+    """The captured stream with what `slot` finds said again as `whole` in 50-character pieces,
+    fed to the fault's plan an event at a time: its outcome, the events fed, what each feed sent."""
+    stream = respoken(name, slot, [whole[at : at + 50] for at in range(0, len(whole), 50)])
+    outcome, sent = fed(fault, name, stream)
+    return outcome, stream, sent

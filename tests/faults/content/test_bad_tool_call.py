@@ -4,15 +4,22 @@ import pytest
 
 from brownout.faults.content.bad_tool_call import UNKNOWN_TOOL
 from brownout.faults.content.bad_tool_call import BadToolCallFault
+from brownout.faults.content.editor import MAX_HELD
 from brownout.faults.outcome import Outcome
 from faults.content.answers import MESSAGES
 from faults.content.answers import TOOLS
 from faults.content.answers import WEATHER
+from faults.content.answers import arguments_slot
 from faults.content.answers import edit_body
 from faults.content.answers import edit_stream
 from faults.content.answers import edited
+from faults.content.answers import events
+from faults.content.answers import fed
+from faults.content.answers import fed_in_pieces
+from faults.content.answers import most_held
 from faults.content.answers import original
 from faults.content.answers import original_body
+from faults.content.answers import pieces_in
 from faults.content.answers import view
 
 
@@ -98,3 +105,43 @@ def test_without_required_parameters_the_first_argument_goes() -> None:
     _, after = edit_body(fault, "responses_tools", request=request)
     [(_, arguments)] = view("responses_tools", after).calls
     assert json.loads(arguments) == {"days": 0}
+
+
+# Where a stream carries a call's arguments as pieces of JSON text (Gemini's call comes whole).
+ARGUMENT_STREAMS = ["openai_chat_tools", "responses_tools", "anthropic_tools"]
+
+
+@pytest.mark.parametrize("mode", ["bad_json", "missing_argument"])
+@pytest.mark.parametrize("name", ARGUMENT_STREAMS)
+def test_streamed_arguments_past_the_cap_go_out_unedited(name: str, mode: str) -> None:
+    """Arguments too long to hold, in small deltas: at most MAX_HELD characters wait in the proxy,
+    then the client gets the arguments the upstream sent, counted not applied."""
+    arguments = '{"city": "' + "x" * (2 * MAX_HELD) + '", "days": 2}'
+    outcome, stream, sent = fed_in_pieces(
+        BadToolCallFault.model_validate({"mode": mode}), name, arguments_slot, arguments
+    )
+    assert outcome == Outcome.NOT_APPLIED
+    assert most_held(name, arguments_slot, stream, sent) <= MAX_HELD
+    assert "".join(pieces_in(name, arguments_slot, b"".join(sent))) == arguments
+
+
+@pytest.mark.parametrize("name", ARGUMENT_STREAMS)
+def test_streamed_arguments_under_the_cap_are_still_edited(name: str) -> None:
+    arguments = '{"city": "' + "x" * (MAX_HELD - 100) + '", "days": 2}'
+    outcome, _, sent = fed_in_pieces(BadToolCallFault(mode="missing_argument"), name, arguments_slot, arguments)
+    assert outcome == Outcome.BAD_TOOL_CALL
+    assert json.loads("".join(pieces_in(name, arguments_slot, b"".join(sent)))) == {"days": 2}
+
+
+@pytest.mark.parametrize("name", ARGUMENT_STREAMS)
+def test_unknown_tools_arguments_leave_as_they_arrive(name: str) -> None:
+    """`unknown_tool` only renames the call: each argument delta goes out with the event that
+    brought it, unchanged."""
+    stream = [event.raw for event in events(original(name, stream=True))]
+    outcome, sent = fed(BadToolCallFault(mode="unknown_tool"), name, stream)
+    assert outcome == Outcome.BAD_TOOL_CALL
+    arrived = [pieces_in(name, arguments_slot, event) for event in stream]
+    assert sum(map(len, arrived)) > 3
+    assert [pieces_in(name, arguments_slot, out) for out in sent] == [*arrived, []]
+    [(called, _)] = view(name, b"".join(sent)).calls
+    assert called == UNKNOWN_TOOL

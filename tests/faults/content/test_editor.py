@@ -1,5 +1,7 @@
 from brownout.classify.asks import Asks
+from brownout.faults.content.editor import MAX_HELD
 from brownout.faults.content.editor import Editor
+from brownout.faults.content.editor import Held
 from brownout.faults.content.editor import tokens_in
 
 
@@ -31,3 +33,17 @@ def test_usage_follows_the_text_and_keeps_what_is_not_text() -> None:
 def test_tokens_are_counted_per_piece() -> None:
     assert tokens_in("") == 0 and tokens_in(" retry.") == 1  # a word or less is one token, as a delta
     assert tokens_in("Hello, world!") == 4
+
+
+def test_held_text_past_the_cap_goes_out_as_it_came_then_flows() -> None:
+    held = Held()
+    piece = "x" * 1000
+    outs = [held.add(piece) for _ in range(MAX_HELD // len(piece))]
+    assert outs == [None] * len(outs) and held.size <= MAX_HELD
+    assert held.add(piece) == piece * (len(outs) + 1)
+    assert held.over and held.size == 0 and held.add("next") == "next"
+
+
+def test_a_body_already_whole_is_held_without_a_cap() -> None:
+    held = Held(None)
+    assert held.add("x" * (2 * MAX_HELD)) is None and held.take() == "x" * (2 * MAX_HELD)

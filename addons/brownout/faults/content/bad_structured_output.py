@@ -13,7 +13,9 @@ from typing import Literal
 from brownout.classify.asks import Asks
 from brownout.classify.request import RequestInfo
 from brownout.faults.content.base import ContentFault
+from brownout.faults.content.editor import MAX_HELD
 from brownout.faults.content.editor import Editor
+from brownout.faults.content.editor import Held
 from brownout.faults.outcome import Outcome
 
 # What a chatty model says before the JSON it was asked for.
@@ -45,23 +47,48 @@ class Chatter(Editor):
 
 
 class Violation(Editor):
-    """Holds the JSON text until it is whole, then gives it back with its schema broken."""
+    """Holds the JSON text until it is whole, then gives it back with its schema broken. On a
+    stream at most `MAX_HELD` characters are held: past that the text goes out unedited as it
+    comes and the answer is left as it is (not applied)."""
 
     def __init__(self, asks: Asks) -> None:
         super().__init__(asks)
-        self.held: list[str] = []
+        self.held = Held()
+
+    def begin(self, text_tokens: int | None) -> None:
+        # A whole body is in memory already: holding its text costs nothing more.
+        self.held = Held(MAX_HELD if text_tokens is None else None)
 
     def edit_text(self, piece: str) -> str:
-        self.held.append(piece)
-        return ""
+        out = self.held.add(piece)
+        return "" if out is None else out
+
+    def text(self, piece: str) -> str:
+        out = super().text(piece)
+        if self.held.over:
+            self._unedited()
+        return out
+
+    def text_end(self) -> str:
+        out = super().text_end()
+        if not self.acted:
+            self._unedited()
+        return out
 
     def end_text(self) -> str:
-        text, self.held = "".join(self.held), []
+        if self.held.over:
+            return ""
+        text = self.held.take()
         broken = violated(text, self.asks.schema)
         if broken is None:
             return text
         self.acted = True
         return broken
+
+    def _unedited(self) -> None:
+        """The text the client got is the upstream's, only sent in fewer pieces: its usage stays."""
+        self.sent = self.seen
+        self.changed = False
 
 
 def violated(text: str, schema: Mapping[str, Any] | None) -> str | None:

@@ -49,6 +49,10 @@ class BreakingCalls(Editor):
         super().__init__(asks)
         self.mode = mode
 
+    def edits_arguments(self) -> bool:
+        # `unknown_tool` only renames the call: its arguments flow as they come.
+        return self.mode != "unknown_tool"
+
     def tool_name(self, name: str) -> str:
         if self.mode != "unknown_tool":
             return name

@@ -8,6 +8,7 @@ from typing import ClassVar
 from typing import Literal
 
 from brownout.classify.asks import Asks
+from brownout.providers.sse import MAX_PENDING
 from brownout.providers.sse import event_tokens
 
 # Tokens of an answer's text as the upstream sent it, and as the client got it.
@@ -16,12 +17,47 @@ TextTokens = tuple[int, int]
 # safety filter, or the normal end of a turn. The framing says it as its provider does.
 Stop = Literal["length", "filter", "normal"]
 
+# The most text (characters) a stream's edit holds while it waits for the whole of what it edits
+# (a structured answer, a tool call's arguments). Past it, what was held goes out unedited, the rest
+# flows as it comes, and that edit is not made: a huge answer costs the proxy no more than this.
+# Half an event's most (`MAX_PENDING`), so that the events closing what was held, which repeat it
+# whole (Responses' `.done` events), are still read as events, with room for their JSON escapes.
+MAX_HELD = MAX_PENDING // 2
+
 
 def tokens_in(piece: str) -> int:
     """Tokens in a piece of text (a body's whole text, or one delta), as the stream faults count
     an event's: one for a word or less (a token per delta, as OpenAI streams), else about as a
     BPE tokenizer cuts English."""
     return event_tokens(piece)
+
+
+class Held:
+    """Pieces of a stream's text held for an edit that needs them whole, at most `limit`
+    characters (None: no limit, for a body already whole in memory): past it `over`, and the text
+    flows again."""
+
+    def __init__(self, limit: int | None = MAX_HELD) -> None:
+        self.limit = limit
+        self.pieces: list[str] = []
+        self.size = 0
+        self.over = False
+
+    def add(self, piece: str) -> str | None:
+        """None while the piece is held; past the cap, everything held so far and this piece, as
+        they came (and from then on each piece itself)."""
+        if self.over:
+            return piece
+        self.pieces.append(piece)
+        self.size += len(piece)
+        if self.limit is None or self.size <= self.limit:
+            return None
+        self.over = True
+        return self.take()
+
+    def take(self) -> str:
+        text, self.pieces, self.size = "".join(self.pieces), [], 0
+        return text
 
 
 class Editor:
@@ -34,7 +70,7 @@ class Editor:
 
     # Where the provider has a refusal field (OpenAI's), the text goes there instead of the content.
     refuses: ClassVar[bool] = False
-    # The framing gathers each tool call's arguments and hands them over whole.
+    # The framing hands over each tool call's name, and its arguments whole (`edits_arguments`).
     edits_tools: ClassVar[bool] = False
 
     def __init__(self, asks: Asks) -> None:
@@ -73,6 +109,11 @@ class Editor:
 
     def tool_name(self, name: str) -> str:
         return name
+
+    def edits_arguments(self) -> bool:
+        """Whether `tool_arguments` may change a call's arguments: a stream's are then held (up to
+        `MAX_HELD`) until the call ends; otherwise they flow as they come."""
+        return self.edits_tools
 
     def tool_arguments(self, name: str, arguments: str) -> str:
         """A call's arguments, whole, as JSON text; `name` is the tool the upstream called."""

@@ -1,9 +1,14 @@
+import json
+
+from brownout.faults.content.bad_tool_call import BadToolCallFault
 from brownout.faults.content.truncate import TruncateFault
 from brownout.faults.content.usage_missing import UsageMissingFault
 from brownout.faults.outcome import Outcome
+from brownout.providers.sse import format_event
 from faults.content.answers import DATA
 from faults.content.answers import edit_stream
 from faults.content.answers import events
+from faults.content.answers import fed
 from faults.content.answers import payloads
 
 
@@ -23,3 +28,19 @@ def test_chunks_keep_their_fields_and_compact_json() -> None:
     _, after = edit_stream(TruncateFault(tokens=1), "openai_chat", chunk=4096)
     first = events(after)[1]
     assert first.raw.startswith(b'data: {"id":"chatcmpl-') and b'"obfuscation":' in first.raw
+
+
+def test_a_call_whole_in_the_finishing_chunk_keeps_its_name_and_id() -> None:
+    """Some servers send a call in one chunk, with the finish: its edited arguments go in beside
+    what else the chunk says of it."""
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    function = {"name": "get_weather", "arguments": '{"city":"Paris","days":2}'}
+    delta = {"role": "assistant", "tool_calls": [{**call, "function": function}]}
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    choices = [{"index": 0, "delta": delta, "finish_reason": "tool_calls"}]
+    stream = [format_event(json.dumps({**chunk, "choices": choices})), format_event("[DONE]")]
+    outcome, sent = fed(BadToolCallFault(mode="missing_argument"), "openai_chat_tools", stream)
+    assert outcome == Outcome.BAD_TOOL_CALL
+    [(_, finishing), _] = payloads(b"".join(sent))
+    [edited] = finishing["choices"][0]["delta"]["tool_calls"]
+    assert edited == {**call, "function": {"name": "get_weather", "arguments": '{"days":2}'}}

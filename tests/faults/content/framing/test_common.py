@@ -24,6 +24,7 @@ FAULTS: list[ContentFault] = [
     Fault.registry["content_filter"].model_validate({"after_tokens": 1}),
     Fault.registry["bad_structured_output"].model_validate({"mode": "schema_violation"}),
     Fault.registry["bad_tool_call"].model_validate({"mode": "missing_argument"}),
+    Fault.registry["bad_tool_call"].model_validate({"mode": "unknown_tool"}),
     Fault.registry["usage_spike"](),
     Fault.registry["usage_missing"](),
 ]  # type: ignore[list-item]

@@ -12,6 +12,7 @@ from brownout.faults.content.editor import Stop
 from brownout.faults.content.editor import tokens_in
 from brownout.faults.content.framing.common import ContentPlan
 from brownout.faults.content.framing.common import Editors
+from brownout.faults.content.framing.common import HeldCall
 from brownout.faults.content.framing.common import NewEditor
 from brownout.faults.content.framing.common import arguments_object
 from brownout.faults.content.framing.common import dicts
@@ -47,12 +48,13 @@ def edit_body(body: dict[str, Any], new: NewEditor) -> bool:
 
 class MessagesPlan(ContentPlan):
     """Deltas edited in place; a held structured answer or tool input goes out as one delta just
-    before its block's `content_block_stop`; the stop and usage changed in `message_delta`."""
+    before its block's `content_block_stop` (input not edited, or grown past `MAX_HELD`, is not
+    held); the stop and usage changed in `message_delta`."""
 
     def __init__(self, new: NewEditor, applied: Outcome) -> None:
         super().__init__(AnthropicMessages(), Editors(new, stream=True), applied)
         self.blocks: dict[int, str] = {}  # index -> block type
-        self.calls: dict[int, list[str]] = {}  # index -> [tool called, input JSON gathered]
+        self.calls: dict[int, HeldCall] = {}  # block index -> its input JSON
 
     def edit(self, name: str | None, payload: dict[str, Any]) -> list[bytes] | None:
         editor = self.editors.of(0)
@@ -71,7 +73,7 @@ class MessagesPlan(ContentPlan):
             if block.get("type") == "text" and isinstance(block.get("text"), str) and block["text"]:
                 block["text"] = editor.text(block["text"])
             elif block.get("type") == "tool_use" and editor.edits_tools:
-                self.calls[index] = [str(block.get("name", "")), ""]
+                self.calls[index] = HeldCall(editor, str(block.get("name", "")))
                 block["name"] = editor.tool_name(str(block.get("name", "")))
             else:
                 return None
@@ -83,8 +85,11 @@ class MessagesPlan(ContentPlan):
             if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
                 delta["text"] = editor.text(delta["text"])
             elif delta.get("type") == "input_json_delta" and index in self.calls:
-                self.calls[index][1] += str(delta.get("partial_json", ""))
-                delta["partial_json"] = ""
+                piece = str(delta.get("partial_json", ""))
+                sent = self.calls[index].piece(piece)
+                if sent == piece:
+                    return None
+                delta["partial_json"] = sent
             else:
                 return None
             return [self.event(name, payload)]
@@ -109,8 +114,10 @@ class MessagesPlan(ContentPlan):
                 return None
             delta = {"type": "text_delta", "text": tail}
         elif index in self.calls:
-            called, gathered = self.calls.pop(index)
-            delta = {"type": "input_json_delta", "partial_json": editor.tool_arguments(called, gathered)}
+            edited = self.calls.pop(index).end()
+            if edited is None:
+                return None
+            delta = {"type": "input_json_delta", "partial_json": edited}
         else:
             return None
         extra = {"type": "content_block_delta", "index": index, "delta": delta}

@@ -12,6 +12,7 @@ from brownout.faults.content.editor import Stop
 from brownout.faults.content.editor import tokens_in
 from brownout.faults.content.framing.common import ContentPlan
 from brownout.faults.content.framing.common import Editors
+from brownout.faults.content.framing.common import HeldCall
 from brownout.faults.content.framing.common import NewEditor
 from brownout.faults.content.framing.common import dicts
 from brownout.faults.content.framing.common import edit_usage
@@ -75,12 +76,13 @@ def edit_body(body: dict[str, Any], new: NewEditor, azure: bool = False) -> bool
 
 class ChatPlan(ContentPlan):
     """Deltas edited in place; a held structured answer or tool call's arguments go out in the
-    choice's finishing chunk, whose `finish_reason` is changed there too."""
+    choice's finishing chunk, whose `finish_reason` is changed there too. (Calls whose arguments
+    are not edited, or grew past `MAX_HELD`, are not held.)"""
 
     def __init__(self, new: NewEditor, applied: Outcome, azure: bool) -> None:
         super().__init__(OpenAIChat("azure" if azure else "openai"), Editors(new, stream=True), applied)
         self.azure = azure
-        self.calls: dict[tuple[int, int], list[str]] = {}  # (choice, call) -> [name, arguments so far]
+        self.calls: dict[tuple[int, int], HeldCall] = {}  # (choice, call index) -> its arguments
 
     def edit(self, name: str | None, payload: dict[str, Any]) -> list[bytes] | None:
         choices = dicts(payload.get("choices"))
@@ -109,23 +111,34 @@ class ChatPlan(ContentPlan):
         tail = editor.text_end()
         if tail:
             _put_text(delta, editor, tail)
-        held = [(key[1], name, arguments) for key, (name, arguments) in self.calls.items() if key[0] == index]
-        if held:
-            delta["tool_calls"] = [
-                {"index": call, "function": {"arguments": editor.tool_arguments(name, arguments)}}
-                for call, name, arguments in held
-            ]
+        self._calls_end(index, delta)
         _stop(choice, editor, self.azure)
+
+    def _calls_end(self, index: int, delta: dict[str, Any]) -> None:
+        """The choice's held calls' arguments, edited, in its finishing chunk (beside what of
+        those calls the chunk itself carries)."""
+        ended = [(key[1], call.end()) for key, call in self.calls.items() if key[0] == index]
+        edited = {call: arguments for call, arguments in ended if arguments is not None}
+        if not edited:
+            return
+        carried = {c.get("index", 0): c for c in dicts(delta.get("tool_calls")) if isinstance(c.get("function"), dict)}
+        for call, arguments in edited.items():
+            if call in carried:
+                carried[call]["function"]["arguments"] = arguments
+            else:
+                carried[call] = {"index": call, "function": {"arguments": arguments}}
+        delta["tool_calls"] = list(carried.values())
 
     def _call(self, index: int, call: dict[str, Any], editor: Editor) -> None:
         key = (index, call.get("index", 0) if isinstance(call.get("index"), int) else 0)
         function = call.get("function")
         if not isinstance(function, dict):
             return
-        held = self.calls.setdefault(key, ["", ""])
+        held = self.calls.get(key)
+        if held is None:
+            held = self.calls[key] = HeldCall(editor)
         if isinstance(function.get("name"), str) and function["name"]:
-            held[0] = function["name"]
+            held.name = function["name"]
             function["name"] = editor.tool_name(function["name"])
         if isinstance(function.get("arguments"), str):
-            held[1] += function["arguments"]
-            function["arguments"] = ""
+            function["arguments"] = held.piece(function["arguments"])

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from brownout.faults.content.editor import Editor
+from brownout.faults.content.editor import Held
 from brownout.faults.outcome import Outcome
 from brownout.faults.stream.plan import Action
 from brownout.faults.stream.plan import EventPlan
@@ -49,6 +50,32 @@ class Editors:
         if any(editor.changed for editor in editors):
             text = (sum(editor.seen for editor in editors), sum(editor.sent for editor in editors))
         return self.of(0).usage(usage, output, total, text)
+
+
+class HeldCall:
+    """One streamed tool call's arguments as its editor needs them: held until the call ends
+    (at most `MAX_HELD` characters: past that they go out unedited and the call is left as it
+    is), or, for an editor that does not change arguments, let through as they come."""
+
+    def __init__(self, editor: Editor, name: str = "") -> None:
+        self.editor = editor
+        self.name = name  # the tool the upstream called
+        self.held = Held() if editor.edits_arguments() else None
+
+    def piece(self, piece: str) -> str:
+        """What goes out for this piece of the arguments (nothing while it is held)."""
+        if self.held is None:
+            return piece
+        out = self.held.add(piece)
+        return "" if out is None else out
+
+    def end(self, whole: str = "") -> str | None:
+        """The arguments edited, when they were held to the call's end (`whole`: the upstream's
+        own, where no piece came); None when they went out as they came."""
+        if self.held is None or self.held.over:
+            return None
+        self.held.over = True
+        return self.editor.tool_arguments(self.name, self.held.take() or whole)
 
 
 def dicts(value: object) -> list[dict[str, Any]]:

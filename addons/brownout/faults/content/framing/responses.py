@@ -13,6 +13,7 @@ from brownout.faults.content.editor import Stop
 from brownout.faults.content.editor import tokens_in
 from brownout.faults.content.framing.common import ContentPlan
 from brownout.faults.content.framing.common import Editors
+from brownout.faults.content.framing.common import HeldCall
 from brownout.faults.content.framing.common import NewEditor
 from brownout.faults.content.framing.common import dicts
 from brownout.faults.content.framing.common import edit_usage
@@ -44,6 +45,33 @@ def _stop(response: dict[str, Any], editor: Editor) -> bool:
     return True
 
 
+class SentText:
+    """A text part as the client got it, without holding it: the stretches it shares with the
+    upstream's text (ranges of it) and what the editors wrote instead. The upstream's events that
+    close the part repeat its text whole, and the part is rebuilt from each of them."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str | tuple[int, int]] = []
+        self.at = 0  # characters of the upstream's text so far
+
+    def add(self, upstream: str, sent: str) -> None:
+        start, self.at = self.at, self.at + len(upstream)
+        if sent != upstream:
+            if sent:
+                self.pieces.append(sent)
+            return
+        last = self.pieces[-1] if self.pieces else None
+        if isinstance(last, tuple) and last[1] == start:
+            self.pieces[-1] = (last[0], self.at)
+        elif sent:
+            self.pieces.append((start, self.at))
+
+    def text(self, upstream: object) -> str:
+        """The part as sent, given the upstream's whole text of it."""
+        whole = upstream if isinstance(upstream, str) else ""
+        return "".join(whole[piece[0] : piece[1]] if isinstance(piece, tuple) else piece for piece in self.pieces)
+
+
 def edit_body(body: dict[str, Any], new: NewEditor) -> bool:
     editors = Editors(new)
     editor = editors.of(0)
@@ -72,12 +100,14 @@ def edit_body(body: dict[str, Any], new: NewEditor) -> bool:
 
 class ResponsesPlan(ContentPlan):
     """Deltas edited in place; the `.done` events and the final response carry what the client got.
-    A held structured answer or call's arguments go out as one delta just before its `.done`."""
+    A held structured answer or call's arguments go out as one delta just before its `.done`
+    (arguments not edited, or grown past `MAX_HELD`, are not held)."""
 
     def __init__(self, new: NewEditor, applied: Outcome) -> None:
         super().__init__(OpenAIResponses(), Editors(new, stream=True), applied)
-        self.texts: dict[tuple[str, int], str] = {}  # (item id, content index) -> the text sent
-        self.calls: dict[str, list[str]] = {}  # item id -> [name called, arguments gathered, arguments sent]
+        self.texts: dict[tuple[str, int], SentText] = {}  # (item id, content index) -> the text sent
+        self.calls: dict[str, HeldCall] = {}  # item id -> its arguments
+        self.edited: dict[str, str] = {}  # item id -> the arguments sent, edited
 
     @property
     def editor(self) -> Editor:
@@ -89,7 +119,7 @@ class ResponsesPlan(ContentPlan):
         if kind == "response.output_item.added":
             item = payload.get("item")
             if isinstance(item, dict) and item.get("type") == "function_call" and editor.edits_tools:
-                self.calls[str(item.get("id"))] = [str(item.get("name", "")), "", ""]
+                self.calls[str(item.get("id"))] = HeldCall(editor, str(item.get("name", "")))
                 item["name"] = editor.tool_name(str(item.get("name", "")))
                 return [self.event(name, payload)]
             return None
@@ -107,7 +137,7 @@ class ResponsesPlan(ContentPlan):
             part = payload.get("part")
             key = (str(payload.get("item_id")), payload.get("content_index", 0))
             if isinstance(part, dict) and part.get("type") == "output_text" and key in self.texts:
-                _text_part(part, editor, self.texts[key])
+                _text_part(part, editor, self.texts[key].text(part.get("text")))
                 return [self.event(name, payload)]
             return None
         if kind in ("response.function_call_arguments.delta", "response.function_call_arguments.done"):
@@ -131,7 +161,7 @@ class ResponsesPlan(ContentPlan):
         editor = self.editor
         payload["delta"] = sent = editor.text(delta)
         key = (str(payload.get("item_id")), payload.get("content_index", 0))
-        self.texts[key] = self.texts.get(key, "") + sent
+        self.texts.setdefault(key, SentText()).add(delta, sent)
         return [self._delta_event(payload)]
 
     def _delta_event(self, payload: dict[str, Any]) -> bytes:
@@ -151,8 +181,9 @@ class ResponsesPlan(ContentPlan):
             delta: dict[str, Any] = {"type": "response.output_text.delta", **extra, "delta": tail, "logprobs": []}
             delta["sequence_number"] = payload.get("sequence_number", 0)
             out.append(self._delta_event(delta))
-            self.texts[key] = self.texts.get(key, "") + tail
-        text = self.texts.get(key, payload.get("text", ""))
+            self.texts.setdefault(key, SentText()).add("", tail)
+        upstream = payload.get("text", "")
+        text = self.texts[key].text(upstream) if key in self.texts else upstream
         if editor.refuses:
             payload.pop("text", None)
             payload.pop("logprobs", None)
@@ -168,14 +199,21 @@ class ResponsesPlan(ContentPlan):
         if call is None:
             return None
         if payload.get("type") == "response.function_call_arguments.delta":
-            call[1] += str(payload.get("delta", ""))
-            payload["delta"] = ""
+            piece = str(payload.get("delta", ""))
+            sent = call.piece(piece)
+            if sent == piece:
+                return None
+            payload["delta"] = sent
             return [self.event(name, payload)]
-        call[2] = self.editor.tool_arguments(call[0], call[1] or str(payload.get("arguments", "")))
+        item_id = str(payload.get("item_id"))
+        edited = call.end(str(payload.get("arguments", "")))
+        if edited is None:
+            return None
+        self.edited[item_id] = edited
         extra: dict[str, Any] = {k: payload[k] for k in ("item_id", "output_index") if k in payload}
-        delta: dict[str, Any] = {"type": "response.function_call_arguments.delta", **extra, "delta": call[2]}
+        delta: dict[str, Any] = {"type": "response.function_call_arguments.delta", **extra, "delta": edited}
         delta["sequence_number"] = payload.get("sequence_number", 0)
-        payload["arguments"] = call[2]
+        payload["arguments"] = edited
         return [self.event(delta["type"], delta), self.event(name, payload)]
 
     def _final_item(self, item: dict[str, Any]) -> None:
@@ -184,11 +222,11 @@ class ResponsesPlan(ContentPlan):
         if item.get("type") == "message":
             for index, part in enumerate(dicts(item.get("content"))):
                 if part.get("type") == "output_text" and (item_id, index) in self.texts:
-                    _text_part(part, self.editor, self.texts[(item_id, index)])
+                    _text_part(part, self.editor, self.texts[(item_id, index)].text(part.get("text")))
         call = self.calls.get(item_id)
         if item.get("type") == "function_call" and call is not None:
-            item["name"] = self.editor.tool_name(call[0])
-            item["arguments"] = call[2] or item.get("arguments", "")
+            item["name"] = self.editor.tool_name(call.name)
+            item["arguments"] = self.edited.get(item_id, item.get("arguments", ""))
 
     def _final(self, name: str | None, payload: dict[str, Any]) -> bytes:
         response = payload.get("response")
