@@ -47,5 +47,3 @@ def test_truncate_fraction_defaults_to_half() -> None:
     assert TruncateFault().kept_fraction == 0.5
     assert TruncateFault(fraction=0.25).kept_fraction == 0.25
     assert TruncateFault(tokens=4).kept_fraction is None
-
-
