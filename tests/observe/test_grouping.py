@@ -769,3 +769,15 @@ def test_a_failure_that_is_not_a_bad_answer_is_not_reasked_by_a_changed_body() -
     run(first, AttemptEnded(first.attempt, 0.1, "429", scenario="s"), changed, end(changed, 0.6))
     run.tick(20.0)
     assert of(BadAnswer, run.seen) == [] and of(Retry, run.seen) == []
+
+
+def test_bad_answers_awaiting_a_reask_are_bounded_and_each_decided_once() -> None:
+    run = Run(Settings(max_tracked=50, retry_window=1.0))
+    for n in range(1000):
+        body = {"messages": [{"role": "user", "content": f"question {n}"}]}
+        attempt = asking(n * 0.001, body, origin=f"10.0.{n % 7}.1")
+        run(attempt, bad(attempt, n * 0.001 + 0.0005))
+    assert run.observer.tracked()["bad_answers"] <= 50
+    run.tick(100.0)
+    assert run.observer.tracked()["bad_answers"] == 0
+    assert [b.next for b in of(BadAnswer, run.seen)] == ["carried_on"] * 1000
