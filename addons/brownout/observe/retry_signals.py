@@ -125,13 +125,15 @@ def turn_prefixes(body: Mapping[str, object], depth: int = REASK_TURNS) -> tuple
     (the whole list last; () without turns). Request B continues request A when A's whole list
     is among B's: the same turns, or A's turns with up to `depth` more appended."""
     turns = turns_of(body)
-    chain = _digest(b"turns")
+    # One running hash over the turns, read out (copied) only for the last few prefixes.
+    running = hashlib.sha256(_SALT + b"turns")
     prefixes: list[str] = []
     for k, turn in enumerate(turns, start=1):
-        canonical = json.dumps(turn, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        chain = _digest(chain.encode(), canonical.encode())
+        canonical = json.dumps(turn, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+        running.update(len(canonical).to_bytes(8, "big"))
+        running.update(canonical)
         if k >= len(turns) - depth:
-            prefixes.append(chain)
+            prefixes.append(running.copy().hexdigest()[:20])
     return tuple(prefixes)
 
 
