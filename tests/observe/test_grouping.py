@@ -2,6 +2,8 @@ import itertools
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from brownout.observe import retry_signals as signals
 from brownout.observe.events import Abandoned
@@ -20,6 +22,7 @@ from brownout.observe.events import Retry
 from brownout.observe.events import RetryStorm
 from brownout.observe.events import Settings
 from brownout.observe.grouping import Observer
+from property_budget import budget
 
 _ids = itertools.count()
 
@@ -781,3 +784,30 @@ def test_bad_answers_awaiting_a_reask_are_bounded_and_each_decided_once() -> Non
     run.tick(100.0)
     assert run.observer.tracked()["bad_answers"] == 0
     assert [b.next for b in of(BadAnswer, run.seen)] == ["carried_on"] * 1000
+
+
+@budget(100)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(["bad", "good", "429"]), st.floats(0.0, 3.0)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_every_bad_answer_is_decided_exactly_once(steps: list[tuple[int, str, float]]) -> None:
+    # Four conversations asked in any order, each answer bad, good or a 429, at any gaps: every
+    # bad answer ends as one re-ask or one carrying on, never both, never neither.
+    run = Run(Settings(retry_window=2.0))
+    at, bad_answers = 0.0, 0
+    for conversation, answer, gap in steps:
+        at += gap
+        body = {"messages": [{"role": "user", "content": f"question {conversation}"}]}
+        attempt = asking(at, body)
+        if answer == "bad":
+            bad_answers += 1
+            run(attempt, bad(attempt, at + 0.01))
+        else:
+            run(attempt, end(attempt, at + 0.01, "" if answer == "good" else "429"))
+    run.tick(at + 100.0)
+    assert len(of(BadAnswer, run.seen)) == bad_answers
+    assert run.observer.tracked()["bad_answers"] == 0 and run.observer.tracked()["awaiting"] == 0
