@@ -82,6 +82,7 @@ INFLIGHT = "brownout_inflight_requests"
 UPSTREAM_ERRORS = "brownout_upstream_errors_total"
 CHAT_4O = {"provider": "openai", "endpoint": "chat", "model": "gpt-4o"}
 NONRETRYABLE = "brownout_client_nonretryable_retries_total"
+BAD_ANSWERS = "brownout_client_bad_answers_total"
 
 
 # -- the clients, one function per shape: each makes its calls against `url` (the proxy)
@@ -315,6 +316,83 @@ async def same_question_after_a_usage_spike(url: str) -> None:
     assert usage[0] == 10 * usage[1]
 
 
+def _chat_client(url: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="sk-truth", max_retries=0)
+
+
+async def instructor_style_reask(url: str) -> None:
+    """An instructor-style app: it validates the JSON it asked for and, when it does not parse,
+    re-asks with the bad answer and the validation error appended to the conversation."""
+    messages: list[dict[str, str]] = [{"role": "user", "content": "Describe Paris as a JSON object."}]
+    async with _chat_client(url) as client:
+        for _ in range(2):
+            answer = await client.chat.completions.create(
+                model="gpt-4o",
+                messages=messages,  # type: ignore[arg-type]
+                response_format={"type": "json_object"},
+            )
+            content = answer.choices[0].message.content or ""
+            try:
+                json.loads(content)
+                return
+            except ValueError as exc:
+                messages += [
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": f"Validation error: {exc}. Answer again with valid JSON only."},
+                ]
+    raise AssertionError("asked twice, no JSON either time")
+
+
+async def raises_max_tokens(url: str) -> None:
+    """An app that reads finish_reason and, after a length stop, asks the same again with a higher max_tokens."""
+    async with _chat_client(url) as client:
+        first = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=50)  # type: ignore[arg-type]
+        assert first.choices[0].finish_reason == "length"
+        second = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=1000)  # type: ignore[arg-type]
+        assert second.choices[0].finish_reason == "stop"
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
+
+
+async def sends_the_tool_error_back(url: str) -> None:
+    """A tool loop that, when a call's arguments do not parse, sends the error back as the tool's
+    result in the same conversation and lets the model try again."""
+    messages: list[dict[str, object]] = [{"role": "user", "content": "What is the weather in Paris?"}]
+    async with _chat_client(url) as client:
+        for _ in range(2):
+            answer = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=TOOLS)  # type: ignore[arg-type]
+            message = answer.choices[0].message
+            if not message.tool_calls:
+                return
+            messages.append(message.model_dump(exclude_none=True))
+            try:
+                [json.loads(call.function.arguments) for call in message.tool_calls]  # type: ignore[union-attr]
+                return  # a call it can run: the loop would go on from here
+            except ValueError as exc:
+                for call in message.tool_calls:
+                    messages.append({"role": "tool", "tool_call_id": call.id, "content": f"error: {exc}"})
+    raise AssertionError("the bad call came twice")
+
+
+async def new_question_after_an_empty_answer(url: str) -> None:
+    """An app that takes an empty answer and goes on to its next, unrelated question."""
+    async with _chat_client(url) as client:
+        first = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+        assert first.choices[0].message.content == ""
+        other = [{"role": "user", "content": "And what is a blackout?"}]
+        second = await client.chat.completions.create(model="gpt-4o", messages=other)  # type: ignore[arg-type]
+        assert second.choices[0].message.content
+
+
 CLIENTS: dict[str, Callable[[str], Awaitable[None]]] = {
     "openai-python": openai_sdk,
     "anthropic-python": anthropic_sdk,
@@ -341,6 +419,10 @@ CLIENTS: dict[str, Callable[[str], Awaitable[None]]] = {
     "app takes an empty answer": takes_an_empty_answer,
     "stream re-asked after a length stop": reasks_a_cut_stream,
     "the same question after a usage spike": same_question_after_a_usage_spike,
+    "instructor-style re-ask after bad JSON": instructor_style_reask,
+    "max_tokens raised after a length stop": raises_max_tokens,
+    "tool error sent back after a bad tool call": sends_the_tool_error_back,
+    "a new question after an empty answer": new_question_after_an_empty_answer,
 }
 
 RETRY_AFTER_MS = "{type: error, status: 429, retry_after_ms: 300}"
@@ -618,12 +700,15 @@ TRUTH = [
         dict(
             [
                 m(RETRIES, 1, after="empty_answer", layer="app", **OPENAI_PY),
+                m(BAD_ANSWERS, 1, fault="empty_answer", next="reasked", **OPENAI_PY),
+                m(NO_BACKOFF, 0, **OPENAI_PY),
                 m(ATTEMPTS_SUM, 2, outcome="success", **OPENAI_PY),
                 m(ATTEMPTS_COUNT, 1, outcome="success", **OPENAI_PY),
                 m(GAVE_UP, 0, **OPENAI_PY),
             ]
         ),
-        reports="1 retry (app) after empty_answer; one logical request of 2 attempts, answered",
+        reports="1 bad answer re-asked: 1 retry (app) after empty_answer, not judged for backoff; "
+        "one logical request of 2 attempts, answered",
     ),
     Case(
         "app takes an empty answer",
@@ -632,11 +717,12 @@ TRUTH = [
         dict(
             [
                 m(RETRIES, 0, after="empty_answer", layer="app", **OPENAI_PY),
+                m(BAD_ANSWERS, 1, fault="empty_answer", next="carried_on", **OPENAI_PY),
                 m(ATTEMPTS_SUM, 1, outcome="failure", **OPENAI_PY),
-                m(GAVE_UP, 1, **OPENAI_PY),
+                m(GAVE_UP, 0, **OPENAI_PY),
             ]
         ),
-        reports="0 retries; one logical request of 1 attempt, failed under the fault (the empty answer taken)",
+        reports="1 bad answer carried on (taken, not given up); 0 retries",
     ),
     Case(
         "stream re-asked after a length stop",
@@ -645,11 +731,13 @@ TRUTH = [
         dict(
             [
                 m(RETRIES, 1, after="truncate", layer="app", **OPENAI_PY),
+                m(BAD_ANSWERS, 1, fault="truncate", next="reasked", **OPENAI_PY),
                 m(ATTEMPTS_SUM, 2, outcome="success", **OPENAI_PY),
                 m(BROKEN, 0, broken="cut", reissued="true", **OPENAI_PY),
             ]
         ),
-        reports="1 retry (app) after truncate, answered; no broken stream (the stream itself was whole)",
+        reports="1 bad answer re-asked: 1 retry (app) after truncate, answered; no broken stream (the stream "
+        "itself was whole)",
     ),
     Case(
         "the same question after a usage spike",
@@ -663,6 +751,62 @@ TRUTH = [
             ]
         ),
         reports="2 logical requests, 0 retries (a usage spike spoils the bill, not the answer)",
+    ),
+    *(
+        Case(
+            name,
+            truth,
+            once(fault),
+            dict(
+                [
+                    m(RETRIES, 1, after=after, layer="app", **OPENAI_PY),
+                    m(BAD_ANSWERS, 1, fault=after, next="reasked", **OPENAI_PY),
+                    m(BAD_ANSWERS, 0, fault=after, next="carried_on", **OPENAI_PY),
+                    m(NO_BACKOFF, 0, **OPENAI_PY),
+                    m(ATTEMPTS_SUM, 2, outcome="success", **OPENAI_PY),
+                    m(ATTEMPTS_COUNT, 1, outcome="success", **OPENAI_PY),
+                    m(GAVE_UP, 0, **OPENAI_PY),
+                ]
+            ),
+            reports=f"1 bad answer re-asked though the body changed: 1 retry (app) after {after}; "
+            "one logical request of 2 attempts, answered",
+        )
+        for name, truth, fault, after in [
+            (
+                "instructor-style re-ask after bad JSON",
+                "the JSON asked for does not parse; the app appends the answer and the validation error and asks again",
+                "{type: bad_structured_output, mode: not_json}",
+                "bad_structured_output",
+            ),
+            (
+                "max_tokens raised after a length stop",
+                "finish_reason is length; the app asks the same messages again with a higher max_tokens",
+                "{type: truncate, tokens: 3}",
+                "truncate",
+            ),
+            (
+                "tool error sent back after a bad tool call",
+                "the call's arguments do not parse; the app sends the error back as the tool's result",
+                "{type: bad_tool_call, mode: bad_json}",
+                "bad_tool_call",
+            ),
+        ]
+    ),
+    Case(
+        "a new question after an empty answer",
+        "SDK retries off; the app takes the empty answer and asks an unrelated question next",
+        once("{type: empty_answer}"),
+        dict(
+            [
+                m(RETRIES, 0, after="empty_answer", layer="app", **OPENAI_PY),
+                m(BAD_ANSWERS, 1, fault="empty_answer", next="carried_on", **OPENAI_PY),
+                m(BAD_ANSWERS, 0, fault="empty_answer", next="reasked", **OPENAI_PY),
+                m(ATTEMPTS_COUNT, 1, outcome="failure", **OPENAI_PY),
+                m(ATTEMPTS_COUNT, 1, outcome="success", **OPENAI_PY),
+                m(GAVE_UP, 0, **OPENAI_PY),
+            ]
+        ),
+        reports="1 bad answer carried on; 0 retries (the new question is a new request)",
     ),
 ]
 

@@ -270,3 +270,32 @@ async def test_a_timeline_phase_end_starts_the_recovery_clock() -> None:
         rig.respond(ok)
     seconds = sample(rig.state, "brownout_client_recovery_seconds_sum", scenario="replay", provider="openai")
     assert seconds is not None and 0.7 <= seconds < 1.5  # 0.5 s before the tick, plus 0.25 s
+
+
+async def test_a_client_that_leaves_after_usage_missing_broke_it_is_not_an_abandonment() -> None:
+    # The anthropic stream helper raises AttributeError on a missing usage object and closes
+    # early: the fault broke the client, which did not time out or give up by itself.
+    rig = Rig("rules:\n  - fault: {type: usage_missing}\n")
+    completion = {
+        "id": "c",
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
+    with taddons.context(rig.observer, rig.injector):
+        flow = chat_flow(10.0, retry_count=0)
+        await rig.request(flow)
+        answer(flow, 200, 10.5, body=json.dumps(completion).encode())
+        rig.injector.responseheaders(flow)
+        rig.injector.response(flow)
+        assert "usage" not in json.loads(flow.response.content or b"{}")  # the fault acted
+        flow.error = mflow.Error("Client disconnected.", timestamp=10.6)
+        rig.observer.error(flow)
+        again = chat_flow(11.0, retry_count=0)
+        await rig.request(again)
+        answer(again, 200, 11.2, body=json.dumps(completion).encode())
+        rig.respond(again)
+    labels = {"provider": "openai", "client": "openai-python"}
+    assert sample(rig.state, "brownout_client_abandoned_total", endpoint="chat", **labels) is None
+    assert sample(rig.state, "brownout_client_retries_total", after="usage_missing", layer="app", **labels) == 1

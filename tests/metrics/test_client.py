@@ -3,6 +3,7 @@ import subprocess
 from brownout.engine.state import Brownout
 from brownout.metrics.client import ClientMetrics
 from brownout.observe.events import Abandoned
+from brownout.observe.events import BadAnswer
 from brownout.observe.events import BrokenStream
 from brownout.observe.events import Fallback
 from brownout.observe.events import Hang
@@ -27,6 +28,8 @@ OBSERVATIONS = [
     Fallback("openai", "anthropic", "gpt-4o", "claude", 1.5),
     Recovered("outage", "openai", 2.5),
     RetryStorm("openai", True, 12, 4),
+    BadAnswer("openai", "openai-python", "truncate", "reasked"),
+    BadAnswer("openai", "openai-python", "bad_tool_call", "carried_on"),
 ]
 
 
@@ -52,6 +55,8 @@ def test_each_observation_lands_in_its_family() -> None:
     assert value("brownout_client_broken_streams_total", broken="cut", reissued="true", **openai) == 1
     assert value("brownout_client_broken_streams_total", broken="corrupted", reissued="false", **openai) == 1
     assert value("brownout_client_hangs_total", outcome="gave_up", **openai) == 1
+    assert value("brownout_client_bad_answers_total", fault="truncate", next="reasked", **openai) == 1
+    assert value("brownout_client_bad_answers_total", fault="bad_tool_call", next="carried_on", **openai) == 1
     assert value("brownout_client_hang_wait_seconds_sum", outcome="waited_out", **openai) == 3.0
     assert value("brownout_client_retry_delay_seconds_count", **openai) == 2
     assert value("brownout_client_retry_after_violations_total", **openai) == 1

@@ -1,6 +1,7 @@
 from brownout.faults.outcome import Outcome
 from brownout.observe.failures import failure_of_error
 from brownout.observe.failures import failure_of_response
+from brownout.observe.failures import is_bad_answer
 
 
 def test_what_an_answer_means() -> None:
@@ -60,3 +61,19 @@ def test_a_content_fault_spoils_the_answer_unless_it_is_about_usage() -> None:
     assert failure_of_response(200, Outcome.USAGE_SPIKED, "usage_spike") == ""
     assert failure_of_response(200, Outcome.USAGE_MISSING, "usage_missing") == ""
     assert failure_of_response(200, Outcome.NOT_APPLIED, "bad_tool_call") == ""  # it did not act
+
+
+def test_a_client_that_leaves_a_content_faulted_answer_got_the_fault() -> None:
+    # It stopped reading an answer the fault had changed (a finish reason read, a helper raising
+    # on a missing usage object): the fault, not a body that broke off nor a timeout of its own.
+    assert failure_of_error(Outcome.TRUNCATED, "truncate", 200) == "truncate"
+    assert failure_of_error(Outcome.BAD_TOOL_CALL, "bad_tool_call", 200) == "bad_tool_call"
+    assert failure_of_error(Outcome.USAGE_MISSING, "usage_missing", 200) == "usage_missing"
+
+
+def test_a_bad_answer_is_a_content_spoiled_200() -> None:
+    assert is_bad_answer(200, Outcome.EMPTIED)
+    assert is_bad_answer(200, Outcome.BAD_STRUCTURED_OUTPUT)
+    assert not is_bad_answer(400, Outcome.FILTERED)  # content_filter mode: error is an error answer
+    assert not is_bad_answer(200, Outcome.CUT)  # a broken stream, judged as one
+    assert not is_bad_answer(200, Outcome.USAGE_MISSING)  # the answer itself is whole

@@ -1,10 +1,15 @@
 import itertools
+import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from brownout.observe import retry_signals as signals
 from brownout.observe.events import Abandoned
 from brownout.observe.events import AttemptEnded
 from brownout.observe.events import AttemptStarted
+from brownout.observe.events import BadAnswer
 from brownout.observe.events import BrokenStream
 from brownout.observe.events import ClientAbandoned
 from brownout.observe.events import Fallback
@@ -17,6 +22,7 @@ from brownout.observe.events import Retry
 from brownout.observe.events import RetryStorm
 from brownout.observe.events import Settings
 from brownout.observe.grouping import Observer
+from property_budget import budget
 
 _ids = itertools.count()
 
@@ -567,7 +573,14 @@ def test_a_numbered_retry_takes_only_its_own_open_attempt() -> None:
 
 
 def test_the_tables_it_reports() -> None:
-    assert set(Observer().tracked()) == {"inflight", "awaiting", "deadlines", "conversations", "recovering"}
+    assert set(Observer().tracked()) == {
+        "inflight",
+        "awaiting",
+        "deadlines",
+        "conversations",
+        "recovering",
+        "bad_answers",
+    }
 
 
 def test_memory_caps_are_exact() -> None:
@@ -637,3 +650,164 @@ def test_a_conversation_still_in_trouble_does_not_stop_time_for_storms() -> None
     assert [s.active for s in of(RetryStorm, run.seen)] == [True]  # type: ignore[attr-defined]
     run.tick(5.0)  # the conversation's trouble is young; the storm's retries are old
     assert [s.active for s in of(RetryStorm, run.seen)] == [True, False]  # type: ignore[attr-defined]
+
+
+# -- bad answers: a 200 a content fault spoiled, and whether the client asked again
+
+QUESTION = [{"role": "user", "content": "Name three colours as JSON."}]
+
+
+def asking(at: float, body: dict[str, object], origin: str = "10.0.0.1", **kw: object) -> AttemptStarted:
+    """An attempt whose fingerprint, conversation and turns come from its real body."""
+    return AttemptStarted(
+        attempt=f"a{next(_ids)}",
+        time=at,
+        provider=str(kw.get("provider", "openai")),
+        endpoint="chat",
+        model=str(kw.get("model", "gpt-4o")),
+        client="openai-python",
+        identity=f"key@{origin}",
+        fingerprint=signals.fingerprint(
+            "POST", str(kw.get("provider", "openai")), "/v1/chat", json.dumps(body).encode()
+        ),
+        conversation=signals.conversation_key(body),
+        origin=origin,
+        retry_count=0,
+        turns=signals.turn_prefixes(body),
+    )
+
+
+def bad(attempt: AttemptStarted, at: float, fault: str = "bad_structured_output") -> AttemptEnded:
+    return AttemptEnded(attempt.attempt, at, fault, scenario="s", fault=fault, bad_answer=True)
+
+
+FIRST = {"model": "gpt-4o", "messages": QUESTION}
+REASKS = {
+    "the same request": FIRST,
+    "a higher max_tokens": {**FIRST, "max_tokens": 4096},
+    "the answer and its validation error appended": {
+        **FIRST,
+        "messages": [
+            *QUESTION,
+            {"role": "assistant", "content": '{"colours": ["red", '},
+            {"role": "user", "content": "Validation error: invalid JSON. Answer again."},
+        ],
+    },
+    "a tool error sent back": {
+        **FIRST,
+        "messages": [
+            *QUESTION,
+            {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "error: arguments are not JSON"},
+        ],
+    },
+    "the same question at another provider": {
+        "contents": [{"role": "user", "parts": [{"text": QUESTION[0]["content"]}]}]
+    },
+}
+
+
+@pytest.mark.parametrize("shape", REASKS)
+def test_a_reask_after_a_bad_answer_is_its_retry_whatever_it_changed(shape: str) -> None:
+    run = Run()
+    first = asking(0.0, FIRST)
+    provider = "gemini" if "provider" in shape else "openai"
+    reask = asking(0.05, REASKS[shape], provider=provider)
+    run(first, bad(first, 0.04), reask, end(reask, 0.5))
+    run.tick(100.0)
+    assert of(BadAnswer, run.seen) == [BadAnswer("openai", "openai-python", "bad_structured_output", "reasked", 1)]
+    [retry] = of(Retry, run.seen)
+    assert retry.reask and not retry.no_backoff and retry.after == "bad_structured_output"  # a 200 asks no wait
+    assert [(e.outcome, e.attempts, e.while_faulted) for e in of(LogicalRequestEnded, run.seen)] == [
+        ("success", 2, False)
+    ]
+
+
+def test_taking_a_bad_answer_is_carrying_on_not_giving_up() -> None:
+    run = Run()
+    first = asking(0.0, FIRST)
+    run(first, bad(first, 0.1, "empty_answer"))
+    assert of(BadAnswer, run.seen) == []  # decided when the window closes
+    run.tick(10.0)
+    assert of(BadAnswer, run.seen) == [BadAnswer("openai", "openai-python", "empty_answer", "carried_on", 1)]
+    [ended] = of(LogicalRequestEnded, run.seen)
+    assert not ended.while_faulted  # it took the answer: not given up under the fault
+
+
+def test_a_new_question_after_a_bad_answer_is_carrying_on() -> None:
+    run = Run()
+    first = asking(0.0, FIRST)
+    other = asking(0.2, {**FIRST, "messages": [{"role": "user", "content": "What is a brownout?"}]})
+    run(first, bad(first, 0.1), other, end(other, 0.4))
+    run.tick(10.0)
+    assert [b.next for b in of(BadAnswer, run.seen)] == ["carried_on"] and of(Retry, run.seen) == []
+
+
+def test_a_reask_from_another_client_address_or_after_the_window_is_not_one() -> None:
+    run = Run()
+    first = asking(0.0, FIRST)
+    elsewhere = asking(0.2, REASKS["a higher max_tokens"], origin="10.0.0.2")
+    late = asking(6.0, REASKS["a higher max_tokens"])
+    run(first, bad(first, 0.1), elsewhere, end(elsewhere, 0.3), late, end(late, 6.1))
+    run.tick(20.0)
+    assert [b.next for b in of(BadAnswer, run.seen)] == ["carried_on"] and of(Retry, run.seen) == []
+
+
+def test_re_asking_until_a_good_answer_then_an_identical_resend_of_the_reask() -> None:
+    run = Run()
+    first = asking(0.0, FIRST)
+    reask = asking(0.2, REASKS["a higher max_tokens"])
+    again = asking(0.4, REASKS["a higher max_tokens"])  # the re-ask's own body, sent once more
+    run(first, bad(first, 0.1, "truncate"), reask, bad(reask, 0.3, "truncate"), again, end(again, 0.5))
+    run.tick(20.0)
+    assert [(b.next, b.attempts) for b in of(BadAnswer, run.seen)] == [("reasked", 1), ("reasked", 2)]
+    assert [(e.outcome, e.attempts) for e in of(LogicalRequestEnded, run.seen)] == [("success", 3)]
+    assert run.observer.tracked()["bad_answers"] == 0
+
+
+def test_a_failure_that_is_not_a_bad_answer_is_not_reasked_by_a_changed_body() -> None:
+    run = Run()
+    first = asking(0.0, FIRST)
+    changed = asking(0.5, REASKS["a higher max_tokens"])
+    run(first, AttemptEnded(first.attempt, 0.1, "429", scenario="s"), changed, end(changed, 0.6))
+    run.tick(20.0)
+    assert of(BadAnswer, run.seen) == [] and of(Retry, run.seen) == []
+
+
+def test_bad_answers_awaiting_a_reask_are_bounded_and_each_decided_once() -> None:
+    run = Run(Settings(max_tracked=50, retry_window=1.0))
+    for n in range(1000):
+        body = {"messages": [{"role": "user", "content": f"question {n}"}]}
+        attempt = asking(n * 0.001, body, origin=f"10.0.{n % 7}.1")
+        run(attempt, bad(attempt, n * 0.001 + 0.0005))
+    assert run.observer.tracked()["bad_answers"] <= 50
+    run.tick(100.0)
+    assert run.observer.tracked()["bad_answers"] == 0
+    assert [b.next for b in of(BadAnswer, run.seen)] == ["carried_on"] * 1000
+
+
+@budget(100)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(["bad", "good", "429"]), st.floats(0.0, 3.0)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_every_bad_answer_is_decided_exactly_once(steps: list[tuple[int, str, float]]) -> None:
+    # Four conversations asked in any order, each answer bad, good or a 429, at any gaps: every
+    # bad answer ends as one re-ask or one carrying on, never both, never neither.
+    run = Run(Settings(retry_window=2.0))
+    at, bad_answers = 0.0, 0
+    for conversation, answer, gap in steps:
+        at += gap
+        body = {"messages": [{"role": "user", "content": f"question {conversation}"}]}
+        attempt = asking(at, body)
+        if answer == "bad":
+            bad_answers += 1
+            run(attempt, bad(attempt, at + 0.01))
+        else:
+            run(attempt, end(attempt, at + 0.01, "" if answer == "good" else "429"))
+    run.tick(at + 100.0)
+    assert len(of(BadAnswer, run.seen)) == bad_answers
+    assert run.observer.tracked()["bad_answers"] == 0 and run.observer.tracked()["awaiting"] == 0

@@ -2,10 +2,13 @@ import email.utils
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from brownout.observe import retry_signals as signals
 from brownout.providers import error_reply
 from brownout.providers.base import ErrorOptions
+from property_budget import budget
 
 
 def test_retry_count_and_declared_timeout_from_sdk_headers() -> None:
@@ -193,3 +196,43 @@ def test_retry_after_as_a_date_uses_the_answers_date_or_its_arrival() -> None:
     assert signals.retry_after({"retry-after": later, "date": "garbage"}, {}, received=sent) == 4.0
     naive = "Wed, 21 Oct 2015 07:28:00"  # no zone: not a valid HTTP-date
     assert signals.parse_retry_after(naive, received=sent) is None
+
+
+# -- turn prefixes: how a re-ask that changed the body is known to continue the same conversation
+
+_turn = st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "tool"]), "content": st.text(max_size=20)})
+
+
+@budget(200)
+@given(
+    earlier=st.lists(_turn, min_size=1, max_size=30),
+    appended=st.lists(_turn, max_size=signals.REASK_TURNS),
+    max_tokens=st.integers(1, 10_000),
+)
+def test_a_request_continuing_another_carries_its_whole_list_of_turns(
+    earlier: list[dict[str, str]], appended: list[dict[str, str]], max_tokens: int
+) -> None:
+    whole = signals.turn_prefixes({"messages": earlier})[-1]
+    later = signals.turn_prefixes({"messages": earlier + appended, "max_tokens": max_tokens})
+    assert whole in later and len(later) <= signals.REASK_TURNS + 1
+
+
+@budget(200)
+@given(earlier=st.lists(_turn, min_size=1, max_size=10), later=st.lists(_turn, min_size=1, max_size=30))
+def test_a_request_that_does_not_start_with_the_earlier_turns_does_not_continue_them(
+    earlier: list[dict[str, str]], later: list[dict[str, str]]
+) -> None:
+    whole = signals.turn_prefixes({"messages": earlier})[-1]
+    assert (whole in signals.turn_prefixes({"messages": later})) == (later[: len(earlier)] == earlier)
+
+
+def test_turn_prefixes_of_each_provider_shape() -> None:
+    assert signals.turn_prefixes({}) == ()
+    assert len(signals.turn_prefixes({"input": "hi"})) == 1
+    gemini = [{"role": "user", "parts": [{"text": "hi"}]}]
+    assert signals.turn_prefixes({"contents": gemini}) == signals.turn_prefixes({"contents": gemini[0]})
+    # The system prompt and parameters are not turns: a re-ask may change them.
+    assert signals.turn_prefixes({"messages": gemini, "system": "a"}) == signals.turn_prefixes({"messages": gemini})
+    # Beyond the last REASK_TURNS appended turns a continuation is no longer told.
+    many = [{"role": "user", "content": str(n)} for n in range(40)]
+    assert signals.turn_prefixes({"messages": many[:10]})[-1] not in signals.turn_prefixes({"messages": many})

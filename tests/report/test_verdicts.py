@@ -66,6 +66,7 @@ def test_an_sdk_that_obeys_retry_after_and_backs_off() -> None:
     assert report.verdict("retry_storm") == "pass" and report.verdict("gives_up") == "pass"
     assert report.verdict("non_retryable") == report.verdict("timeout") == "not_exercised"
     assert report.verdict("broken_streams") == report.verdict("recovery") == "not_exercised"
+    assert report.verdict("bad_answers") == "not_exercised"
     assert report.verdict("fallback") == "fail"  # given up while the fault held, nowhere else to go
     assert report.retries == 2 and report.attempts == 3 and report.logical_requests == 1
 
@@ -112,6 +113,27 @@ def test_broken_streams_reissued_or_taken() -> None:
     taking = Run()
     taking.attempt(0.0, 0.5, "stream_cut", broken="cut", fault="stream_cut")
     assert taking.report().verdict("broken_streams") == "fail"
+
+
+def test_bad_answers_reasked_or_taken() -> None:
+    reasking = Run()
+    reasking.attempt(0.0, 0.1, "truncate", fault="truncate", bad_answer=True, conversation="c1")
+    reasking.attempt(0.12, 0.5, fingerprint="more-tokens", conversation="c1")  # at once: a 200 asks no wait
+    report = reasking.report()
+    assert report.verdict("bad_answers") == "pass"
+    assert report.verdict("backoff") == "not_exercised"  # a re-ask after a 200 is not a backoff question
+    taking = Run()
+    taking.attempt(0.0, 0.1, "empty_answer", fault="empty_answer", bad_answer=True, conversation="c1")
+    taking.attempt(0.5, 0.6, fingerprint="other", conversation="c2")  # a new question: carried on
+    report = taking.report()
+    verdict = report.rows()[0]["verdicts"]["bad_answers"]
+    assert verdict["verdict"] == "fail" and verdict["evidence"] == {
+        "taken": 1,
+        "reasked": 0,
+        "faults": ["empty_answer"],
+    }
+    assert "finish" in verdict["advice"] and "validate" in verdict["advice"]
+    assert report.verdict("fallback") == "not_exercised"  # taking an answer is not giving up
 
 
 def test_fallback_and_recovery() -> None:

@@ -40,3 +40,17 @@ def last_user_text(body: Mapping[str, object]) -> str:
     if isinstance(items, str):
         return items
     return _last_user(items, "content", "user")
+
+
+def turns_of(body: Mapping[str, object]) -> list[object]:
+    """The conversation's turns in order (`messages`, `contents` or `input`), system prompt and
+    parameters left out; a Responses `input` string is one turn."""
+    if "messages" in body:
+        turns = body["messages"]
+    elif "contents" in body:
+        turns = body["contents"]
+    else:
+        turns = body.get("input")
+    if isinstance(turns, (dict, str)):
+        return [turns]
+    return list(turns) if isinstance(turns, list) else []

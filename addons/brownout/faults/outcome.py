@@ -47,19 +47,11 @@ class Outcome(StrEnum):
 
 # The attempt got no answer at all: what the proxy did to it is what the client saw.
 NO_ANSWER = frozenset({Outcome.RESET, Outcome.TIMEOUT, Outcome.EMPTY_REPLY})
-# A 200 the client cannot use: a cut, an error event, corrupted events, a broken body, an answer
-# emptied, cut, refused, filtered or with bad JSON or a bad tool call. A stall that resumed or a
-# slowed stream still delivered the whole answer, and an answer whose usage figures alone are
-# wrong is still the answer (a client that asks again after one is not retrying a failure).
-SPOILS_ANSWER = frozenset(
+# A whole, well-formed 200 whose content a content fault (`brownout.faults.content`) spoiled:
+# emptied, cut at the length limit, refused, filtered, bad JSON, a bad tool call. A bad answer,
+# which the client must notice itself (finish reason, validation) and ask again.
+BAD_ANSWER = frozenset(
     {
-        Outcome.CUT,
-        Outcome.RESET,
-        Outcome.ERRORED,
-        Outcome.CORRUPTED,
-        Outcome.MALFORMED_TRUNCATE,
-        Outcome.MALFORMED_INVALID,
-        Outcome.MALFORMED_EMPTY,
         Outcome.EMPTIED,
         Outcome.TRUNCATED,
         Outcome.REFUSED,
@@ -67,6 +59,24 @@ SPOILS_ANSWER = frozenset(
         Outcome.BAD_STRUCTURED_OUTPUT,
         Outcome.BAD_TOOL_CALL,
     }
+)
+# A 200 the client cannot use: a cut, an error event, corrupted events, a broken body, or a bad
+# answer. A stall that resumed or a slowed stream still delivered the whole answer, and an answer
+# whose usage figures alone are wrong is still the answer (a client that asks again after one is
+# not retrying a failure).
+SPOILS_ANSWER = (
+    frozenset(
+        {
+            Outcome.CUT,
+            Outcome.RESET,
+            Outcome.ERRORED,
+            Outcome.CORRUPTED,
+            Outcome.MALFORMED_TRUNCATE,
+            Outcome.MALFORMED_INVALID,
+            Outcome.MALFORMED_EMPTY,
+        }
+    )
+    | BAD_ANSWER
 )
 # A fault that never acted on the answer (armed, or could not apply to it).
 IDLE = frozenset({Outcome.NONE, Outcome.ARMED, Outcome.NOT_APPLIED})

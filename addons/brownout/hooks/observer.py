@@ -47,6 +47,7 @@ from brownout.observe.events import Observation
 from brownout.observe.failures import broken_stream
 from brownout.observe.failures import failure_of_error
 from brownout.observe.failures import failure_of_response
+from brownout.observe.failures import is_bad_answer
 from brownout.observe.grouping import Observer
 from brownout.units import parse_duration
 
@@ -178,6 +179,7 @@ class ClientObserver:
                 scenario=here.scenario,
                 fault=here.fault,
                 broken=broken_stream(here.outcome, here.fault, ended_in_error=False),
+                bad_answer=is_bad_answer(response.status_code, here.outcome),
             ),
         )
 
@@ -201,13 +203,17 @@ class ClientObserver:
         )
         failure = failure_of_error(here.outcome, here.fault, status, upstream_broke)
         broken = broken_stream(here.outcome, here.fault, ended_in_error=True)
-        return AttemptEnded(flow.id, at, failure=failure, scenario=here.scenario, fault=here.fault, broken=broken)
+        bad_answer = status is not None and is_bad_answer(status, here.outcome)
+        return AttemptEnded(
+            flow.id, at, failure=failure, scenario=here.scenario, fault=here.fault, broken=broken, bad_answer=bad_answer
+        )
 
     def _client_left(self, watched: _Watched, at: float) -> None:
         here = watched.here
-        if here.outcome in SPOILS_ANSWER:
+        if here.outcome in SPOILS_ANSWER or here.outcome == Outcome.USAGE_MISSING:
             # It stopped reading after the fault broke the answer (an SDK raising on a corrupt
-            # event closes the stream): a reaction to the break, not a timeout.
+            # event, or the anthropic stream helper on a missing usage object, closes the
+            # stream): a reaction to the fault, not a timeout.
             self._finish(watched.flow, self._failed(watched, at))
             return
         self._finish(watched.flow, ClientAbandoned(watched.flow.id, at, scenario=here.scenario, fault=here.fault))
@@ -256,6 +262,7 @@ class ClientObserver:
             identity=signals.identity(info.key_hash, address),
             fingerprint=signals.fingerprint(request.method, provider, request.path, body, parsed),
             conversation=signals.conversation_key(parsed),
+            turns=signals.turn_prefixes(parsed),
             origin=address,
             retry_count=signals.retry_count(headers),
             declared_timeout=signals.declared_timeout(headers),

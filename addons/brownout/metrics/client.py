@@ -17,6 +17,7 @@ from brownout.metrics.registry import LLM_BUCKETS
 from brownout.metrics.registry import OTHER
 from brownout.metrics.registry import families
 from brownout.observe.events import Abandoned
+from brownout.observe.events import BadAnswer
 from brownout.observe.events import BrokenStream
 from brownout.observe.events import Fallback
 from brownout.observe.events import Hang
@@ -115,6 +116,13 @@ class ClientMetrics:
             ["provider", "client", "broken", "reissued"],
             registry=r,
         )
+        self.bad_answers = Counter(
+            "brownout_client_bad_answers",
+            "Answers a content fault spoiled (`fault`), by what the client did next: asked again in the same "
+            "conversation (`reasked`) or took the answer (`carried_on`, counted when the retry window ran out).",
+            ["provider", "client", "fault", "next"],
+            registry=r,
+        )
         self.hangs = Counter(
             "brownout_client_hangs",
             "Attempts a timeout fault held without an answer: the client gave up (`gave_up`) or waited the whole "
@@ -201,6 +209,13 @@ class ClientMetrics:
                     client=client_label(observation.client),
                     broken=observation.broken,
                     reissued="true" if observation.reissued else "false",
+                ).inc()
+            case BadAnswer(provider=provider):
+                self.bad_answers.labels(
+                    provider=provider,
+                    client=client_label(observation.client),
+                    fault=observation.fault,
+                    next=observation.next,
                 ).inc()
             case Hang(provider=provider):
                 client = client_label(observation.client)

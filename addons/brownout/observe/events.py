@@ -53,6 +53,10 @@ class AttemptStarted:
     origin: str = ""  # the client's address: a fallback goes to another provider with another key
     retry_count: int | None = None  # x-stainless-retry-count
     declared_timeout: float | None = None  # seconds, where the SDK declares it
+    # signals.turn_prefixes(): salted hashes of the request's turns, the first k of them for the
+    # last few k, the whole list last; a re-ask that continues the conversation starts with the
+    # spoiled request's whole list.
+    turns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ class AttemptEnded:
     scenario: str = ""  # the scenario whose fault acted on this attempt
     fault: str = ""  # that fault's type (`timeout`, `stream_cut`, ...)
     broken: str = ""  # a broken stream: how it broke (`cut`, `stalled`, `errored`, `corrupted`)
+    bad_answer: bool = False  # a content fault spoiled this 200 (failures.is_bad_answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,8 @@ class Retry:
     layer: Layer = "unknown"
     no_backoff: bool = False  # it did not wait longer than the retry before it (or barely at all)
     retry_after: float | None = None  # what the failed answer asked the client to wait, seconds
+    # It re-asks after a bad answer (a 200): a 200 asks for no wait, so it is not judged for backoff.
+    reask: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,4 +190,24 @@ class Hang:
     gave_up: bool
 
 
-Observation = Retry | LogicalRequestEnded | Abandoned | Fallback | Recovered | RetryStorm | BrokenStream | Hang
+# What a client did after a bad answer: asked again in the same conversation, or took it.
+Next = Literal["reasked", "carried_on"]
+NEXTS: tuple[Next, ...] = ("reasked", "carried_on")
+
+
+@dataclass(frozen=True, slots=True)
+class BadAnswer:
+    """A 200 a content fault spoiled, and what its client did next: `reasked` when the same
+    conversation came again within the retry window (the same request, or one continuing it:
+    see `grouping`), `carried_on` when the window closed without that."""
+
+    provider: str
+    client: str
+    fault: str  # the content fault's type (`empty_answer`, `truncate`, ...)
+    next: Next
+    attempts: int = 1  # attempts of its logical request so far (1: the bad answer was its first try)
+
+
+Observation = (
+    Retry | LogicalRequestEnded | Abandoned | Fallback | Recovered | RetryStorm | BrokenStream | Hang | BadAnswer
+)

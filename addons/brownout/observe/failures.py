@@ -6,6 +6,7 @@ of a retry that may follow out ("" when the client got a usable answer).
 
 from __future__ import annotations
 
+from brownout.faults.outcome import BAD_ANSWER
 from brownout.faults.outcome import IDLE
 from brownout.faults.outcome import NO_ANSWER
 from brownout.faults.outcome import SPOILS_ANSWER
@@ -30,6 +31,11 @@ def failure_of_error(outcome: Outcome, fault: str, response_status: int | None, 
     """An attempt that ended in a transport error rather than an answer."""
     if outcome in NO_ANSWER:
         return str(outcome)
+    if outcome in BAD_ANSWER or outcome == Outcome.USAGE_MISSING:
+        # The client stopped reading an answer the content fault had already changed: it reacted
+        # to the fault (an SDK helper raising on a missing usage object, an app stopping at a
+        # finish reason), so what it got is the fault, not a body that broke off.
+        return fault or str(outcome)
     if fault.startswith("stream_") and outcome not in IDLE:
         return fault
     if outcome == Outcome.FAULT_ERROR:
@@ -48,6 +54,13 @@ _BREAKS = {
     Outcome.ERRORED: "errored",
     Outcome.CORRUPTED: "corrupted",
 }
+
+
+def is_bad_answer(status: int, outcome: Outcome) -> bool:
+    """A 200 a content fault spoiled (emptied, truncated, refused, filtered, bad JSON, a bad tool
+    call): the client got a whole answer and must judge it itself. A content fault that answers
+    with an error status (`content_filter` `mode: error`'s 400) is an ordinary failed attempt."""
+    return status < 400 and outcome in BAD_ANSWER
 
 
 def broken_stream(outcome: Outcome, fault: str, ended_in_error: bool) -> str:

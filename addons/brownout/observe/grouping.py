@@ -14,6 +14,17 @@ hint, not the rule: more than 0 is the SDK's own retry (layer `sdk`); 0 is a fre
 which is a retry too when it repeats an unretried failure within the window: a retry of the layer
 above the SDK (layer `app`: a hand-written loop, tenacity, a gateway, an agent framework). A
 repeat after a success, or beside an attempt still in flight, is a new logical request.
+
+Bad answers. A 200 a content fault spoiled is a failed attempt like any other, with one more way
+to be asked again: a re-ask. A request re-asks a bad answer when it comes from the same client
+address within the retry window and continues the same conversation: its turns start with all of
+the spoiled request's turns (the same turns with other parameters, e.g. a higher `max_tokens`;
+the bad answer and a validation error appended; a tool call and its error result appended), or
+its last user turn is the same (a fallback to another provider or model, a rebuilt prompt). The
+re-ask joins the logical request as a retry (`reask`: a 200 asks for no wait, so it is not judged
+for backoff); a window that closes without one means the client carried on with the bad answer,
+which is not giving up. A new question in a new conversation is not a re-ask. A follow-up turn
+appended to the same conversation is, since brownout reads hashes, not words.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from brownout.observe.events import UNKNOWN
 from brownout.observe.events import Abandoned
 from brownout.observe.events import AttemptEnded
 from brownout.observe.events import AttemptStarted
+from brownout.observe.events import BadAnswer
 from brownout.observe.events import BrokenStream
 from brownout.observe.events import ClientAbandoned
 from brownout.observe.events import Event
@@ -68,6 +80,13 @@ class _Logical:
     last_delay: float | None = None  # how long its latest retry waited
     broken: str = ""  # its last attempt was a broken stream, broken so
     scenario: str = ""  # the scenario whose fault failed its last attempt
+    bad_answer: bool = False  # its last attempt was a bad answer (a 200 a content fault spoiled)
+    fault: str = ""  # the fault type of that attempt
+    answered: tuple[str, str] = ("", "")  # the provider and client of that attempt
+    # Where its last attempt came from and what it asked, to know a re-ask that changed the body.
+    origin: str = ""
+    turns: str = ""  # the last attempt's whole list of turns, hashed
+    conversation: str = ""
 
 
 @dataclass(slots=True)
@@ -109,6 +128,7 @@ class Observer:
         self._recovering: dict[tuple[str, str], float] = {}  # (scenario, provider) -> switch-off time
         self._switched_off: dict[str, float] = {}  # scenario -> when it (or a phase of it) last went off
         self._storms: dict[str, _StormWindow] = {}
+        self._bad_answers: OrderedDict[str, deque[_Logical]] = OrderedDict()  # origin -> bad answers awaiting
 
     # -- public
 
@@ -143,6 +163,7 @@ class Observer:
             "deadlines": len(self._deadlines),
             "conversations": len(self._troubles),
             "recovering": len(self._recovering),
+            "bad_answers": sum(len(q) for q in self._bad_answers.values()),
         }
 
     # -- attempts
@@ -154,6 +175,8 @@ class Observer:
         logical = self._take_awaiting(key, ev.time)
         if logical is None and ev.retry_count:
             logical = self._take_inflight(key, ev, out)
+        if logical is None and not ev.retry_count:
+            logical = self._take_reask(ev)
         if logical is None:
             logical = _Logical(key, ev.provider, ev.endpoint, ev.client)
             if ev.retry_count:
@@ -178,8 +201,10 @@ class Observer:
             and delay >= logical.retry_after - s.retry_after_tolerance
         )
         violation = delay is not None and logical.retry_after is not None and not waited_out
+        reask = logical.bad_answer
         no_backoff = (
-            delay is not None
+            not reask
+            and delay is not None
             and not waited_out
             and (
                 delay < s.backoff_floor
@@ -198,8 +223,12 @@ class Observer:
                 _layer(ev),
                 no_backoff,
                 logical.retry_after,
+                reask,
             )
         )
+        if reask:
+            out.append(BadAnswer(*logical.answered, logical.fault, "reasked", logical.attempts - 1))
+            self._forget_bad_answer(logical)
         if logical.broken:  # (a later failure of this request says afresh whether it broke)
             out.append(BrokenStream(ev.provider, ev.client, logical.broken, True, logical.attempts - 1))
         if delay is not None:
@@ -217,7 +246,7 @@ class Observer:
             # brownout's hang ran out before the client gave up: it waited the whole hang.
             out.append(Hang(started.provider, started.client, max(0.0, ev.time - started.time), gave_up=False))
         if ev.failure:
-            self._failed(attempt, ev.time, ev.failure, ev.retry_after, ev.nonretryable, out, ev.scenario, ev.broken)
+            self._failed(attempt, ev.time, ev.failure, ev.retry_after, ev.nonretryable, out, ev.scenario, ev.broken, ev)
             return
         logical = attempt.logical
         out.append(LogicalRequestEnded(logical.provider, logical.endpoint, logical.client, logical.attempts, "success"))
@@ -245,8 +274,10 @@ class Observer:
         out: list[Observation],
         scenario: str = "",
         broken: str = "",
+        ended: AttemptEnded | None = None,
     ) -> None:
         logical = attempt.logical
+        started = attempt.started
         logical.awaiting = True
         logical.failed_at = at
         logical.after = after
@@ -254,11 +285,19 @@ class Observer:
         logical.nonretryable = nonretryable
         logical.scenario = scenario
         logical.broken = broken
+        logical.bad_answer = ended is not None and ended.bad_answer
+        logical.fault = ended.fault if ended is not None else ""
+        logical.answered = (started.provider, started.client)
+        logical.origin = started.origin
+        logical.turns = started.turns[-1] if started.turns else ""
+        logical.conversation = started.conversation
         logical.deadline = at + self.settings.retry_window + (retry_after or 0.0)
         queue = self._awaiting.setdefault(logical.key, deque())
         queue.append(logical)
         self._awaiting.move_to_end(logical.key)
         heapq.heappush(self._deadlines, (logical.deadline, next(self._seq), logical))
+        if logical.bad_answer:
+            self._note_bad_answer(logical)
         self._trouble(attempt.started, at)
         while len(self._awaiting) > self.settings.max_tracked:
             _, evicted = self._awaiting.popitem(last=False)
@@ -277,6 +316,48 @@ class Observer:
                     del self._awaiting[key]
                 return logical
         return None
+
+    def _note_bad_answer(self, logical: _Logical) -> None:
+        queue = self._bad_answers.setdefault(logical.origin, deque())
+        # Drop what no longer awaits (re-asked, retried, closed): the table holds open bad answers only.
+        for old in [old for old in queue if not (old.awaiting and old.bad_answer)]:
+            queue.remove(old)
+        if logical not in queue:
+            queue.append(logical)
+        self._bad_answers.move_to_end(logical.origin)
+        while len(self._bad_answers) > self.settings.max_tracked:
+            self._bad_answers.popitem(last=False)
+
+    def _forget_bad_answer(self, logical: _Logical) -> None:
+        logical.bad_answer = False
+        queue = self._bad_answers.get(logical.origin)
+        if queue is not None and logical in queue:
+            queue.remove(logical)
+            if not queue:
+                del self._bad_answers[logical.origin]
+
+    def _take_reask(self, ev: AttemptStarted) -> _Logical | None:
+        """The oldest open bad answer from this client address that this request re-asks: it
+        continues the same conversation (see the module's docstring) within the window."""
+        queue = self._bad_answers.get(ev.origin)
+        if not queue:
+            return None
+        found: _Logical | None = None
+        for logical in list(queue):
+            if not (logical.awaiting and logical.bad_answer):
+                queue.remove(logical)
+            elif _reasks(ev, logical):
+                found = logical
+                queue.remove(logical)
+                awaiting = self._awaiting[logical.key]  # awaiting means still in its key's queue
+                awaiting.remove(logical)
+                if not awaiting:
+                    del self._awaiting[logical.key]
+                logical.key = (ev.identity, ev.fingerprint)  # its next retry repeats this body
+                break
+        if not queue:
+            del self._bad_answers[ev.origin]
+        return found
 
     def _take_inflight(self, key: tuple[str, str], ev: AttemptStarted, out: list[Observation]) -> _Logical | None:
         """An SDK-numbered retry while its earlier attempt still looks open: the client gave up on it
@@ -300,8 +381,10 @@ class Observer:
         outcome: Literal["failure", "abandoned"] = "abandoned" if logical.after == ABANDONED else "failure"
         # The fault still held if its scenario was not switched off since the last failure.
         switched_off = self._switched_off.get(logical.scenario)
-        held = bool(logical.scenario) and (
-            switched_off is None or logical.failed_at is None or switched_off < logical.failed_at
+        held = (
+            bool(logical.scenario)
+            and not logical.bad_answer  # it took the answer: carrying on is not giving up
+            and (switched_off is None or logical.failed_at is None or switched_off < logical.failed_at)
         )
         out.append(
             LogicalRequestEnded(
@@ -310,6 +393,9 @@ class Observer:
         )
         if logical.broken:
             out.append(BrokenStream(logical.provider, logical.client, logical.broken, False, logical.attempts))
+        if logical.bad_answer:
+            out.append(BadAnswer(*logical.answered, logical.fault, "carried_on", logical.attempts))
+            self._forget_bad_answer(logical)
 
     # -- fallbacks
 
@@ -420,6 +506,15 @@ class Observer:
     def _cap(self, table: OrderedDict[_K, _V]) -> None:
         while len(table) > self.settings.max_tracked:
             table.popitem(last=False)
+
+
+def _reasks(ev: AttemptStarted, logical: _Logical) -> bool:
+    """Whether this request, from the bad answer's client address, asks it again: within the
+    window, and continuing its conversation (all its turns first) or with its last user turn."""
+    if logical.failed_at is None or not logical.failed_at <= ev.time <= logical.deadline:
+        return False
+    continues = bool(logical.turns) and logical.turns in ev.turns
+    return continues or (bool(logical.conversation) and logical.conversation == ev.conversation)
 
 
 def _layer(ev: AttemptStarted) -> Layer:

@@ -55,7 +55,8 @@ def decode(data: dict[str, Any]) -> Event:
         raise RecordError(f"unknown event type {kind!r}; known: {', '.join(_EVENT_TYPES)}")
     names = {f.name for f in dataclasses.fields(cls)}
     try:
-        event: Event = cls(**{k: v for k, v in data.items() if k in names})
+        # JSON has no tuples: a list field (AttemptStarted.turns) comes back as the tuple it was.
+        event: Event = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
     except TypeError as exc:
         raise RecordError(f"{kind}: {exc}") from None
     return event

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 
 from brownout.classify.conversation import last_user_text
+from brownout.classify.conversation import turns_of
 
 # Salted like classify.api_key_hash, so a conversation hash cannot be matched against a dictionary.
 _SALT = os.urandom(16)
@@ -42,6 +43,9 @@ NONRETRYABLE_CODES = frozenset(
 )
 # What a Retry-After given as an HTTP-date may lose to the 1 s resolution of both dates.
 HTTP_DATE_SLACK = 1.0
+# How many turns a re-ask may append to the spoiled request's and still be seen continuing it (an
+# instructor-style re-ask appends 2, a tool loop the call and one result per call).
+REASK_TURNS = 16
 
 _PROTO_DURATION = re.compile(r"^\s*(?P<seconds>\d+(?:\.\d+)?)s\s*$")
 
@@ -114,6 +118,23 @@ def conversation_key(body: Mapping[str, object]) -> str:
     sent to another provider or model hashes the same."""
     text = last_user_text(body).strip()
     return _digest(b"conversation", text.encode()) if text else ""
+
+
+def turn_prefixes(body: Mapping[str, object], depth: int = REASK_TURNS) -> tuple[str, ...]:
+    """Salted hashes of the conversation's first k turns, for the last `depth` + 1 values of k
+    (the whole list last; () without turns). Request B continues request A when A's whole list
+    is among B's: the same turns, or A's turns with up to `depth` more appended."""
+    turns = turns_of(body)
+    # One running hash over the turns, read out (copied) only for the last few prefixes.
+    running = hashlib.sha256(_SALT + b"turns")
+    prefixes: list[str] = []
+    for k, turn in enumerate(turns, start=1):
+        canonical = json.dumps(turn, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+        running.update(len(canonical).to_bytes(8, "big"))
+        running.update(canonical)
+        if k >= len(turns) - depth:
+            prefixes.append(running.copy().hexdigest()[:20])
+    return tuple(prefixes)
 
 
 def identity(key_hash: str, address: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from typing import Literal
 
 from brownout.observe.events import Abandoned
+from brownout.observe.events import BadAnswer
 from brownout.observe.events import BrokenStream
 from brownout.observe.events import Fallback
 from brownout.observe.events import Hang
@@ -34,6 +35,7 @@ VERDICTS = (
     "backoff",
     "timeout",
     "broken_streams",
+    "bad_answers",
     "fallback",
     "recovery",
     "retry_storm",
@@ -47,6 +49,8 @@ QUESTIONS = {
     "backoff": "backs off between retries",
     "timeout": "gives up on a hung request (an effective read timeout)",
     "broken_streams": "asks again when a stream breaks instead of taking a partial answer",
+    "bad_answers": "asks again after a bad answer (empty, cut at the length limit, refused, filtered, "
+    "bad JSON, a bad tool call) instead of taking it",
     "fallback": "moves to another provider or model when one keeps failing",
     "recovery": "succeeds again once the outage ends",
     "retry_storm": "does not flood a failing provider with retries",
@@ -62,6 +66,8 @@ ADVICE = {
     "backoff": "Wait longer before each retry, with jitter (0.5 s x 2^n, capped), or wait out Retry-After.",
     "timeout": "Set a read timeout well under the SDKs' 600 s default (e.g. timeout=30) so a hung provider fails fast.",
     "broken_streams": "Check that a stream ended with its terminator or finish reason, and ask again when it did not.",
+    "bad_answers": "Check finish/stop reasons (length, content_filter, refusal), validate structured output and "
+    "tool arguments against their schema, and re-ask (with the error) or report the failure instead of using it.",
     "fallback": "When a provider keeps failing, send the conversation to a second provider or model.",
     "recovery": "After the provider recovers the client should succeed again soon: check circuit breakers and "
     "cached errors.",
@@ -132,7 +138,7 @@ def subjects(run: Replay) -> list[Subject]:
 
 def _key_of(observation: Observation) -> tuple[str, str] | None:
     match observation:
-        case Retry() | BrokenStream() | Hang() | LogicalRequestEnded() | Abandoned():
+        case Retry() | BrokenStream() | BadAnswer() | Hang() | LogicalRequestEnded() | Abandoned():
             return observation.client, observation.provider
         case Fallback():
             return observation.client, observation.from_provider
@@ -209,7 +215,8 @@ def non_retryable(s: Subject, settings: Settings) -> Verdict:
 
 
 def backoff(s: Subject, settings: Settings) -> Verdict:
-    timed = [r for r in s.of(Retry) if r.delay is not None]
+    # A re-ask after a bad answer follows a 200, which asks for no wait: not judged here.
+    timed = [r for r in s.of(Retry) if r.delay is not None and not r.reask]
     if not timed:
         return _not_exercised("backoff", "no retry with a known delay")
     flat = [r for r in timed if r.no_backoff]
@@ -277,6 +284,33 @@ def broken_streams(s: Subject, settings: Settings) -> Verdict:
         )
     return _verdict(
         "broken_streams", "pass", f"asked again after each broken stream ({', '.join(kinds)})", breaks=kinds
+    )
+
+
+def bad_answers(s: Subject, settings: Settings) -> Verdict:
+    seen = s.of(BadAnswer)
+    if not seen:
+        return _not_exercised("bad_answers", "no bad answer (a content fault) reached this client")
+    # Only a first answer taken fails it: a re-ask that got a bad answer again and stopped there
+    # did ask again (gives_up judges how long it went on).
+    taken = [b for b in seen if b.next == "carried_on" and b.attempts == 1]
+    faults = sorted({b.fault for b in seen})
+    reasked = sum(1 for b in seen if b.next == "reasked")
+    if taken:
+        return _verdict(
+            "bad_answers",
+            "fail",
+            f"{len(taken)} bad answer(s) ({', '.join(sorted({b.fault for b in taken}))}) taken, never asked again",
+            taken=len(taken),
+            reasked=reasked,
+            faults=faults,
+        )
+    return _verdict(
+        "bad_answers",
+        "pass",
+        f"asked again after each bad answer ({', '.join(faults)})",
+        reasked=reasked,
+        faults=faults,
     )
 
 
@@ -400,6 +434,7 @@ JUDGES: dict[str, Callable[[Subject, Settings], Verdict]] = {
     "backoff": backoff,
     "timeout": timeout,
     "broken_streams": broken_streams,
+    "bad_answers": bad_answers,
     "fallback": fallback,
     "retry_storm": retry_storm,
     "gives_up": gives_up,
