@@ -41,6 +41,7 @@ from brownout.engine.state import ScenarioSwitch
 from brownout.fleet.link import OUTAGE_ERRORS
 from brownout.fleet.link import LinkDown
 from brownout.fleet.link import RedisLink
+from brownout.fleet.link import Refused
 from brownout.fleet.link import display_url
 from brownout.scenario.library import library_dir
 from brownout.scenario.model import Scenario
@@ -209,8 +210,8 @@ class SharedSwitches:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_POLL)
                     if message is not None:
                         self._want_resync()
-            except LinkDown:
-                pass
+            except (LinkDown, Refused):
+                pass  # Redis refusing the subscription is tried again like an outage
             except OUTAGE_ERRORS as error:
                 self.link.mark_down(error)
             finally:
