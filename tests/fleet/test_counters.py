@@ -118,8 +118,12 @@ async def test_with_redis_down_each_replica_counts_alone_then_shares_again(
     assert fallbacks.total("counters") == 12
     redis_server.start()
     await until(lambda: all(link.up for link in replica_links))
-    # Back on the fleet's count, which had one firing: two are left for the whole fleet.
-    assert [await fired(engines[i % 3]) for i in range(3)] == [True, True, False]
+    # Back on the fleet's count, which had one firing; each replica's next request carries its
+    # three made alone into it: ten in all, none left (not the two the count alone had left).
+    assert [await fired(engines[i % 3]) for i in range(3)] == [False, False, False]
+    link = replica_links[0]
+    counts = RedisCounts(link, fallbacks)
+    assert int(await link.client.get(counts.key(f"s:{engines[0].epochs['s']}:0:fired:"))) == 10
 
 
 async def test_a_plain_call_refuses_counts_it_would_have_to_wait_for(

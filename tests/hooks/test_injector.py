@@ -170,10 +170,10 @@ async def test_a_failing_fault_falls_back_to_pass_through(caplog: pytest.LogCapt
 class BrokenCounts:
     """Shared counts whose store fails in a way nobody foresaw (a bug, a new Redis error)."""
 
-    async def add(self, count: str) -> int | None:
+    async def add(self, count: str, carried: int = 0) -> int | None:
         raise RuntimeError("the store broke")
 
-    async def take(self, count: str, limit: int) -> bool | None:
+    async def take(self, count: str, limit: int, carried: int = 0) -> bool | None:
         raise RuntimeError("the store broke")
 
 

@@ -66,7 +66,8 @@ class Engine:
         self.retry_window = 30.0
         # A fleet's `every`/`times` counts (None: this process alone), and what each scenario's
         # shared counts are kept under: its activation, so switching it on starts them at zero.
-        # The activation's stamp is local; a fleet that shares its switches sets the shared one.
+        # The activation's stamp is local; a fleet that shares its switches replaces it, as the
+        # switch is made, with the start it will share (the counts' names then never change).
         self.shared_counts: SharedCounts | None = None
         self.epochs: dict[str, str] = {}
 

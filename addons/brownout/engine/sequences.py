@@ -18,7 +18,9 @@ Every table is bounded (oldest first out) and starts empty when a scenario is sw
 
 A fleet of replicas shares the `every` and `times` counts (`SharedCounts`, kept in Redis by
 `brownout.fleet.counters`), so a `times: 3` rule fires three times in all, not three times per
-replica; a count out of reach falls back to this replica's own for that request. `first` stays
+replica; a count out of reach falls back to this replica's own for that request, and what was
+counted so is carried into the fleet's count by the replica's next request on that rule and scope
+key that reaches it (a firing made alone is then one of the fleet's). `first` stays
 each replica's: a logical request's attempts are told apart by their ends, which one replica sees.
 """
 
@@ -138,6 +140,9 @@ class Tally:
     def get(self, key: str) -> int:
         return self._counts.get(key, 0)
 
+    def drop(self, key: str) -> None:
+        self._counts.pop(key, None)
+
     def add(self, key: str) -> int:
         count = self._counts[key] = self._counts.get(key, 0) + 1
         self._counts.move_to_end(key)
@@ -147,13 +152,16 @@ class Tally:
 
 
 class SharedCounts(Protocol):
-    """Counts every replica adds to; None from a call: out of reach now (the local count decides)."""
+    """Counts every replica adds to; None from a call: out of reach now (the local count decides).
 
-    async def add(self, count: str) -> int | None:
+    `carried`: what this replica counted on its own for `count` while it was out of reach, added
+    first (unconditionally: those firings happened), so the fleet's count includes them."""
+
+    async def add(self, count: str, carried: int = 0) -> int | None:
         """One more for `count`; its total now, this one included."""
         ...
 
-    async def take(self, count: str, limit: int) -> bool | None:
+    async def take(self, count: str, limit: int, carried: int = 0) -> bool | None:
         """One more for `count` if it is below `limit` (False, and nothing added, when it is not)."""
         ...
 
@@ -177,6 +185,10 @@ class RuleCounts:
     logical: LogicalRequests = field(default_factory=LogicalRequests)
     seen: Tally = field(default_factory=Tally)  # requests that reached it (`every`)
     fired: Tally = field(default_factory=Tally)  # firings (`times`)
+    # In a fleet: what this replica counted on its own (the shared counts out of reach) and has
+    # not yet carried into the fleet's, per scope key.
+    unshared_seen: Tally = field(default_factory=Tally)
+    unshared_fired: Tally = field(default_factory=Tally)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +206,16 @@ class Admission:
         if self.fired_key is None:
             return True
         if self.shared is not None:
-            took = await self.shared.counts.take(self.shared.name("fired", self.fired_key), self.limit)
+            carried = self.counts.unshared_fired.get(self.fired_key)
+            took = await self.shared.counts.take(self.shared.name("fired", self.fired_key), self.limit, carried)
             if took is not None:
+                self.counts.unshared_fired.drop(self.fired_key)
                 return took
         if self.counts.fired.get(self.fired_key) >= self.limit:
             return False
         self.counts.fired.add(self.fired_key)
+        if self.shared is not None:
+            self.counts.unshared_fired.add(self.fired_key)
         return True
 
 
@@ -235,9 +251,11 @@ async def admit(
 async def _seen(counts: RuleCounts, shared: SharedRule | None, who: str) -> int:
     """The request's number among those that reached the rule (`every`)."""
     if shared is not None:
-        seen = await shared.counts.add(shared.name("seen", who))
+        seen = await shared.counts.add(shared.name("seen", who), counts.unshared_seen.get(who))
         if seen is not None:
+            counts.unshared_seen.drop(who)
             return seen
+        counts.unshared_seen.add(who)
     return counts.seen.add(who)
 
 

@@ -62,6 +62,9 @@ LISTEN_POLL = 1.0  # seconds a subscriber waits for a message before looking aga
 class _Switch:
     active: bool
     at: float  # this host's wall clock when it happened
+    # Its start in Redis's clock, fixed when noted if the clock was known then: it is also the
+    # name the scenario's `times:`/`every:` counts go under, so it must not change once written.
+    start: float | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,13 @@ class SharedSwitches:
         if self._applying or switch.phase:
             return
         self._pending_switches.pop(switch.scenario, None)  # the latest goes last
-        self._pending_switches[switch.scenario] = _Switch(switch.active, self.wall())
+        at = self.wall()
+        start = at + self.offset if self._clock_known else None
+        self._pending_switches[switch.scenario] = _Switch(switch.active, at, start)
+        if switch.active and start is not None:
+            # The counts are named by the start this replica is about to share, from the first
+            # request on: when the fleet's state comes back with it, their keys stay the same.
+            self.state.engine.epochs[switch.scenario] = repr(start)
         self._work.set()
 
     def _uploaded(self, scenario: Scenario) -> None:
@@ -245,7 +254,7 @@ class SharedSwitches:
             pipe.hset(self.uploads_key, name, json.dumps({"source": upload.source, "text": upload.text}))
             pipe.hset(self.digests_key, name, upload.digest)
         for name, switch in switches.items():
-            start = repr(switch.at + self.offset)
+            start = repr(switch.start if switch.start is not None else switch.at + self.offset)
             if not switch.active:
                 pipe.hdel(self.active_key, name)
             elif self._synced_once:
