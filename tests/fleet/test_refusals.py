@@ -12,7 +12,9 @@ import socket
 import pytest
 
 from brownout.classify.request import RequestInfo
+from brownout.control import actions as control
 from brownout.engine.engine import Engine
+from brownout.engine.state import Brownout
 from brownout.faults.base import FaultRun
 from brownout.faults.outcome import Outcome
 from brownout.faults.rate_limit.fault import RateLimitFault
@@ -21,6 +23,7 @@ from brownout.fleet.buckets import RedisBuckets
 from brownout.fleet.counters import RedisCounts
 from brownout.fleet.fallbacks import Fallbacks
 from brownout.fleet.link import RedisLink
+from brownout.fleet.switches import SharedSwitches
 from brownout.scenario.compile import parse_scenario
 from fleet.replicas import FAST
 from fleet.replicas import replica_links  # noqa: F401 (a fixture)
@@ -118,3 +121,30 @@ async def _raw(server: RedisServer, command: bytes) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=0.5) as sock:
         sock.sendall(command)
         assert sock.recv(64).startswith(b"+OK")
+
+
+async def test_a_switch_redis_refuses_to_store_is_retried_and_logged_once_without_a_traceback(
+    redis_server: RedisServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = Brownout()
+    state.load(parse_scenario("name: storm\nrules:\n  - fault: {type: error, status: 503}\n", "builtin"))
+    link = RedisLink(redis_server.url, prefix="fleet", timeouts=FAST)
+    switches = SharedSwitches(link, state, control.parse_text)
+    await switches.start()
+    await link.start()
+    try:
+        await until(lambda: link.up and switches.resyncs > 0)
+        await out_of_memory(link)
+        with caplog.at_level(logging.WARNING, logger="brownout.fleet"):
+            state.activate("storm")  # on here at once; Redis refuses to store it
+            await asyncio.sleep(1.0)  # some retries at FAST's backoff
+        assert state.engine.active == ["storm"] and switches.pending == 1
+        assert not [record for record in caplog.records if record.exc_info], caplog.text
+        assert len([record for record in caplog.records if "refused" in record.getMessage()]) == 1
+        await link.client.config_set("maxmemory", "0")
+        await until(lambda: switches.pending == 0)
+        assert await link.client.hexists(link.key("active"), "storm")
+    finally:
+        await switches.close()
+        await link.close()

@@ -171,8 +171,8 @@ class RedisLink:
         if told is None or now - told >= REFUSAL_LOG_EVERY:
             self._refusals_told[kind] = now
             log.warning(
-                "brownout: Redis at %s refused a command (%s: %s); counting on this replica's own state "
-                "for such requests (logged once a minute at most)",
+                "brownout: Redis at %s refused a command (%s: %s); going on with this replica's own state "
+                "for it (logged once a minute at most)",
                 display_url(self.url),
                 kind,
                 text,

@@ -194,6 +194,12 @@ class SharedSwitches:
                 self._resync_wanted = True
                 await self.link.wait_up()
                 self._work.set()
+            except Refused:
+                # Redis refused a write or read (out of memory, MISCONF): the link logged it once;
+                # the notes stay pending and are tried again, as after an outage.
+                self._resync_wanted = True
+                await asyncio.sleep(self.link.timeouts.backoff_max)
+                self._work.set()
             except Exception:
                 # Redis answered with an error (keys of another program under the prefix, a
                 # command refused): not an outage, but the replica must go on; tried again later.
