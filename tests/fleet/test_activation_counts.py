@@ -1,6 +1,7 @@
 """A fleet's `times:` counts keep one identity through an activation: the replica that switches a
 scenario on counts under the start it shares, and what it counted alone (Redis out of reach) is
-carried into the fleet's count by its next request on that rule once Redis answers again. On a real redis-server."""
+carried into the fleet's count when it rejoins (or by its next request on that rule, if sooner).
+On a real redis-server."""
 
 from __future__ import annotations
 
@@ -105,6 +106,29 @@ async def test_every_carries_its_cadence_over_the_outage(redis_server: RedisServ
         # firing, the last; the other replica sees the count where the fleet has it.
         assert await one.fires()
         assert [await two.fires() for _ in range(3)] == [False, False, False]
+    finally:
+        for replica in (one, two):
+            await replica.stop()
+
+
+async def test_a_firing_made_alone_is_carried_into_the_fleets_count_at_the_rejoin(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    one, two = Replica(redis_server.url), Replica(redis_server.url)
+    for replica in (one, two):
+        await replica.start()
+    try:
+        await until(lambda: one.link.up and two.link.up and one.switches.resyncs > 0 and two.switches.resyncs > 0)
+        one.state.activate("once")
+        await until(lambda: one.switches.pending == 0 and "once" in two.state.engine.active)
+        redis_server.stop(kill=True)
+        await until(lambda: not one.link.up)
+        assert await one.fires()  # alone: the fleet's count never heard of it
+        resyncs = one.switches.resyncs
+        redis_server.start()
+        await until(lambda: one.switches.resyncs > resyncs and two.link.up, seconds=5.0)
+        # `one` sends nothing more, yet the other replica sees the rule has fired its one time.
+        assert [await two.fires() for _ in range(2)] == [False, False]
     finally:
         for replica in (one, two):
             await replica.stop()

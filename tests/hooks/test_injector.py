@@ -176,6 +176,9 @@ class BrokenCounts:
     async def take(self, count: str, limit: int, carried: int = 0) -> bool | None:
         raise RuntimeError("the store broke")
 
+    async def carry(self, count: str, carried: int) -> bool:
+        raise RuntimeError("the store broke")
+
 
 async def test_a_decision_that_raises_passes_the_flow_through_counted_and_logged_once(
     caplog: pytest.LogCaptureFixture,

@@ -210,6 +210,15 @@ class Engine:
         # A scenario consulted while off (an override) counts under no activation.
         return SharedRule(self.shared_counts, f"{name}:{self.epochs.get(name, 'off')}:{index}")
 
+    async def carry_over(self) -> None:
+        """Carry what this replica's `every`/`times` rules counted alone into the fleet's counts
+        (the fleet's Redis is back): a firing made alone is then one of the fleet's."""
+        for (name, index), counts in list(self._counts.items()):
+            shared = self._shared_rule(name, index)
+            if shared is None:
+                return
+            await sequences.carry_over(counts, shared)
+
     def ended(self, arrival: Arrival, failed: bool, retry_after: float | None = None) -> None:
         """An attempt `choose` saw has ended, in failure or not (the `first:` rules' retries); a
         failure's Retry-After lengthens the time its retry may take."""

@@ -11,8 +11,8 @@ touched past that, so a flood of client addresses cannot fill Redis within the h
 
 Redis out of reach: the engine counts on this replica's own tallies for that request (each
 replica then fires a `times: N` rule up to N times), counted in
-`brownout_redis_fallbacks_total{shared="counters"}`; the replica's next step on that count that
-reaches Redis carries those in (`carried`), so the fleet's count includes what it did alone.
+`brownout_redis_fallbacks_total{shared="counters"}`; those are carried in (`carried`, `carry`) at
+the rejoin or by the replica's next step on that count, so the fleet's count includes them.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ TTL = 3600
 MOST = 100_000
 
 # KEYS[1]: the count, KEYS[2]: the index of counts by last touch (ms, Redis's clock). ARGV: the
-# limit (0: none, always add), the expiry in ms, what the replica carries in from counting alone
-# (added first, whatever the limit), the most counts kept. Returns the count after the step,
-# negative when the limit was reached and nothing more was added.
+# limit (0: none, always add; -1: add only what is carried), the expiry in ms, what the replica
+# carries in from counting alone (added first, whatever the limit), the most counts kept. Returns
+# the count after the step, negative when the limit was reached and nothing more was added.
 STEP = """
 local limit, ttl, carried, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -49,6 +49,7 @@ end
 redis.call('PEXPIRE', KEYS[2], ttl)
 if carried > 0 then count = redis.call('INCRBY', KEYS[1], carried) end
 redis.call('PEXPIRE', KEYS[1], ttl)
+if limit < 0 then return count end
 if limit > 0 and count >= limit then return -count end
 count = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ttl)
@@ -85,3 +86,6 @@ class RedisCounts:
     async def take(self, count: str, limit: int, carried: int = 0) -> bool | None:
         after = await self._run(count, limit, carried)
         return None if after is None else after > 0
+
+    async def carry(self, count: str, carried: int) -> bool:
+        return await self._run(count, -1, carried) is not None

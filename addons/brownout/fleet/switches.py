@@ -313,6 +313,9 @@ class SharedSwitches:
             self._applying = False
         self._synced_once = True
         self.resyncs += 1
+        # The counts' names final now (the fleet's starts read): what this replica's `times:`/
+        # `every:` rules counted alone while Redis was away becomes the fleet's.
+        await self.state.engine.carry_over()
 
     def _starts(self, raw: dict[bytes, bytes]) -> dict[str, float]:
         """The fleet's switched-on scenarios and their starts; an entry that is not one (written by
