@@ -5,6 +5,10 @@ On a real redis-server."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
+
 from brownout.classify.request import RequestInfo
 from brownout.control import actions as control
 from brownout.engine.state import Brownout
@@ -50,6 +54,20 @@ class Replica:
         return await self.state.engine.decide(info()) is not None
 
 
+@pytest.fixture
+async def pair(redis_server: RedisServer) -> AsyncIterator[tuple[Replica, Replica]]:  # noqa: F811
+    """Two replicas on one Redis, both linked up and synced once."""
+    one, two = Replica(redis_server.url), Replica(redis_server.url)
+    for replica in (one, two):
+        await replica.start()
+    try:
+        await until(lambda: one.link.up and two.link.up and one.switches.resyncs > 0 and two.switches.resyncs > 0)
+        yield one, two
+    finally:
+        for replica in (one, two):
+            await replica.stop()
+
+
 async def test_times_1_fires_once_on_the_replica_that_switched_it_on(redis_server: RedisServer) -> None:  # noqa: F811
     replica = Replica(redis_server.url)
     await replica.start()
@@ -66,69 +84,56 @@ async def test_times_1_fires_once_on_the_replica_that_switched_it_on(redis_serve
 
 
 async def test_a_scenario_switched_on_while_redis_is_down_keeps_its_count_on_rejoin(
+    pair: tuple[Replica, Replica],
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    one, two = Replica(redis_server.url), Replica(redis_server.url)
-    for replica in (one, two):
-        await replica.start()
-    try:
-        await until(lambda: one.link.up and two.link.up and one.switches.resyncs > 0 and two.switches.resyncs > 0)
-        redis_server.stop(kill=True)
-        await until(lambda: not one.link.up)
-        one.state.activate("once")
-        assert await one.fires()  # alone: its own tally
-        assert not await one.fires()
-        assert one.fallbacks.total("counters") >= 1
-        redis_server.start()
-        await until(lambda: one.switches.pending == 0 and "once" in two.state.engine.active, seconds=5.0)
-        # The firing made alone is the fleet's now: the rule has fired its one time, everywhere.
-        assert [await one.fires() for _ in range(2)] == [False, False]
-        assert [await two.fires() for _ in range(2)] == [False, False]
-    finally:
-        for replica in (one, two):
-            await replica.stop()
+    one, two = pair
+    redis_server.stop(kill=True)
+    await until(lambda: not one.link.up)
+    one.state.activate("once")
+    assert await one.fires()  # alone: its own tally
+    assert not await one.fires()
+    assert one.fallbacks.total("counters") >= 1
+    redis_server.start()
+    await until(lambda: one.switches.pending == 0 and "once" in two.state.engine.active, seconds=5.0)
+    # The firing made alone is the fleet's now: the rule has fired its one time, everywhere.
+    assert [await one.fires() for _ in range(2)] == [False, False]
+    assert [await two.fires() for _ in range(2)] == [False, False]
 
 
-async def test_every_carries_its_cadence_over_the_outage(redis_server: RedisServer) -> None:  # noqa: F811
-    one, two = Replica(redis_server.url), Replica(redis_server.url)
-    for replica in (one, two):
-        await replica.start()
-    try:
-        await until(lambda: one.link.up and two.link.up and one.switches.resyncs > 0 and two.switches.resyncs > 0)
-        one.state.activate("every")
-        await until(lambda: one.switches.pending == 0 and "every" in two.state.engine.active)
-        redis_server.stop(kill=True)
-        await until(lambda: not one.link.up)
-        assert [await one.fires() for _ in range(3)] == [False, True, False]  # seen 1, 2, 3 alone
-        redis_server.start()
-        await until(lambda: one.link.up and two.link.up, seconds=5.0)
-        # One's next request carries its three into the fleet's count: it is the 4th, the second
-        # firing, the last; the other replica sees the count where the fleet has it.
-        assert await one.fires()
-        assert [await two.fires() for _ in range(3)] == [False, False, False]
-    finally:
-        for replica in (one, two):
-            await replica.stop()
+async def on_in_the_fleet_then_redis_down(pair: tuple[Replica, Replica], name: str, server: RedisServer) -> None:
+    """`name` switched on through the first replica, in force on both; then Redis killed."""
+    one, two = pair
+    one.state.activate(name)
+    await until(lambda: one.switches.pending == 0 and name in two.state.engine.active)
+    server.stop(kill=True)
+    await until(lambda: not one.link.up)
+
+
+async def test_every_carries_its_cadence_over_the_outage(
+    pair: tuple[Replica, Replica],
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    one, two = pair
+    await on_in_the_fleet_then_redis_down(pair, "every", redis_server)
+    assert [await one.fires() for _ in range(3)] == [False, True, False]  # seen 1, 2, 3 alone
+    redis_server.start()
+    await until(lambda: one.link.up and two.link.up, seconds=5.0)
+    # One's three carried into the fleet's count: its next is the 4th, the second firing, the
+    # last; the other replica sees the count where the fleet has it.
+    assert await one.fires()
+    assert [await two.fires() for _ in range(3)] == [False, False, False]
 
 
 async def test_a_firing_made_alone_is_carried_into_the_fleets_count_at_the_rejoin(
+    pair: tuple[Replica, Replica],
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    one, two = Replica(redis_server.url), Replica(redis_server.url)
-    for replica in (one, two):
-        await replica.start()
-    try:
-        await until(lambda: one.link.up and two.link.up and one.switches.resyncs > 0 and two.switches.resyncs > 0)
-        one.state.activate("once")
-        await until(lambda: one.switches.pending == 0 and "once" in two.state.engine.active)
-        redis_server.stop(kill=True)
-        await until(lambda: not one.link.up)
-        assert await one.fires()  # alone: the fleet's count never heard of it
-        resyncs = one.switches.resyncs
-        redis_server.start()
-        await until(lambda: one.switches.resyncs > resyncs and two.link.up, seconds=5.0)
-        # `one` sends nothing more, yet the other replica sees the rule has fired its one time.
-        assert [await two.fires() for _ in range(2)] == [False, False]
-    finally:
-        for replica in (one, two):
-            await replica.stop()
+    one, two = pair
+    await on_in_the_fleet_then_redis_down(pair, "once", redis_server)
+    assert await one.fires()  # alone: the fleet's count never heard of it
+    resyncs = one.switches.resyncs
+    redis_server.start()
+    await until(lambda: one.switches.resyncs > resyncs and two.link.up, seconds=5.0)
+    # `one` sends nothing more, yet the other replica sees the rule has fired its one time.
+    assert [await two.fires() for _ in range(2)] == [False, False]
