@@ -121,6 +121,21 @@ async def test_the_counts_kept_in_redis_are_bounded_the_least_recently_used_firs
     assert 0 < await link.client.pttl(counts.index) <= 3_600_000
 
 
+async def test_carrying_counts_in_is_no_request_so_a_failed_carry_is_no_fallback(
+    replica_links: list[RedisLink],  # noqa: F811
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    link = replica_links[0]
+    fallbacks = Fallbacks()
+    counts = RedisCounts(link, fallbacks)
+    assert await counts.carry("s:1:0:fired:", 2) is True
+    assert int(await link.client.get(counts.key("s:1:0:fired:"))) == 2  # added, nothing more
+    redis_server.stop(kill=True)
+    await until(lambda: not link.up)
+    assert await counts.carry("s:1:0:fired:", 1) is False
+    assert fallbacks.total("counters") == 0
+
+
 async def test_with_redis_down_each_replica_counts_alone_then_shares_again(
     replica_links: list[RedisLink],  # noqa: F811
     redis_server: RedisServer,  # noqa: F811

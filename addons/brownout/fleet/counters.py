@@ -17,8 +17,13 @@ the rejoin or by the replica's next step on that count, so the fleet's count inc
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import cast
+
 from brownout.fleet.fallbacks import Fallbacks
+from brownout.fleet.link import LinkDown
 from brownout.fleet.link import RedisLink
+from brownout.fleet.link import Refused
 
 # Seconds a count is kept after its last touch: longer than any pause within one rehearsal.
 TTL = 3600
@@ -71,13 +76,14 @@ class RedisCounts:
     def key(self, count: str) -> str:
         return self.link.key("count", count)
 
-    async def _run(self, count: str, limit: int, carried: int) -> int | None:
-        key = self.key(count)
-        result = await self.fallbacks.run(
-            self.link,
-            "counters",
-            lambda: self._step(keys=[key, self.index], args=(limit, self.ttl_ms, carried, self.most)),
+    def _command(self, count: str, limit: int, carried: int) -> Awaitable[int]:
+        return cast(
+            Awaitable[int],
+            self._step(keys=[self.key(count), self.index], args=(limit, self.ttl_ms, carried, self.most)),
         )
+
+    async def _run(self, count: str, limit: int, carried: int) -> int | None:
+        result = await self.fallbacks.run(self.link, "counters", lambda: self._command(count, limit, carried))
         return None if result is None else int(result)
 
     async def add(self, count: str, carried: int = 0) -> int | None:
@@ -88,4 +94,11 @@ class RedisCounts:
         return None if after is None else after > 0
 
     async def carry(self, count: str, carried: int) -> bool:
-        return await self._run(count, -1, carried) is not None
+        # Not a request: a failure here is no fallback to count (the counts stay to carry later).
+        if not self.link.up:
+            return False
+        try:
+            await self.link.call(self._command(count, -1, carried))
+        except (LinkDown, Refused):
+            return False
+        return True
