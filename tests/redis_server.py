@@ -184,12 +184,22 @@ class _PortTaken(Exception):
     pass
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A started redis-server of this test's own, stopped at the end."""
-    server = RedisServer(need_tool("redis-server", "brownout's fleet state lives in a real Redis"), tmp_path / "redis")
+def _running(workdir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(need_tool("redis-server", "brownout's fleet state lives in a real Redis"), workdir)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A started redis-server of this test's own, stopped at the end."""
+    yield from _running(tmp_path / "redis")
+
+
+@pytest.fixture
+def another_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A second one (a failover's other side), on its own port and files."""
+    yield from _running(tmp_path / "redis-2")

@@ -101,6 +101,41 @@ async def test_a_count_expires_after_its_last_touch(replica_links: list[RedisLin
     assert await link.client.exists(counts.key("s:1:0:seen:"), counts.key("s:1:0:fired:")) == 0
 
 
+async def test_the_counts_kept_in_redis_are_bounded_the_least_recently_used_first_out(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    link = replica_links[0]
+    counts = RedisCounts(link, Fallbacks(), most=3)
+    for who in ("a", "b", "c"):
+        assert await counts.take(f"s:1:0:fired:{who}", 1) is True
+    assert await counts.take("s:1:0:fired:a", 1) is False  # "a" touched again: "b" is the oldest
+    assert await counts.add("s:1:0:seen:d") == 1
+    live = [
+        who
+        for who in "abcd"
+        if await link.client.exists(counts.key(f"s:1:0:{'seen' if who == 'd' else 'fired'}:{who}"))
+    ]
+    assert live == ["a", "c", "d"]
+    assert await link.client.zcard(counts.index) == 3
+    assert await counts.take("s:1:0:fired:b", 1) is True  # forgotten: it counts from zero again
+    assert 0 < await link.client.pttl(counts.index) <= 3_600_000
+
+
+async def test_carrying_counts_in_is_no_request_so_a_failed_carry_is_no_fallback(
+    replica_links: list[RedisLink],  # noqa: F811
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    link = replica_links[0]
+    fallbacks = Fallbacks()
+    counts = RedisCounts(link, fallbacks)
+    assert await counts.carry("s:1:0:fired:", 2) is True
+    assert int(await link.client.get(counts.key("s:1:0:fired:"))) == 2  # added, nothing more
+    redis_server.stop(kill=True)
+    await until(lambda: not link.up)
+    assert await counts.carry("s:1:0:fired:", 1) is False
+    assert fallbacks.total("counters") == 0
+
+
 async def test_with_redis_down_each_replica_counts_alone_then_shares_again(
     replica_links: list[RedisLink],  # noqa: F811
     redis_server: RedisServer,  # noqa: F811
@@ -118,8 +153,12 @@ async def test_with_redis_down_each_replica_counts_alone_then_shares_again(
     assert fallbacks.total("counters") == 12
     redis_server.start()
     await until(lambda: all(link.up for link in replica_links))
-    # Back on the fleet's count, which had one firing: two are left for the whole fleet.
-    assert [await fired(engines[i % 3]) for i in range(3)] == [True, True, False]
+    # Back on the fleet's count, which had one firing; each replica's next request carries its
+    # three made alone into it: ten in all, none left (not the two the count alone had left).
+    assert [await fired(engines[i % 3]) for i in range(3)] == [False, False, False]
+    link = replica_links[0]
+    counts = RedisCounts(link, fallbacks)
+    assert int(await link.client.get(counts.key(f"s:{engines[0].epochs['s']}:0:fired:"))) == 10
 
 
 async def test_a_plain_call_refuses_counts_it_would_have_to_wait_for(

@@ -24,6 +24,8 @@ from redis_server import RedisServer
 from redis_server import redis_server  # noqa: F401 (a fixture)
 
 OUTAGE = "name: fleet-outage\nrules:\n  - fault: {type: error, status: 503}\n"
+# The same outage, counted in Redis (`times:`): every request touches the fleet's Redis.
+COUNTED_OUTAGE = "name: fleet-outage\nrules:\n  - times: 1000\n    fault: {type: error, status: 503}\n"
 YAML = {"Content-Type": "application/yaml"}
 JSON = {"Content-Type": "application/json"}
 
@@ -73,17 +75,19 @@ async def two_replicas(start_proxy: StartProxy, url: str) -> tuple[RunningProxy,
     return one, two
 
 
-async def upload_outage(http: aiohttp.ClientSession, proxy: RunningProxy) -> None:
-    """OUTAGE uploaded and switched on through this replica's admin API."""
-    async with http.post(f"{proxy.admin_url}/api/scenarios?activate=1", data=OUTAGE, headers=YAML) as response:
+async def upload_outage(http: aiohttp.ClientSession, proxy: RunningProxy, text: str = OUTAGE) -> None:
+    """OUTAGE (or another text) uploaded and switched on through this replica's admin API."""
+    async with http.post(f"{proxy.admin_url}/api/scenarios?activate=1", data=text, headers=YAML) as response:
         assert response.status == 201
 
 
-async def outage_on_two_replicas(start_proxy: StartProxy, url: str) -> tuple[RunningProxy, RunningProxy]:
-    """Two replicas; OUTAGE uploaded and switched on through the first, in force on the second."""
+async def outage_on_two_replicas(
+    start_proxy: StartProxy, url: str, text: str = OUTAGE
+) -> tuple[RunningProxy, RunningProxy]:
+    """Two replicas; OUTAGE (or `text`) uploaded and switched on through the first, in force on the second."""
     one, two = await two_replicas(start_proxy, url)
     async with aiohttp.ClientSession() as http:
-        await upload_outage(http, one)
+        await upload_outage(http, one, text)
     await until_status(two, 503, seconds=1.0)
     return one, two
 
@@ -157,15 +161,27 @@ async def test_no_request_waits_on_a_hung_redis(
     start_proxy: StartProxy,
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    _, two = await outage_on_two_replicas(start_proxy, redis_server.url)
+    _, two = await outage_on_two_replicas(start_proxy, redis_server.url, COUNTED_OUTAGE)
     async with aiohttp.ClientSession() as http:
+        assert await counter_fallbacks(http, two) == 0  # the requests so far were counted in Redis
         redis_server.pause()  # answers nothing, closes nothing
         try:
+            # Each request's `times:` count goes to Redis: the first waits one command timeout,
+            # the rest see the link down and count locally at once.
             await assert_served_at_once(two, 503)
             await until_metric(http, two, "brownout_redis_up", 0.0)
+            assert await counter_fallbacks(http, two) == 10
         finally:
             redis_server.resume()
         await until_metric(http, two, "brownout_redis_up", 1.0)
+
+
+async def counter_fallbacks(http: aiohttp.ClientSession, proxy: RunningProxy) -> float:
+    async with http.get(proxy.admin_url + "/metrics") as response:
+        text = await response.text()
+    found = re.search(r'^brownout_redis_fallbacks_total\{shared="counters"\} (\S+)$', text, re.M)
+    assert found, "no brownout_redis_fallbacks_total{shared=counters}"
+    return float(found.group(1))
 
 
 async def test_a_replica_whose_redis_is_down_at_start_serves_and_joins_when_it_comes(

@@ -167,6 +167,34 @@ async def test_a_failing_fault_falls_back_to_pass_through(caplog: pytest.LogCapt
     assert "passing the flow through" in caplog.text
 
 
+class BrokenCounts:
+    """Shared counts whose store fails in a way nobody foresaw (a bug, a new Redis error)."""
+
+    async def add(self, count: str, carried: int = 0) -> int | None:
+        raise RuntimeError("the store broke")
+
+    async def take(self, count: str, limit: int, carried: int = 0) -> bool | None:
+        raise RuntimeError("the store broke")
+
+    async def carry(self, count: str, carried: int) -> bool:
+        raise RuntimeError("the store broke")
+
+
+async def test_a_decision_that_raises_passes_the_flow_through_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = state_with("rules:\n  - times: 2\n    fault: {type: error, status: 503}\n")
+    state.engine.shared_counts = BrokenCounts()
+    injector = Injector(state)
+    with taddons.context(injector):
+        flows = [chat_flow() for _ in range(3)]
+        for flow in flows:
+            await injector.request(flow)
+    assert all(flow.response is None and flow.error is None for flow in flows)
+    assert state.metrics.registry.get_sample_value("brownout_fault_errors_total", {"fault": "decision"}) == 3
+    assert caplog.text.count("choosing a fault failed") == 1
+
+
 async def test_override_header_applies_one_scenario_and_is_stripped() -> None:
     state = Brownout()
     state.engine.load(parse_scenario("rules:\n  - fault: {type: error, status: 503}\n", default_name="outage"))

@@ -66,7 +66,8 @@ class Engine:
         self.retry_window = 30.0
         # A fleet's `every`/`times` counts (None: this process alone), and what each scenario's
         # shared counts are kept under: its activation, so switching it on starts them at zero.
-        # The activation's stamp is local; a fleet that shares its switches sets the shared one.
+        # The activation's stamp is local; a fleet that shares its switches replaces it, as the
+        # switch is made, with the start it will share (the counts' names then never change).
         self.shared_counts: SharedCounts | None = None
         self.epochs: dict[str, str] = {}
 
@@ -208,6 +209,15 @@ class Engine:
             return None
         # A scenario consulted while off (an override) counts under no activation.
         return SharedRule(self.shared_counts, f"{name}:{self.epochs.get(name, 'off')}:{index}")
+
+    async def carry_over(self) -> None:
+        """Carry what this replica's `every`/`times` rules counted alone into the fleet's counts
+        (the fleet's Redis is back): a firing made alone is then one of the fleet's."""
+        for (name, index), counts in list(self._counts.items()):
+            shared = self._shared_rule(name, index)
+            if shared is None:
+                return
+            await sequences.carry_over(counts, shared)
 
     def ended(self, arrival: Arrival, failed: bool, retry_after: float | None = None) -> None:
         """An attempt `choose` saw has ended, in failure or not (the `first:` rules' retries); a

@@ -18,7 +18,10 @@ Every table is bounded (oldest first out) and starts empty when a scenario is sw
 
 A fleet of replicas shares the `every` and `times` counts (`SharedCounts`, kept in Redis by
 `brownout.fleet.counters`), so a `times: 3` rule fires three times in all, not three times per
-replica; a count out of reach falls back to this replica's own for that request. `first` stays
+replica; a count out of reach falls back to this replica's own for that request, and what was
+counted so is carried into the fleet's count when Redis answers again (`carry_over`, at the
+rejoin, or the replica's next request on that rule and scope key, whichever comes first), so a
+firing made alone is one of the fleet's. `first` stays
 each replica's: a logical request's attempts are told apart by their ends, which one replica sees.
 """
 
@@ -138,6 +141,21 @@ class Tally:
     def get(self, key: str) -> int:
         return self._counts.get(key, 0)
 
+    def pop(self, key: str) -> int:
+        """The count, forgotten (0 when there was none)."""
+        return self._counts.pop(key, 0)
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self._counts.items())
+
+    def put_back(self, key: str, count: int) -> None:
+        """Add a popped count back (what it was meant for failed)."""
+        if count:
+            self._counts[key] = self._counts.get(key, 0) + count
+            self._counts.move_to_end(key)
+            while len(self._counts) > self.max_tracked:
+                self._counts.popitem(last=False)
+
     def add(self, key: str) -> int:
         count = self._counts[key] = self._counts.get(key, 0) + 1
         self._counts.move_to_end(key)
@@ -147,14 +165,21 @@ class Tally:
 
 
 class SharedCounts(Protocol):
-    """Counts every replica adds to; None from a call: out of reach now (the local count decides)."""
+    """Counts every replica adds to; None from a call: out of reach now (the local count decides).
 
-    async def add(self, count: str) -> int | None:
+    `carried`: what this replica counted on its own for `count` while it was out of reach, added
+    first (unconditionally: those firings happened), so the fleet's count includes them."""
+
+    async def add(self, count: str, carried: int = 0) -> int | None:
         """One more for `count`; its total now, this one included."""
         ...
 
-    async def take(self, count: str, limit: int) -> bool | None:
+    async def take(self, count: str, limit: int, carried: int = 0) -> bool | None:
         """One more for `count` if it is below `limit` (False, and nothing added, when it is not)."""
+        ...
+
+    async def carry(self, count: str, carried: int) -> bool:
+        """Only add `carried` to `count` (a rejoin's catch-up); False when out of reach."""
         ...
 
 
@@ -177,6 +202,10 @@ class RuleCounts:
     logical: LogicalRequests = field(default_factory=LogicalRequests)
     seen: Tally = field(default_factory=Tally)  # requests that reached it (`every`)
     fired: Tally = field(default_factory=Tally)  # firings (`times`)
+    # In a fleet: what this replica counted on its own (the shared counts out of reach) and has
+    # not yet carried into the fleet's, per scope key.
+    unshared_seen: Tally = field(default_factory=Tally)
+    unshared_fired: Tally = field(default_factory=Tally)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +223,17 @@ class Admission:
         if self.fired_key is None:
             return True
         if self.shared is not None:
-            took = await self.shared.counts.take(self.shared.name("fired", self.fired_key), self.limit)
+            # Popped before the await: a rejoin's catch-up meanwhile must not carry them too.
+            carried = self.counts.unshared_fired.pop(self.fired_key)
+            took = await self.shared.counts.take(self.shared.name("fired", self.fired_key), self.limit, carried)
             if took is not None:
                 return took
+            self.counts.unshared_fired.put_back(self.fired_key, carried)
         if self.counts.fired.get(self.fired_key) >= self.limit:
             return False
         self.counts.fired.add(self.fired_key)
+        if self.shared is not None:
+            self.counts.unshared_fired.add(self.fired_key)
         return True
 
 
@@ -235,10 +269,23 @@ async def admit(
 async def _seen(counts: RuleCounts, shared: SharedRule | None, who: str) -> int:
     """The request's number among those that reached the rule (`every`)."""
     if shared is not None:
-        seen = await shared.counts.add(shared.name("seen", who))
+        carried = counts.unshared_seen.pop(who)
+        seen = await shared.counts.add(shared.name("seen", who), carried)
         if seen is not None:
             return seen
+        counts.unshared_seen.put_back(who, carried + 1)
     return counts.seen.add(who)
+
+
+async def carry_over(counts: RuleCounts, shared: SharedRule) -> None:
+    """Carry what a rule counted alone into the fleet's counts (a rejoin): each count popped
+    first, put back when Redis is out of reach again."""
+    for kind, tally in (("seen", counts.unshared_seen), ("fired", counts.unshared_fired)):
+        for who, _ in tally.items():
+            carried = tally.pop(who)
+            if carried and not await shared.counts.carry(shared.name(kind, who), carried):
+                tally.put_back(who, carried)
+                return
 
 
 def ended(arrival: Arrival, now: float, failed: bool, retry_after: float | None = None) -> None:

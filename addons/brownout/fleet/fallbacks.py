@@ -2,7 +2,9 @@
 
 `brownout_redis_fallbacks_total{shared}` counts, per kind of shared state (`buckets`, `counters`,
 `load`), the requests (and usage corrections) that used this replica's own state instead: while
-it climbs, the fleet enforces each limit once per replica, not once in all.
+it climbs, the fleet enforces each limit once per replica, not once in all. A command Redis
+refuses (out of memory, a read-only replica after a failover, MISCONF) counts here too: for
+that request the replica's own state decides, as when Redis is down.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from prometheus_client import Counter
 
 from brownout.fleet.link import LinkDown
 from brownout.fleet.link import RedisLink
+from brownout.fleet.link import Refused
 
 T = TypeVar("T")
 
@@ -37,7 +40,8 @@ class Fallbacks:
             self.counter.labels(shared=kind)  # exported at 0 from the start, so a rate works
 
     async def run(self, link: RedisLink, kind: SharedKind, command: Callable[[], Awaitable[T]]) -> T | None:
-        """The command's answer from the fleet's Redis; None (counted) when Redis is out of reach.
+        """The command's answer from the fleet's Redis; None (counted) when Redis is out of reach
+        or refuses it.
 
         A link known to be down is not tried: the request goes on at once with the local state,
         and the link's own background task finds out when Redis is back."""
@@ -46,7 +50,7 @@ class Fallbacks:
             return None
         try:
             return await link.call(command())
-        except LinkDown:
+        except (LinkDown, Refused):
             self.count(kind)
             return None
 

@@ -1,7 +1,12 @@
 """The link to the fleet's Redis: one asyncio client, short timeouts, an up/down state.
 
 Every fleet module talks to Redis through `RedisLink.call`, which bounds each command by the
-command timeout and turns any connection failure into `LinkDown` after marking the link down.
+command timeout and turns any connection failure into `LinkDown` after marking the link down,
+and a command Redis refuses (out of memory, a key of the wrong type) into `Refused`: Redis is
+there, but cannot serve that command now, so the caller goes on with its local state as well.
+A refusal is counted and logged once a minute at most per kind, not per request. A read-only
+answer (the server became a replica in a failover) or MASTERDOWN marks the link down and drops
+its connections: it is up again once a fresh connection reaches a primary.
 Going down is logged once (not per request); while down, a background task retries with
 exponential backoff; on success the link is up again, logged once, and every rejoin callback
 runs (the switches re-read the full shared state, so nothing changed meanwhile is missed).
@@ -15,6 +20,7 @@ Nothing here blocks the event loop: redis-py's asyncio client, no retries inside
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable
@@ -27,6 +33,9 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MasterDownError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("brownout.fleet")
@@ -34,12 +43,20 @@ log = logging.getLogger("brownout.fleet")
 T = TypeVar("T")
 
 DEFAULT_PREFIX = "brownout"
-# Failures of the connection itself; a command Redis rejects (a ResponseError) is a bug, not an outage.
+# Failures of the connection itself (BusyLoadingError, a Redis still loading its data, is one).
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+# Refusals that mean this server is no primary (any more): the link is down until it reaches one.
+NOT_PRIMARY: tuple[type[ResponseError], ...] = (ReadOnlyError, MasterDownError)
+REFUSAL_LOG_EVERY = 60.0  # seconds between two log lines of one kind of refusal
 
 
 class LinkDown(Exception):
     """Redis did not answer (in time): the caller goes on with its local state."""
+
+
+class Refused(Exception):
+    """Redis answered with an error (OOM, MISCONF, BUSY, WRONGTYPE, ...): the caller goes on with
+    its local state for this command; the link stays up (other commands may still work)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,8 @@ class RedisLink:
         self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._up_event = asyncio.Event()
+        self._want_primary = False  # down after a read-only answer: up again only on a primary
+        self._refusals_told: dict[str, float] = {}  # kind of refusal -> when it was last logged
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -125,13 +144,45 @@ class RedisLink:
         await self._up_event.wait()
 
     async def call(self, operation: Awaitable[T]) -> T:
-        """The result of a Redis command; `LinkDown` (after marking the link down) when Redis failed."""
+        """The result of a Redis command; `LinkDown` (after marking the link down) when Redis failed,
+        `Refused` when it answered with an error."""
         try:
             result = await asyncio.wait_for(operation, self.timeouts.command)
         except OUTAGE_ERRORS as error:
             self.mark_down(error)
             raise LinkDown(str(error) or type(error).__name__) from error
+        except NOT_PRIMARY as error:
+            self._want_primary = True
+            self.mark_down(error)
+            await self._drop_connections()
+            raise LinkDown(str(error) or type(error).__name__) from error
+        except ResponseError as error:
+            self.refused(error)
+            raise Refused(str(error) or type(error).__name__) from error
         return result
+
+    def refused(self, error: ResponseError) -> None:
+        """Count a refusal; log it unless one of its kind was logged within the last minute."""
+        self.errors += 1
+        text = str(error) or type(error).__name__
+        kind = type(error).__name__ if type(error) is not ResponseError else text.split(" ", 1)[0]
+        now = asyncio.get_running_loop().time()
+        told = self._refusals_told.get(kind)
+        if told is None or now - told >= REFUSAL_LOG_EVERY:
+            self._refusals_told[kind] = now
+            log.warning(
+                "brownout: Redis at %s refused a command (%s: %s); going on with this replica's own state "
+                "for it (logged once a minute at most)",
+                display_url(self.url),
+                kind,
+                text,
+            )
+
+    async def _drop_connections(self) -> None:
+        """Close the pool's connections, so the next one is made afresh (a failover's new primary
+        behind the same name)."""
+        with contextlib.suppress(*OUTAGE_ERRORS):
+            await asyncio.wait_for(self.client.connection_pool.disconnect(), self.timeouts.command)
 
     def mark_down(self, error: BaseException) -> None:
         """Count the failure; the first one of an outage is logged and wakes the retrying task
@@ -184,10 +235,25 @@ class RedisLink:
     async def ping(self) -> bool:
         try:
             await self.call(self.client.execute_command("PING"))
-        except LinkDown:
+            if self._want_primary and not await self._is_primary():
+                self.errors += 1
+                await self._drop_connections()
+                return False
+        except (LinkDown, Refused):
             return False
+        self._want_primary = False
         await self._mark_up()
         return True
+
+    async def _is_primary(self) -> bool:
+        """Whether the server answers as a primary (a replica answers PING too)."""
+        try:
+            role = await asyncio.wait_for(self.client.execute_command("ROLE"), self.timeouts.command)
+        except ResponseError:
+            return True  # ROLE not allowed (an ACL): the next write tells
+        except OUTAGE_ERRORS as error:
+            raise LinkDown(str(error) or type(error).__name__) from error
+        return bool(role) and role[0] in (b"master", "master")
 
     async def _supervise(self) -> None:
         backoff = self.timeouts.backoff_first

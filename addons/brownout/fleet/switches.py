@@ -41,6 +41,7 @@ from brownout.engine.state import ScenarioSwitch
 from brownout.fleet.link import OUTAGE_ERRORS
 from brownout.fleet.link import LinkDown
 from brownout.fleet.link import RedisLink
+from brownout.fleet.link import Refused
 from brownout.fleet.link import display_url
 from brownout.scenario.library import library_dir
 from brownout.scenario.model import Scenario
@@ -61,6 +62,9 @@ LISTEN_POLL = 1.0  # seconds a subscriber waits for a message before looking aga
 class _Switch:
     active: bool
     at: float  # this host's wall clock when it happened
+    # Its start in Redis's clock, fixed when noted if the clock was known then: it is also the
+    # name the scenario's `times:`/`every:` counts go under, so it must not change once written.
+    start: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,13 @@ class SharedSwitches:
         if self._applying or switch.phase:
             return
         self._pending_switches.pop(switch.scenario, None)  # the latest goes last
-        self._pending_switches[switch.scenario] = _Switch(switch.active, self.wall())
+        at = self.wall()
+        start = at + self.offset if self._clock_known else None
+        self._pending_switches[switch.scenario] = _Switch(switch.active, at, start)
+        if switch.active and start is not None:
+            # The counts are named by the start this replica is about to share, from the first
+            # request on: when the fleet's state comes back with it, their keys stay the same.
+            self.state.engine.epochs[switch.scenario] = repr(start)
         self._work.set()
 
     def _uploaded(self, scenario: Scenario) -> None:
@@ -184,6 +194,12 @@ class SharedSwitches:
                 self._resync_wanted = True
                 await self.link.wait_up()
                 self._work.set()
+            except Refused:
+                # Redis refused a write or read (out of memory, MISCONF): the link logged it once;
+                # the notes stay pending and are tried again, as after an outage.
+                self._resync_wanted = True
+                await asyncio.sleep(self.link.timeouts.backoff_max)
+                self._work.set()
             except Exception:
                 # Redis answered with an error (keys of another program under the prefix, a
                 # command refused): not an outage, but the replica must go on; tried again later.
@@ -209,8 +225,8 @@ class SharedSwitches:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_POLL)
                     if message is not None:
                         self._want_resync()
-            except LinkDown:
-                pass
+            except (LinkDown, Refused):
+                pass  # Redis refusing the subscription is tried again like an outage
             except OUTAGE_ERRORS as error:
                 self.link.mark_down(error)
             finally:
@@ -244,7 +260,7 @@ class SharedSwitches:
             pipe.hset(self.uploads_key, name, json.dumps({"source": upload.source, "text": upload.text}))
             pipe.hset(self.digests_key, name, upload.digest)
         for name, switch in switches.items():
-            start = repr(switch.at + self.offset)
+            start = repr(switch.start if switch.start is not None else switch.at + self.offset)
             if not switch.active:
                 pipe.hdel(self.active_key, name)
             elif self._synced_once:
@@ -297,6 +313,9 @@ class SharedSwitches:
             self._applying = False
         self._synced_once = True
         self.resyncs += 1
+        # The counts' names final now (the fleet's starts read): what this replica's `times:`/
+        # `every:` rules counted alone while Redis was away becomes the fleet's.
+        await self.state.engine.carry_over()
 
     def _starts(self, raw: dict[bytes, bytes]) -> dict[str, float]:
         """The fleet's switched-on scenarios and their starts; an entry that is not one (written by

@@ -2,7 +2,8 @@
 
 Faults are plain code (`brownout.faults`): they say what they want (a reply in the provider's
 place, a hang-up, headers on the answer, a new body) and this hook does it to the flow. An
-exception in a fault's code is counted, and the flow passes through untouched.
+exception in a fault's code, or in choosing the fault (a shared count Redis refused in a way
+nobody foresaw), is counted, and the flow passes through untouched.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ MARK = ":boom:"
 OVERRIDE_HEADER = "x-brownout-scenario"
 # How often a held HTTP/2 flow is checked for a client that reset its stream (see mitm.flows).
 STREAM_RESET_POLL = 0.1
+# What `brownout_fault_errors_total` names a failure to choose a fault by (no fault chosen yet).
+DECISION = "decision"
+DECISION_LOG_EVERY = 60.0  # seconds between two tracebacks of a failing decision
 
 
 def _override_error(exc: UnknownScenario) -> Reply:
@@ -55,6 +59,7 @@ class Injector:
         self.state = state
         self._client_gone: dict[str, dict[str, asyncio.Event]] = {}  # client id -> flow id -> event
         self._stream_watches: dict[str, asyncio.Task[None]] = {}  # flow id -> its HTTP/2 reset watch
+        self._decision_told = -DECISION_LOG_EVERY  # loop time of the last logged decision failure
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
@@ -87,7 +92,11 @@ class Injector:
             flow.request.raw_content or b"",
             view.body,
         )
-        decision = await self.state.engine.decide(info, only=only, arrival=arrival)
+        try:
+            decision = await self.state.engine.decide(info, only=only, arrival=arrival)
+        except Exception:
+            self._undecided(flow, here)
+            return
         if decision is None:
             publish(flow, here)
             return
@@ -223,6 +232,16 @@ class Injector:
             flows.pop(flow.id, None)
             if not flows:
                 del self._client_gone[flow.client_conn.id]
+
+    def _undecided(self, flow: http.HTTPFlow, here: FlowState) -> None:
+        # Choosing failed (every request would fail alike): pass through, counted; one traceback
+        # a minute, not one per request.
+        now = asyncio.get_running_loop().time()
+        if now - self._decision_told >= DECISION_LOG_EVERY:
+            self._decision_told = now
+            log.exception("brownout: choosing a fault failed; passing the flow through (logged once a minute)")
+        self.state.metrics.fault_errors.labels(fault=DECISION).inc()
+        publish(flow, here)
 
     def _failed(self, flow: http.HTTPFlow, here: FlowState, stage: str) -> None:
         # A bug in a fault must never hang or break the client: relay the flow untouched.
