@@ -26,6 +26,11 @@ which fault is chosen by the model it asks for, so one scenario serves them all 
   errors, which are not faults.
 - crowd (openai, no retries, 8 at once), `crowd-*`: an overload rule with a capacity of 4
   requests a second. Offered load over capacity, the degraded state, sheds, queueing delay.
+- checker (openai, no retries), `bad-reask`: empty_answer on half the calls; the app reads the
+  answer and, when it has no text, asks once more in the same conversation. Bad answers re-asked
+  (and carried on when the second answer is empty too).
+- taker (openai, no retries), `bad-carry`: truncate to 4 tokens; the app shows what came. Bad
+  answers carried on, counted once the retry window runs out.
 
 `dash-outage` (those rules) is switched on at the start and off while the steady apps still run,
 which gives annotations and recovery times; `dash-timeline` loops two short phases.
@@ -85,6 +90,13 @@ rules:
   - name: mid-stream-error
     match: {provider: anthropic, model: "claude-stream-error", stream: true}
     fault: {type: stream_error, after_events: 2}
+  - name: empty
+    match: {provider: openai, model: "bad-reask"}
+    probability: 0.5
+    fault: {type: empty_answer}
+  - name: cut-short
+    match: {provider: openai, model: "bad-carry"}
+    fault: {type: truncate, tokens: 4}
   - name: flaky
     match: {provider: openai, model: "gpt-4o-mini"}
     probability: 0.4
@@ -159,6 +171,8 @@ class Apps:
             ),
         )
         self.crowd = oai("crowd", max_retries=0)
+        self.checker = oai("checker", max_retries=0)
+        self.taker = oai("taker", max_retries=0)
         self.stream_openai = oai("stream", max_retries=0)
         self.stream_anthropic = ant("stream", max_retries=0)
         self.steady_openai = oai("steady", max_retries=2)
@@ -187,6 +201,8 @@ class Apps:
             self.fallback_from,
             self.fallback_to,
             self.crowd,
+            self.checker,
+            self.taker,
             self.stream_openai,
             self.stream_anthropic,
             self.steady_openai,
@@ -203,13 +219,16 @@ class Apps:
         return f"{app} call {next(self._serial)}: what is a brownout?"
 
     async def attempt(self, app: str, call: Awaitable[object]) -> bool:
+        return await self.answer(app, call) is not None
+
+    async def answer(self, app: str, call: Awaitable[Any]) -> Any:
+        """The call's answer, or None when it raised."""
         self.tally.calls[app] += 1
         try:
-            await call
+            return await call
         except Exception as exc:  # the SDK's own exception is the app's business; count it
             self.tally.raised[f"{app}: {type(exc).__name__}"] += 1
-            return False
-        return True
+            return None
 
     def openai_chat(self, client: openai.AsyncOpenAI, model: str, app: str, prompt: str | None = None) -> Any:
         return client.chat.completions.create(
@@ -251,6 +270,20 @@ class Apps:
             await self.attempt(
                 "fallback (anthropic)", self.anthropic_message(self.fallback_to, "claude-sonnet-4-6", "fb", prompt)
             )
+
+    async def checked_call(self) -> None:
+        """Asks at most twice: again, in the same conversation, only when the answer has no text."""
+        prompt = self.prompt("checker")
+        for _ in range(2):
+            answer = await self.answer("checker", self.openai_chat(self.checker, "bad-reask", "checker", prompt))
+            if answer is None or answer.choices[0].message.content:
+                return
+            self.tally.raised["checker: empty answer"] += 1
+
+    async def taken_call(self) -> None:
+        answer = await self.answer("taker", self.openai_chat(self.taker, "bad-carry", "taker"))
+        if answer is not None and answer.choices[0].finish_reason == "length":
+            self.tally.raised["taker: cut short, shown anyway"] += 1
 
     async def impatient_call(self) -> None:
         call = self.impatient.aio.models.generate_content(model="gemini-impatient", contents=self.prompt("impatient"))
@@ -335,6 +368,8 @@ async def rehearse(proxy_url: str, admin_url: str, outage_seconds: float = 8.0, 
             repeat(apps.limited_burst, outage_seconds, 0.5),
             repeat(apps.fallback_call, outage_seconds, 0.3),
             repeat(apps.impatient_call, outage_seconds, 0.2),
+            repeat(apps.checked_call, outage_seconds, 0.3),
+            repeat(apps.taken_call, outage_seconds, 0.3),
             repeat(apps.stream_calls, outage_seconds, 0.2),
             repeat(apps.unreachable_call, outage_seconds, 0.3),
         )

@@ -178,3 +178,13 @@ def test_every_query_reads_metrics_brownout_exposes(built: dict[str, Any]) -> No
     for query in grafana_check.queries(built):
         unknown = grafana_check.selector_names(query.expr) - exposed
         assert not unknown, f"{query.where}: brownout exposes no {sorted(unknown)}"
+
+
+def test_the_client_row_shows_bad_answers_by_fault_and_what_came_next(built: dict[str, Any]) -> None:
+    (client,) = [row for row in panels.ROWS if row.title == "Client behaviour"]
+    reading = [p for p in client.panels for q in p.queries if "brownout_client_bad_answers_total" in q.expr]
+    assert len(reading) == 1, "one Client behaviour panel shows bad answers"
+    (query,) = reading[0].queries
+    assert "by (fault, next)" in query.expr and "{{next}}" in query.legend
+    shown = [p for p in built["panels"] if p.get("title") == reading[0].title]
+    assert shown and 'instance=~"$instance"' in shown[0]["targets"][0]["expr"]

@@ -100,6 +100,11 @@ async def test_every_panel_returns_data_after_a_rehearsal(
         if not moved(result):
             empty.append(f"{query.where}: {'only 0 or NaN' if result else 'no series'}\n    {query.expr}")
     assert not empty, f"{len(empty)} of {checked} queries showed nothing ({tally}):\n" + "\n".join(empty)
+    # Both ways on from a bad answer happened: the checker re-asks, the taker carries on.
+    bad = await query_range(
+        prometheus, 'sum by (next) (brownout_client_bad_answers_total{job="brownout"})', started, time.time()
+    )
+    assert {series["metric"]["next"] for series in bad if moved([series])} == {"reasked", "carried_on"}, bad
     panels_with_targets = sum(len(p.queries) for p in panels.panels())
     assert checked == panels_with_targets + 2 + 2  # two annotations, job and instance
 

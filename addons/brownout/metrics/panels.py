@@ -178,6 +178,12 @@ ROWS: tuple[Row, ...] = (
               "then succeeded."),
         Panel("429 answers", "reqps", by_rate(REQUESTS, "provider", "{{provider}}", 'code="429"'),
               "rate_limit buckets running dry, 429 error faults"),
+        Panel("Bad answers by fault: re-asked or carried on", "cps",
+              by_rate("brownout_client_bad_answers_total", "fault, next", "{{fault}} {{next}}"),
+              "content faults (empty_answer, truncate, refusal...); an app that checks the answer re-asks",
+              width=24, stack=True,
+              description="200 answers a content fault spoiled, by what the client did next: reasked (asked again "
+              "in the same conversation) or carried_on (took the answer: counted once the retry window ran out)."),
     )),
     Row("Latency", (
         Panel("Request duration", "s", quantiles("brownout_request_duration_seconds", "provider"),
