@@ -80,6 +80,37 @@ def test_identical_requests_under_way_together_are_separate_logical_requests() -
     assert [engine.choose(info(), arrival=arrival()) for _ in range(2)] == [None, None]  # both third: through
 
 
+def test_twins_numbered_retries_continue_the_failure_with_as_many_attempts() -> None:
+    """Twins out of step: one failed twice, the other once. An SDK's first retry (retry count 1)
+    continues the twin that failed once, even when the twice-failed one waits longer; taking the
+    oldest would let that one through on its third attempt and fail this one a third time."""
+    table = LogicalRequests()
+    key = ("who", "twin")
+    ahead = table.arrive(key, 0.0, 30.0, retry_count=0)
+    table.ended(ahead, 0.1, failed=True)
+    ahead = table.arrive(key, 0.5, 30.0, retry_count=1)
+    behind = table.arrive(key, 0.6, 30.0, retry_count=0)
+    table.ended(ahead, 0.7, failed=True)  # the twin ahead has failed twice, now oldest in the queue
+    table.ended(behind, 0.8, failed=True)  # the twin behind once
+    assert table.arrive(key, 1.0, 30.0, retry_count=1).logical is behind.logical
+    assert table.arrive(key, 1.1, 30.0, retry_count=2).logical is ahead.logical
+    # A numbered retry whose own failure a twin's unnumbered first attempt took: the attempt its
+    # number says, of its own logical request (the twin's failure stays for the twin's retry).
+    lone = table.arrive(("who", "taken"), 0.0, 30.0, retry_count=0)
+    table.ended(lone, 0.1, failed=True)
+    twin = table.arrive(("who", "taken"), 0.1, 30.0, retry_count=0)  # joins the failure: 2 attempts
+    table.ended(twin, 0.2, failed=True)
+    retry = table.arrive(("who", "taken"), 0.6, 30.0, retry_count=1)
+    assert retry.logical is not lone.logical and retry.logical.attempts == 2
+    assert table.arrive(("who", "taken"), 1.5, 30.0, retry_count=2).logical is lone.logical
+    # Without a number (a client that does not count its attempts) the oldest failure is taken.
+    first = table.arrive(("who", "plain"), 0.0, 30.0)
+    table.ended(first, 0.1, failed=True)
+    second = table.arrive(("who", "plain"), 0.2, 30.0)
+    table.ended(second, 0.3, failed=True)
+    assert table.arrive(("who", "plain"), 0.4, 30.0).logical is first.logical
+
+
 @pytest.mark.parametrize(
     ("scope", "other_address_shares", "other_key_shares"),
     [("client", False, False), ("key", True, False), ("global", True, True)],

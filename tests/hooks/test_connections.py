@@ -116,6 +116,29 @@ def test_accept_failures_are_one_line_per_quiet_period(caplog: pytest.LogCapture
     assert [c["message"] for c in passed] == ["something else"]  # the rest goes to mitmproxy's handler
 
 
+def test_an_accept_retry_on_a_closed_listener_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """Stopping while asyncio waits to retry accept(): the retry raises on the closed socket."""
+    passed: list[dict[str, object]] = []
+    handler = AcceptErrors(lambda loop, context: passed.append(context))
+    loop = asyncio.new_event_loop()
+    closed = socket.socket()
+    closed.close()
+
+    def _start_serving() -> None:  # named as asyncio's own, whose frame the handler looks for
+        loop.add_reader(closed.fileno(), lambda: None)
+
+    try:
+        with pytest.raises(ValueError, match="file descriptor") as raised:
+            _start_serving()
+        with caplog.at_level("WARNING"):
+            handler(loop, {"message": "Unhandled error in task", "exception": raised.value})
+            handler(loop, {"message": "elsewhere", "exception": ValueError("Invalid file descriptor: -1")})
+    finally:
+        loop.close()
+    assert [c["message"] for c in passed] == ["elsewhere"]  # only the retry's is quieted
+    assert not [r for r in caplog.records if r.name == "brownout.hooks.connections"]
+
+
 FD_LIMIT = 64
 
 

@@ -55,6 +55,8 @@ class Arrival:
     path: str = ""
     body: bytes = b""
     parsed: Mapping[str, object] = field(default_factory=dict)
+    # The attempt's number as a Stainless SDK sends it (`x-stainless-retry-count`), None from others.
+    retry_count: int | None = None
     tickets: list[Ticket] = field(default_factory=list)
     _fingerprint: str | None = None
 
@@ -98,20 +100,34 @@ class LogicalRequests:
         self.max_tracked = max_tracked
         self._awaiting: OrderedDict[Hashable, deque[Logical]] = OrderedDict()
 
-    def arrive(self, key: Hashable, now: float, retry_window: float) -> Ticket:
+    def arrive(self, key: Hashable, now: float, retry_window: float, retry_count: int | None = None) -> Ticket:
         """The attempt arriving now: the next one of the oldest failure still awaiting a retry
-        within the window, else the first of a new logical request."""
+        within the window, else the first of a new logical request.
+
+        Identical requests under way together (one prompt sent by several tasks) share a key, so
+        their failures wait in one queue. An SDK's numbered retry (`retry_count` above 0) takes the
+        oldest failure that has had exactly that many attempts, so twins' retries do not swap
+        places: a twin's first retry taken by another twin's second would let one through early and
+        fail the other once too often. A numbered retry that finds no such failure (its own was
+        taken by a twin's unnumbered first attempt, which cannot be told from an app's retry, or
+        brownout never saw it) is the attempt its number says, of a logical request of its own.
+        Unnumbered attempts take the oldest failure (an app's loop above the SDK)."""
         logical: Logical | None = None
         queue = self._awaiting.get(key)
-        while queue:
-            candidate = queue.popleft()
-            if candidate.failed_at + retry_window + candidate.retry_after >= now:
-                logical = candidate
-                break
+        if queue:
+            live = [c for c in queue if c.failed_at + retry_window + c.retry_after >= now]
+            if retry_count:
+                logical = next((c for c in live if c.attempts == retry_count), None)
+            elif live:
+                logical = live[0]
+            if logical is not None:
+                live.remove(logical)
+            queue.clear()
+            queue.extend(live)
         if queue is not None and not queue:
             del self._awaiting[key]
         if logical is None:
-            logical = Logical(key)
+            logical = Logical(key, attempts=retry_count or 0)
         logical.attempts += 1
         return Ticket(self, logical)
 
@@ -251,7 +267,9 @@ async def admit(
     With `shared`, `every` and `times` count across the fleet."""
     if counting.first is not None:
         who = scope_key(counting.first_scope, info, arrival.address)
-        ticket = counts.logical.arrive((who, arrival.fingerprint(info.provider)), now, retry_window)
+        ticket = counts.logical.arrive(
+            (who, arrival.fingerprint(info.provider)), now, retry_window, arrival.retry_count
+        )
         arrival.tickets.append(ticket)
         if ticket.logical.attempts > counting.first:
             return None

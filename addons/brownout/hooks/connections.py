@@ -58,6 +58,21 @@ def is_accept_exhaustion(context: dict[str, Any]) -> bool:
     return isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES and "accept" in str(context.get("message", ""))
 
 
+def is_retry_on_closed_listener(context: dict[str, Any]) -> bool:
+    """asyncio's accept retry, due a second after an EMFILE, finding its listening socket closed
+    (brownout stopping meanwhile): `_start_serving` raises on the closed socket's fd -1. Nothing is
+    lost (the listener is gone on purpose), so it is no error worth a traceback."""
+    exc = context.get("exception")
+    if not isinstance(exc, ValueError) or "file descriptor" not in str(exc):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "_start_serving":
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class AcceptErrors:
     """An event-loop exception handler: accept() out of file descriptors is one line per
     `quiet` seconds (with how many it stands for); everything else goes to `previous`."""
@@ -72,6 +87,9 @@ class AcceptErrors:
         self.unreported = 0
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if is_retry_on_closed_listener(context):
+            log.debug("brownout: an accept retry found its listener closed (stopping)")
+            return
         if not is_accept_exhaustion(context):
             if self.previous is not None:
                 self.previous(loop, context)
@@ -134,9 +152,8 @@ class Connections:
             loop.set_exception_handler(self._handler)
 
     def done(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._handler is not None and loop.get_exception_handler() is self._handler:
-            loop.set_exception_handler(self._handler.previous)
+        # The handler stays on the loop: mitmproxy closes its listeners after the addons' `done`,
+        # and an accept retry due then (a second after an EMFILE) would raise with no one to quiet it.
         self._handler = None
 
     def request(self, flow: http.HTTPFlow) -> None:

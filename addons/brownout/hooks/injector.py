@@ -91,6 +91,7 @@ class Injector:
             flow.request.path,
             flow.request.raw_content or b"",
             view.body,
+            retry_count=signals.retry_count(view.headers),
         )
         try:
             decision = await self.state.engine.decide(info, only=only, arrival=arrival)
