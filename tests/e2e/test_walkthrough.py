@@ -134,4 +134,3 @@ def test_five_minutes_with_brownout(tmp_path: Path) -> None:
     assert re.search(r"^openai-python at openai: \d+ attempts, [1-9]\d* retries", out, re.M), out
     for verdict in ("retries_transient", "retry_after", "backoff", "recovery"):
         assert re.search(rf"^{verdict} +pass ", out, re.M), out + console.read_text() + app_log.read_text()
-    assert "failed:" not in app_log.read_text()  # the SDK's retries carried every question through

@@ -121,6 +121,25 @@ async def test_the_counts_kept_in_redis_are_bounded_the_least_recently_used_firs
     assert 0 < await link.client.pttl(counts.index) <= 3_600_000
 
 
+async def test_touches_in_one_instant_or_after_a_clock_step_back_still_drop_the_least_recent(
+    replica_links: list[RedisLink],  # noqa: F811
+) -> None:
+    # Touches that read the same time from Redis (as the test above's can, within a millisecond),
+    # or an earlier time than the newest in the index (Redis's clock stepped back), must not make
+    # the newest count the first out. Three counts touched an hour "ahead" stand for both.
+    link = replica_links[0]
+    counts = RedisCounts(link, Fallbacks(), most=3)
+    seconds, micros = await link.client.time()
+    ahead = (seconds + 3600) * 1_000_000 + micros
+    await link.client.zadd(counts.index, {counts.key(f"s:1:0:fired:{who}"): ahead + n for n, who in enumerate("xyz")})
+    for who in "xyz":
+        await link.client.set(counts.key(f"s:1:0:fired:{who}"), 1)
+    assert await counts.take("s:1:0:fired:a", 1) is True
+    assert await counts.take("s:1:0:fired:b", 1) is True
+    live = [who for who in "xyzab" if await link.client.exists(counts.key(f"s:1:0:fired:{who}"))]
+    assert live == ["z", "a", "b"]
+
+
 async def test_carrying_counts_in_is_no_request_so_a_failed_carry_is_no_fallback(
     replica_links: list[RedisLink],  # noqa: F811
     redis_server: RedisServer,  # noqa: F811

@@ -33,7 +33,7 @@ TTL = 3600
 # their oldest. A count is some 200 bytes with its place in the index: about 20 MB at most.
 MOST = 100_000
 
-# KEYS[1]: the count, KEYS[2]: the index of counts by last touch (ms, Redis's clock). ARGV: the
+# KEYS[1]: the count, KEYS[2]: the index of counts by last touch (us, Redis's clock). ARGV: the
 # limit (0: none, always add; -1: add only what is carried), the expiry in ms, what the replica
 # carries in from counting alone (added first, whatever the limit), the most counts kept. Returns
 # the count after the step, negative when the limit was reached and nothing more was added.
@@ -41,9 +41,13 @@ STEP = """
 local limit, ttl, carried, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
-redis.call('ZADD', KEYS[2], now, KEYS[1])
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+-- Touches within one microsecond (or a clock stepped back) still order: the newest is always last.
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if newest[2] and tonumber(newest[2]) >= now then now = tonumber(newest[2]) + 1 end
+-- As strings: Lua would pass a number to Redis with 14 digits, and these have 16.
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - ttl * 1000))
+redis.call('ZADD', KEYS[2], string.format('%d', now), KEYS[1])
 local over = redis.call('ZCARD', KEYS[2]) - most
 if over > 0 then
   local oldest = redis.call('ZPOPMIN', KEYS[2], over)
