@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,9 @@ from pathlib import Path
 import redis
 from bench_proxy import UPSTREAM
 from bench_proxy import Target
+from bench_proxy import figures
 from bench_proxy import measure
+from bench_proxy import med
 from benchprocs import free_port
 from benchprocs import start
 from benchprocs import stop
@@ -44,10 +45,6 @@ rules:
   - match: {provider: openai}
     fault: {type: rate_limit, rpm: 1000000000, burst: 1000000000}
 """
-
-
-def med(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 async def main() -> None:
@@ -98,13 +95,7 @@ async def main() -> None:
     print(f"\n{'target':<10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'added p50 ms':>14}")
     rows: dict[str, dict[str, float]] = {}
     for t in targets:
-        row = {
-            "throughput": med(t.throughput),
-            "p50_ms": med(t.p50) * 1000,
-            "p95_ms": med(t.p95) * 1000,
-            "added_p50_ms_vs_direct": (med(t.p50) - med(direct.p50)) * 1000,
-        }
-        rows[t.name] = row
+        row = rows[t.name] = figures(t, direct)
         print(
             f"{t.name:<10}{row['throughput']:>9.0f}{row['p50_ms']:>9.2f}{row['p95_ms']:>9.2f}"
             f"{row['added_p50_ms_vs_direct']:>14.2f}"

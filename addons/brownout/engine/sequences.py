@@ -167,17 +167,17 @@ class Tally:
     def put_back(self, key: str, count: int) -> None:
         """Add a popped count back (what it was meant for failed)."""
         if count:
-            self._counts[key] = self._counts.get(key, 0) + count
-            self._counts.move_to_end(key)
-            while len(self._counts) > self.max_tracked:
-                self._counts.popitem(last=False)
+            self._add(key, count)
 
     def add(self, key: str) -> int:
-        count = self._counts[key] = self._counts.get(key, 0) + 1
+        return self._add(key, 1)
+
+    def _add(self, key: str, count: int) -> int:
+        total = self._counts[key] = self._counts.get(key, 0) + count
         self._counts.move_to_end(key)
         while len(self._counts) > self.max_tracked:
             self._counts.popitem(last=False)
-        return count
+        return total
 
 
 class SharedCounts(Protocol):
