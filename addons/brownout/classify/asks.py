@@ -41,8 +41,10 @@ def _limit(*values: object) -> int | None:
     return None
 
 
-def _proto(message: Mapping[str, Any], name: str) -> Any:
-    """A proto-JSON field by its lowerCamel name or the proto's snake_case one (Gemini takes both)."""
+def proto_field(message: Mapping[str, Any], name: str) -> Any:
+    """A proto-JSON field by its lowerCamel name or the proto's snake_case one: the Gemini API takes
+    both, and google-genai sends some nested fields (`parameters_json_schema`, `include_thoughts`)
+    in the latter."""
     if name in message:
         return message[name]
     return message.get(re.sub(r"([A-Z])", lambda upper: "_" + upper.group(1).lower(), name))
@@ -89,19 +91,19 @@ def _anthropic(body: Mapping[str, Any]) -> Asks:
 def _gemini(body: Mapping[str, Any]) -> Asks:
     tools = {
         str(declaration.get("name", "")): _dict(
-            _proto(declaration, "parametersJsonSchema") or declaration.get("parameters")
+            proto_field(declaration, "parametersJsonSchema") or declaration.get("parameters")
         )
         for tool in _dicts(body.get("tools"))
-        for declaration in _dicts(_proto(tool, "functionDeclarations"))
+        for declaration in _dicts(proto_field(tool, "functionDeclarations"))
     }
-    config = _dict(_proto(body, "generationConfig"))
-    as_json = str(_proto(config, "responseMimeType") or "").startswith("application/json")
-    schema = _proto(config, "responseJsonSchema") or _proto(config, "responseSchema")
+    config = _dict(proto_field(body, "generationConfig"))
+    as_json = str(proto_field(config, "responseMimeType") or "").startswith("application/json")
+    schema = proto_field(config, "responseJsonSchema") or proto_field(config, "responseSchema")
     return Asks(
         tools,
         as_json,
         schema if as_json and isinstance(schema, dict) else None,
-        _limit(_proto(config, "maxOutputTokens")),
+        _limit(proto_field(config, "maxOutputTokens")),
     )
 
 
