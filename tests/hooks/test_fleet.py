@@ -219,12 +219,12 @@ async def test_a_replica_whose_redis_is_down_at_start_serves_and_joins_when_it_c
     await until_shared(link, "fleet-outage")
 
 
-async def until_shared(link: RedisLink, name: str) -> None:
-    for _ in range(100):
-        if await link.call(link.client.hexists(link.key("active"), name)):
-            return
+async def until_shared(link: RedisLink, name: str, seconds: float = WAIT) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not await link.call(link.client.hexists(link.key("active"), name)):
+        assert loop.time() - started < seconds, f"{name} not shared after {seconds} s"
         await asyncio.sleep(0.02)
-    raise AssertionError(f"{name} never shared")
 
 
 async def test_without_redis_a_replica_is_alone_and_has_no_fleet_metrics(start_proxy: StartProxy) -> None:
