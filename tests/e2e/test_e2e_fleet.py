@@ -193,15 +193,20 @@ class Fleet:
         self, check: Callable[[Replica], Awaitable[bool]], within: float, pause: float = 0.02
     ) -> dict[int, float]:
         """Seconds until `check` first held on each replica, polled every `pause`; a replica where
-        it never held within `within` is missing from the answer."""
+        it never held within `within` is missing from the answer.
+
+        A replica's figure is taken at the start of the round of checks that first saw it hold, not
+        at its end: what is measured is when the state was in force, not how long three processes
+        on a busy machine took to answer that round (the answer may only have been decided in it)."""
         started = time.monotonic()
         held: dict[int, float] = {}
         while len(held) < len(self.replicas) and time.monotonic() - started < within:
             pending = [r for r in self.replicas if r.index not in held]
+            round_start = time.monotonic() - started
             results = await asyncio.gather(*(check(r) for r in pending))
             for replica, ok in zip(pending, results, strict=True):
                 if ok:
-                    held[replica.index] = time.monotonic() - started
+                    held[replica.index] = round_start
             await asyncio.sleep(pause)
         return held
 
@@ -277,11 +282,14 @@ async def test_a_global_rpm_limit_holds_across_the_fleet(fleet: Fleet) -> None:
     slots = asyncio.Semaphore(30)
     replicas = itertools.cycle(fleet.replicas)
     sent: list[float] = []
+    answered: list[float] = []
 
     async def one(replica: Replica) -> int:
         async with slots:
             sent.append(time.monotonic())
-            return await fleet.chat(replica, "limited")
+            status = await fleet.chat(replica, "limited")
+            answered.append(time.monotonic())
+            return status
 
     tasks = []
     started = time.monotonic()
@@ -289,14 +297,18 @@ async def test_a_global_rpm_limit_holds_across_the_fleet(fleet: Fleet) -> None:
         await asyncio.sleep(max(0.0, started + n / offered_per_second - time.monotonic()))
         tasks.append(asyncio.create_task(one(next(replicas))))
     statuses = await asyncio.gather(*tasks)
-    window = max(sent) - min(sent)
 
     passed, limited = statuses.count(200), statuses.count(429)
     assert passed + limited == count, f"other answers: {sorted(set(statuses))}\n{logs(fleet)}"
-    expected = BURST + RPM / 60 * window
-    assert abs(passed - expected) <= 0.05 * expected, (
-        f"{passed} of {count} passed in {window:.2f} s; the fleet's limit lets {expected:.0f} through "
-        f"(each replica alone would let up to {REPLICAS * expected:.0f})"
+    # The bucket refills over the span between its first and its last take in Redis, which the
+    # client cannot see: it lies between the span from the first answer to the last send and the
+    # span from the first send to the last answer (the requests' round trips apart).
+    shortest, longest = max(sent) - min(answered), max(answered) - min(sent)
+    low, high = BURST + RPM / 60 * max(0.0, shortest), BURST + RPM / 60 * longest
+    slack = max(0.05 * high, 3)  # 5 %, or a few requests whichever is more
+    assert low - slack <= passed <= high + slack, (
+        f"{passed} of {count} passed over {shortest:.2f} to {longest:.2f} s; the fleet's limit lets "
+        f"{low:.0f} to {high:.0f} through (each replica alone would let up to {REPLICAS * low:.0f})"
     )
 
 
@@ -341,11 +353,20 @@ async def test_a_timeline_is_in_the_same_phase_on_every_replica(fleet: Fleet) ->
     await fleet.switch(fleet.replicas[0], "fleet-timeline", True)
     await asyncio.sleep(1.0)
     await late.start()
+    # Its state is read from the fleet in the background after /healthz answers: wait for it.
+    deadline = time.monotonic() + 5.0
+    while not await _has(fleet, late, "fleet-timeline"):
+        assert time.monotonic() < deadline, logs(fleet)
+        await asyncio.sleep(0.05)
 
-    async def position(replica: Replica) -> tuple[str, float]:
+    async def position(replica: Replica) -> tuple[str, float, float, float]:
+        """The replica's phase, its seconds in it, and when (on this clock) the request was sent
+        and answered: the replica read its clock somewhere in between."""
+        asked = time.monotonic()
         status = await fleet.admin(replica, "GET", "/api/status")
+        answered = time.monotonic()
         (entry,) = [a for a in status["active"] if a["name"] == "fleet-timeline"]
-        return entry["timeline"]["phase"], entry["timeline"]["in_phase_seconds"]
+        return entry["timeline"]["phase"], entry["timeline"]["in_phase_seconds"], asked, answered
 
     # Sample in the middle of the next three phases after the late replica is up.
     elapsed = time.monotonic() - on_at
@@ -354,10 +375,16 @@ async def test_a_timeline_is_in_the_same_phase_on_every_replica(fleet: Fleet) ->
         await asyncio.sleep(max(0.0, on_at + (k + 0.5) * PHASE - time.monotonic()))
         positions = await asyncio.gather(*(position(r) for r in fleet.replicas))
         statuses = await asyncio.gather(*(fleet.chat(r, "phased") for r in fleet.replicas))
-        phases = {phase for phase, _ in positions}
+        phases = {phase for phase, *_ in positions}
         assert len(phases) == 1, f"phases differ: {positions}"
-        spread = max(s for _, s in positions) - min(s for _, s in positions)
-        assert spread < 0.3, f"the replicas' clocks are {spread:.2f} s apart: {positions}"
+        # When each replica's phase began, on this clock: between (sent - in phase) and (answered -
+        # in phase), however unevenly the three answered. The replicas agree if those spans come
+        # within 0.3 s of one another; a replica a second off cannot, unless its request took as long.
+        began_latest = max(asked - seconds for _, seconds, asked, _ in positions)
+        began_earliest = min(answered - seconds for _, seconds, _, answered in positions)
+        apart = began_latest - began_earliest
+        trips = [f"{answered - asked:.2f}" for *_, asked, answered in positions]
+        assert apart < 0.3, f"the replicas' clocks are {apart:.2f} s apart: {positions} (round trips {trips} s)"
         want = 503 if phases == {"rough"} else 200
         assert set(statuses) == {want}, f"in phase {phases}: answers {statuses}"
 
@@ -377,7 +404,12 @@ async def test_a_killed_replica_comes_back_with_the_current_state(fleet: Fleet) 
     await fleet.switch(first, "fleet-outage", False)
     await victim.start()
 
-    assert await fleet.active(victim) == {"fleet-uploaded"}, logs(fleet)
+    # /healthz answers before the replica has read the fleet's state back: the link comes up and
+    # the state is read (the upload parsed) in the background once mitmproxy runs.
+    deadline = time.monotonic() + 5.0
+    while (active := await fleet.active(victim)) != {"fleet-uploaded"} and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert active == {"fleet-uploaded"}, logs(fleet)
     assert await fleet.chat(victim, "uploaded") == 418
     assert await fleet.chat(victim, "down") == 200
     names = {entry["name"] for entry in await fleet.admin(victim, "GET", "/api/scenarios")}

@@ -58,13 +58,16 @@ async def test_a_global_rpm_holds_within_five_percent_over_three_replicas(
     replicas = buckets_of(replica_links)
     loop = asyncio.get_running_loop()
     admitted = 0
-    started = loop.time()
-    deadline = started + 3.0
+    asked: list[float] = []  # when each take was sent, and when answered
+    answered: list[float] = []
+    deadline = loop.time() + 3.0
 
     async def client(buckets: RedisBuckets) -> None:
         nonlocal admitted
         while loop.time() < deadline:
+            asked.append(loop.time())
             verdict = await buckets.admit("r:model:gpt-4o", limits, 0)
+            answered.append(loop.time())
             assert verdict is not None
             if verdict.allowed:
                 admitted += 1
@@ -72,9 +75,14 @@ async def test_a_global_rpm_holds_within_five_percent_over_three_replicas(
                 await asyncio.sleep(min(verdict.wait, 0.005))
 
     await asyncio.gather(*(client(replicas[i % 3]) for i in range(12)))
-    elapsed = loop.time() - started
-    expected = limits.burst + 20 * elapsed  # type: ignore[operator]
-    assert abs(admitted - expected) <= 0.05 * expected, (admitted, expected)
+    # The bucket refilled over the span from its first take in Redis to its last, on Redis's clock:
+    # at least from the first answer to the last send, at most from the first send to the last answer.
+    shortest, longest = max(asked) - min(answered), max(answered) - min(asked)
+    low, high = limits.burst + 20 * shortest, limits.burst + 20 * longest  # type: ignore[operator]
+    assert low * 0.95 <= admitted <= high * 1.05, (
+        f"{admitted} admitted over {shortest:.3f} to {longest:.3f} s: the fleet's bucket lets "
+        f"{low:.1f} to {high:.1f} through (three buckets of their own would let {3 * low:.0f})"
+    )
 
 
 async def test_tokens_are_charged_across_replicas_and_settled_where_taken(
@@ -269,12 +277,16 @@ async def test_a_redis_that_hangs_costs_one_short_wait_and_never_stalls_the_loop
         waited = loop.time() - started
         started = loop.time()
         rest = [await buckets.admit("r:model:m", limits, 0) for _ in range(20)]
-        assert loop.time() - started < 0.05  # the link is known down: no more waiting
+        # The link is known down: no more waiting. One more wait would be a whole command
+        # timeout; the 20 answers at once take milliseconds, however busy the machine.
+        rest_took = loop.time() - started
+        assert rest_took < link.timeouts.command / 2, rest_took
     finally:
         redis_server.resume()
     await ticking
     assert first is None and rest == [None] * 20 and fallbacks.total("buckets") == 21
-    assert waited <= link.timeouts.command + 0.2
-    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.25  # the loop went on meanwhile
+    assert waited < 2 * link.timeouts.command, waited  # one command timeout, not two
+    # The loop went on meanwhile: a loop stalled on the hung Redis would miss a whole command timeout.
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.8 * link.timeouts.command
     await until(lambda: link.up)
     assert await buckets.admit("r:model:m", limits, 0) is not None

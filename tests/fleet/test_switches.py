@@ -101,7 +101,7 @@ async def test_a_switch_on_one_replica_is_in_force_on_the_others_within_a_second
 async def test_a_timeline_started_on_one_replica_is_in_the_same_phase_on_all(replicas: Callable[[], Replica]) -> None:
     one, two = [await r.start() for r in (replicas(), replicas())]
     one.state.activate("phased")
-    await until(lambda: two.on() == ["phased"], seconds=1.0)
+    await until(lambda: two.on() == ["phased"])
     elapsed_one = one.state.engine.active_for("phased")
     elapsed_two = two.state.engine.active_for("phased")
     assert elapsed_one is not None and elapsed_two is not None
@@ -112,9 +112,14 @@ async def test_a_timeline_started_on_one_replica_is_in_the_same_phase_on_all(rep
     elapsed_late = late.state.engine.active_for("phased")
     assert elapsed_late is not None and elapsed_late > 0.4
     assert abs(elapsed_late - (one.state.engine.active_for("phased") or 0.0)) < 0.05
+    # Each in the phase of the fleet's clock (calm its first 2 s): the late one too, however long
+    # it took to start (a busy machine may take it past the calm).
     for replica in (one, two, late):
+        elapsed = replica.state.engine.active_for("phased") or 0.0
         phase = replica.state.engine.phase("phased")
-        assert phase is not None and phase.name == "calm"
+        assert phase is not None
+        if abs(elapsed - 2.0) > 0.05:  # not on the edge, where the two reads may fall either side
+            assert phase.name == ("calm" if elapsed < 2.0 else "outage"), (phase.name, elapsed)
     await until(lambda: all(r.state.engine.phase("phased").name == "outage" for r in (one, two, late)), 3.0)  # type: ignore[union-attr]
 
 
@@ -142,7 +147,7 @@ async def test_an_upload_reaches_every_replica_and_persists_for_later_ones_and_a
     one, two = [await r.start() for r in (replicas(), replicas())]
     text = "name: uploaded\nrules:\n  - fault: {type: error, status: 429}\n"
     control.load_text(one.state, text, "my-upload", activate=True)
-    await until(lambda: two.on() == ["uploaded"], seconds=1.0)
+    await until(lambda: two.on() == ["uploaded"])
     assert two.state.engine.scenarios["uploaded"].text == text
     await one.stop()
     await two.stop()
@@ -155,7 +160,7 @@ async def test_an_upload_reaches_every_replica_and_persists_for_later_ones_and_a
 async def test_an_edited_upload_replaces_the_running_version_everywhere(replicas: Callable[[], Replica]) -> None:
     one, two = [await r.start() for r in (replicas(), replicas())]
     control.load_text(one.state, "name: storm\nrules:\n  - fault: {type: error, status: 529}\n", "edit")
-    await until(lambda: two.state.engine.scenarios["storm"].source == "edit", seconds=1.0)
+    await until(lambda: two.state.engine.scenarios["storm"].source == "edit")
     assert "529" in two.state.engine.scenarios["storm"].text
 
 
@@ -173,12 +178,12 @@ async def test_a_replicas_own_file_wins_over_an_upload_of_its_name(
     caplog.set_level(logging.WARNING, logger="brownout.fleet")
     uploader = await replicas().start()
     control.load_text(uploader.state, "name: storm\nrules:\n  - fault: {type: error, status: 529}\n", "up")
-    await until(lambda: without.state.engine.scenarios["storm"].source == "up", seconds=1.0)
+    await until(lambda: without.state.engine.scenarios["storm"].source == "up")
     await until(lambda: any("own scenario file" in r.getMessage() for r in caplog.records))
     assert with_file.state.engine.scenarios["storm"].source == str(path)
     # Switching is shared all the same: the file's version is the one that runs there.
     uploader.state.activate("storm")
-    await until(lambda: with_file.on() == ["storm"], seconds=1.0)
+    await until(lambda: with_file.on() == ["storm"])
 
 
 async def test_with_redis_stopped_replicas_keep_their_state_and_rejoin_when_it_returns(
@@ -188,11 +193,12 @@ async def test_with_redis_stopped_replicas_keep_their_state_and_rejoin_when_it_r
 ) -> None:
     one, two = [await r.start() for r in (replicas(), replicas())]
     one.state.activate("storm")
-    await until(lambda: two.on() == ["storm"], seconds=1.0)
+    await until(lambda: two.on() == ["storm"])
     caplog.set_level(logging.WARNING, logger="brownout.fleet")
     redis_server.stop(kill=True)
     await until(lambda: not one.link.up and not two.link.up)
-    await asyncio.sleep(0.5)  # retries under way
+    failed = one.link.errors, two.link.errors
+    await until(lambda: one.link.errors >= failed[0] + 3 and two.link.errors >= failed[1] + 3)  # retries failed
     assert one.on() == ["storm"] == two.on()  # the last known state, still served
     one.state.activate("phased")  # a change made during the outage is local, then written
     assert one.switches.pending == 1
@@ -201,10 +207,10 @@ async def test_with_redis_stopped_replicas_keep_their_state_and_rejoin_when_it_r
     assert len(down_lines) == 2  # one line per replica, however many retries
     redis_server.start()
     await until(lambda: one.link.up and two.link.up)
-    await until(lambda: two.on() == ["storm", "phased"], seconds=2.0)
+    await until(lambda: two.on() == ["storm", "phased"])
     assert one.switches.pending == 0
     two.state.deactivate("storm")
-    await until(lambda: one.on() == ["phased"], seconds=1.0)
+    await until(lambda: one.on() == ["phased"])
 
 
 async def test_a_connection_the_network_drops_silently_is_left_for_a_fresh_one(
@@ -217,14 +223,14 @@ async def test_a_connection_the_network_drops_silently_is_left_for_a_fresh_one(
         await one.start()
         await two.start()
         network.freeze()  # no error ever arrives: only the link's timeouts find it
-        await until(lambda: not one.link.up and not two.link.up, seconds=2.0)
+        await until(lambda: not one.link.up and not two.link.up)
         one.state.activate("storm")  # local at once, written later
         assert one.on() == ["storm"] and two.on() == []
         network.heal()
         await until(lambda: one.link.up and two.link.up)
-        await until(lambda: two.on() == ["storm"], seconds=2.0)
+        await until(lambda: two.on() == ["storm"])
         one.state.deactivate("storm")  # the subscription works again: a fresh one, not the dead one
-        await until(lambda: two.on() == [], seconds=1.0)
+        await until(lambda: two.on() == [])
     finally:
         await one.stop()
         await two.stop()
@@ -240,7 +246,7 @@ async def test_an_entry_in_redis_that_is_not_a_switch_is_skipped_and_the_rest_fo
     link = one.link
     await link.call(link.client.hset(one.switches.active_key, mapping={"storm": "not a time", "phased": "0"}))
     await link.call(link.client.publish(one.switches.channel, "changed"))
-    await until(lambda: one.on() == ["phased"], seconds=1.0)
+    await until(lambda: one.on() == ["phased"])
     assert [r for r in caplog.records if "not a start time" in r.getMessage()]
 
 
@@ -256,7 +262,7 @@ async def test_a_file_reload_that_renames_an_active_scenario_switches_the_fleet_
     await one.start()
     await two.start()
     one.state.activate("mine")
-    await until(lambda: two.on() == ["mine"], seconds=1.0)
+    await until(lambda: two.on() == ["mine"])
     path.write_text("name: storm\nrules:\n  - fault: {type: error, status: 500}\n")
     assert control.reload_file(one.state, path) is not None  # as the watcher does on an edit
-    await until(lambda: two.on() == ["storm"], seconds=1.0)
+    await until(lambda: two.on() == ["storm"])

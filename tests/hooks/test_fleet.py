@@ -30,14 +30,21 @@ YAML = {"Content-Type": "application/yaml"}
 JSON = {"Content-Type": "application/json"}
 
 
-async def chat_status(proxy: RunningProxy) -> int:
-    async with openai.AsyncOpenAI(base_url=f"{proxy.url}/openai/v1", api_key="sk-test", max_retries=0) as client:
-        try:
-            await client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5
-            )
-        except openai.APIStatusError as error:
-            return error.status_code
+def client_of(proxy: RunningProxy) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{proxy.url}/openai/v1", api_key="sk-test", max_retries=0)
+
+
+async def chat_status(proxy: RunningProxy, client: openai.AsyncOpenAI | None = None) -> int:
+    """One chat call's status, through `client` if given (a new one costs more than the call)."""
+    if client is None:
+        async with client_of(proxy) as own:
+            return await chat_status(proxy, own)
+    try:
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+        )
+    except openai.APIStatusError as error:
+        return error.status_code
     return 200
 
 
@@ -48,13 +55,21 @@ async def metric(http: aiohttp.ClientSession, proxy: RunningProxy, name: str) ->
     return float(found.group(1)) if found else None
 
 
-async def until_status(proxy: RunningProxy, status: int, seconds: float) -> float:
+WAIT = 5.0  # seconds a wait for the fleet gives up after: a deadline, not what is measured
+
+
+async def until_status(proxy: RunningProxy, status: int, seconds: float = WAIT) -> float:
+    """Poll chat calls (one client) until one answers `status`; the seconds from the call to the
+    start of that request: it was in force by then, or at the latest while that request was handled."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    while (got := await chat_status(proxy)) != status:
-        assert loop.time() - started < seconds, f"still {got}, not {status}, after {seconds} s"
-        await asyncio.sleep(0.02)
-    return loop.time() - started
+    async with client_of(proxy) as client:
+        while True:
+            asked = loop.time()
+            if (got := await chat_status(proxy, client)) == status:
+                return asked - started
+            assert loop.time() - started < seconds, f"still {got}, not {status}, after {seconds} s"
+            await asyncio.sleep(0.02)
 
 
 async def until_metric(http: aiohttp.ClientSession, proxy: RunningProxy, name: str, value: float) -> None:
@@ -88,11 +103,11 @@ async def outage_on_two_replicas(
     one, two = await two_replicas(start_proxy, url)
     async with aiohttp.ClientSession() as http:
         await upload_outage(http, one, text)
-    await until_status(two, 503, seconds=1.0)
+    await until_status(two, 503)
     return one, two
 
 
-async def until_active(proxy: RunningProxy, names: list[str], seconds: float = 1.0) -> None:
+async def until_active(proxy: RunningProxy, names: list[str], seconds: float = WAIT) -> None:
     """Wait until the replica's admin API says these scenarios are on."""
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -109,10 +124,14 @@ async def until_active(proxy: RunningProxy, names: list[str], seconds: float = 1
 async def assert_served_at_once(proxy: RunningProxy, status: int, requests: int = 10) -> None:
     """Requests answered from the replica's own state: nowhere near a Redis timeout each."""
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    for _ in range(requests):
-        assert await chat_status(proxy) == status
-    assert loop.time() - started < 2.0
+    async with client_of(proxy) as client:
+        started = loop.time()
+        for _ in range(requests):
+            assert await chat_status(proxy, client) == status
+        took = loop.time() - started
+    # Waiting on Redis each would take `requests` command timeouts: 5 s. One such wait (the first
+    # request to find a hung Redis) and the requests themselves fit well within 2.5 s.
+    assert took < 2.5, f"{requests} requests took {took:.2f} s"
 
 
 async def test_an_upload_switched_on_through_one_replica_is_in_force_on_the_other_within_a_second(
@@ -123,8 +142,8 @@ async def test_an_upload_switched_on_through_one_replica_is_in_force_on_the_othe
     async with aiohttp.ClientSession() as http:
         assert await chat_status(two) == 200
         await upload_outage(http, one)
-        took = await until_status(two, 503, seconds=1.0)
-        assert took < 1.0
+        took = await until_status(two, 503, seconds=3.0)  # polls past the second to say how late
+        assert took < 1.0, f"in force on the other replica after {took:.2f} s"
         async with http.get(f"{two.admin_url}/api/status") as response:
             assert [a["name"] for a in (await response.json())["active"]] == ["fleet-outage"]
         async with http.post(f"{two.admin_url}/api/scenarios/fleet-outage/deactivate", headers=JSON) as response:
@@ -151,10 +170,10 @@ async def test_with_redis_down_a_replica_serves_its_last_state_and_says_so_then_
         assert one.state.engine.active == ["fleet-outage"]  # its own last known state
         redis_server.start()
         await until_metric(http, two, "brownout_redis_up", 1.0)
-        await until_active(one, [], seconds=2.0)  # the change made during the outage reached it
+        await until_active(one, [])  # the change made during the outage reached it
         async with http.post(f"{one.admin_url}/api/scenarios/fleet-outage/activate", headers=JSON) as response:
             assert response.status == 200
-        await until_status(two, 503, seconds=1.0)  # and changes flow both ways again
+        await until_status(two, 503)  # and changes flow both ways again
 
 
 async def test_no_request_waits_on_a_hung_redis(
@@ -200,12 +219,12 @@ async def test_a_replica_whose_redis_is_down_at_start_serves_and_joins_when_it_c
     await until_shared(link, "fleet-outage")
 
 
-async def until_shared(link: RedisLink, name: str) -> None:
-    for _ in range(100):
-        if await link.call(link.client.hexists(link.key("active"), name)):
-            return
+async def until_shared(link: RedisLink, name: str, seconds: float = WAIT) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not await link.call(link.client.hexists(link.key("active"), name)):
+        assert loop.time() - started < seconds, f"{name} not shared after {seconds} s"
         await asyncio.sleep(0.02)
-    raise AssertionError(f"{name} never shared")
 
 
 async def test_without_redis_a_replica_is_alone_and_has_no_fleet_metrics(start_proxy: StartProxy) -> None:
