@@ -55,6 +55,7 @@ SCENARIOS = (
 )
 CLIENT_TIMEOUT = 8.0  # a held or hung request is left (counted by brownout as abandoned)
 MEMORY_MARGIN = 1.25  # last third of the run against the first third
+FD_MARGIN = 1.5
 SAMPLE_EVERY = 2.0  # seconds between the sampler's readings
 SHORT_RUN = 20.0  # below this many seconds, readings come four times as often
 
@@ -63,7 +64,6 @@ def sample_every(seconds: float) -> float:
     """The sampler's period: a short run is sampled more often, so each third of it holds several
     readings and the trend compares means, not one reading with another."""
     return SAMPLE_EVERY / 4 if seconds < SHORT_RUN else SAMPLE_EVERY
-FD_MARGIN = 1.5
 
 
 @dataclass
