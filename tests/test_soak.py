@@ -18,5 +18,7 @@ def test_a_short_soak_counts_every_request_and_leaks_no_key() -> None:
     assert figures["requests_sent"] > 0
     assert figures["requests_counted"] == figures["requests_sent"]
     assert figures["switches"] >= 4
+    # Sampled every half second in a run this short: each third's mean is over a few readings.
+    assert figures["samples"] >= 6
     assert figures["planted_key_found_in"] == []
     assert figures["problems"] == []

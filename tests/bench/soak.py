@@ -56,6 +56,14 @@ SCENARIOS = (
 CLIENT_TIMEOUT = 8.0  # a held or hung request is left (counted by brownout as abandoned)
 MEMORY_MARGIN = 1.25  # last third of the run against the first third
 FD_MARGIN = 1.5
+SAMPLE_EVERY = 2.0  # seconds between the sampler's readings
+SHORT_RUN = 20.0  # below this many seconds, readings come four times as often
+
+
+def sample_every(seconds: float) -> float:
+    """The sampler's period: a short run is sampled more often, so each third of it holds several
+    readings and the trend compares means, not one reading with another."""
+    return SAMPLE_EVERY / 4 if seconds < SHORT_RUN else SAMPLE_EVERY
 
 
 @dataclass
@@ -135,7 +143,9 @@ def proc_figures(pid: int) -> tuple[int, int]:
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
 
-async def sampler(session: aiohttp.ClientSession, admin: str, pid: int, deadline: float, samples: list[Sample]) -> None:
+async def sampler(
+    session: aiohttp.ClientSession, admin: str, pid: int, deadline: float, every: float, samples: list[Sample]
+) -> None:
     start = time.monotonic()
     while time.monotonic() < deadline:
         began = time.perf_counter()
@@ -144,7 +154,7 @@ async def sampler(session: aiohttp.ClientSession, admin: str, pid: int, deadline
         scrape_ms = (time.perf_counter() - began) * 1000
         rss, fds = proc_figures(pid)
         samples.append(Sample(time.monotonic() - start, rss, fds, scrape_ms))
-        await asyncio.sleep(2)
+        await asyncio.sleep(every)
 
 
 def requests_counted(exposition: str) -> int:
@@ -214,7 +224,7 @@ async def soak(seconds: float, concurrency: int, switch_every: float, scratch: P
             await asyncio.gather(
                 *workers,
                 switcher(control, admin, deadline, switch_every, switches),
-                sampler(control, admin, proxy_process.pid, deadline, samples),
+                sampler(control, admin, proxy_process.pid, deadline, sample_every(seconds), samples),
             )
         # Held requests the client left end in the proxy a moment later; let them be counted.
         await asyncio.sleep(3)
@@ -248,6 +258,7 @@ async def soak(seconds: float, concurrency: int, switch_every: float, scratch: P
         "switches": len(switches),
         "requests_sent": tally.sent,
         "requests_counted": counted,
+        "samples": len(samples),
         "client_outcomes": dict(sorted(tally.by_outcome.items())),
         "rss_mib": {
             "idle": round(idle_rss / 1024, 1),

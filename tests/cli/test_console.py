@@ -97,7 +97,7 @@ async def test_a_dead_upstream_prints_one_line_and_answers_at_once(start_proxy_p
         for _ in range(3):
             started = asyncio.get_running_loop().time()
             answer = await client.post("/anthropic/v1/messages", json={"model": "claude-sonnet-5", "max_tokens": 8})
-            assert asyncio.get_running_loop().time() - started < 1.0
+            assert asyncio.get_running_loop().time() - started < 2.0  # at once: not after the 10 s connect timeout
             assert answer.status_code == 502 and answer.headers["x-brownout"] == "upstream-error"
     await wait_for_line(proxy, rf"brownout: cannot reach upstream {dead} for anthropic \(refused: .*$")
     await asyncio.sleep(0.2)

@@ -70,8 +70,11 @@ async def stream_with_sigterm(
         if not signalled and "".join(text).strip():
             process.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
-            await asyncio.sleep(0.3)  # the listening socket closes at once
-            was_refused = await refused(port)
+            # The listening socket closes at once: polled (a loaded machine takes the signal
+            # later), while the 3 s stream is still under way.
+            deadline = time.monotonic() + 2.0
+            while not (was_refused := await refused(port)) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
             if admin and health is not None:
                 async with httpx.AsyncClient() as probe:
                     health.append((await probe.get(f"{admin}/healthz")).status_code)

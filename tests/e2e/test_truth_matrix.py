@@ -48,7 +48,8 @@ class Case:
     expect: dict[tuple[str, tuple[tuple[str, str], ...]], float]  # (metric, labels) -> exact value
     window: float = WINDOW
     reports: str = ""  # what brownout reports, in words (the README's table)
-    approx: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, float]] = field(default_factory=dict)
+    # (metric, labels) -> (lowest, highest): a wall-clock figure, with room above for a loaded machine
+    within: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, float]] = field(default_factory=dict)
     silent_upstream: bool = False  # OpenAI's upstream accepts and never answers (else: the simulator)
     options: dict[str, str] = field(default_factory=dict)  # more proxy options
 
@@ -638,7 +639,7 @@ TRUTH = [
         "the SDK's 600 s timeout against a 2 s hang",
         rule("{type: timeout, hang: 2s}"),
         dict([m(HANGS, 1, outcome="waited_out", **OPENAI_PY), m(ABANDONED, 0, endpoint="chat", **OPENAI_PY)]),
-        approx={m(HANG_WAIT, 0, outcome="waited_out", **OPENAI_PY)[0]: (2.0, 0.3)},
+        within={m(HANG_WAIT, 0, outcome="waited_out", **OPENAI_PY)[0]: (1.9, 3.0)},
         reports="1 hang waited out, about 2 s",
     ),
     Case(
@@ -646,7 +647,7 @@ TRUTH = [
         "timeout=1.0 against a hang until the client gives up",
         rule("{type: timeout}"),
         dict([m(HANGS, 1, outcome="gave_up", **OPENAI_PY), m(ABANDONED, 1, endpoint="chat", **OPENAI_PY)]),
-        approx={m(HANG_WAIT, 0, outcome="gave_up", **OPENAI_PY)[0]: (1.0, 0.3)},
+        within={m(HANG_WAIT, 0, outcome="gave_up", **OPENAI_PY)[0]: (0.9, 2.5)},
         reports="1 hang given up after about 1 s; 1 abandonment",
     ),
     Case(
@@ -813,13 +814,13 @@ TRUTH = [
 
 def _values(proxy: RunningProxy, case: Case) -> dict[tuple[str, tuple[tuple[str, str], ...]], float | None]:
     registry = proxy.state.metrics.registry
-    keys = list(case.expect) + list(case.approx)
+    keys = list(case.expect) + list(case.within)
     return {key: registry.get_sample_value(key[0], dict(key[1])) for key in keys}
 
 
 def _settled(values: dict[tuple[str, tuple[tuple[str, str], ...]], float | None], case: Case) -> bool:
     exact = all((values[key] or 0.0) == value for key, value in case.expect.items())
-    close = all(values[key] is not None and abs(values[key] - v) <= tol for key, (v, tol) in case.approx.items())  # type: ignore[operator]
+    close = all(values[key] is not None and low <= values[key] <= high for key, (low, high) in case.within.items())  # type: ignore[operator]
     return exact and close
 
 
@@ -851,9 +852,9 @@ async def _judged(proxy: RunningProxy, case: Case) -> None:
         if (values[(name, labels)] or 0.0) != want
     }
     assert not wrong, f"{case.name}: (brownout, truth) = {wrong}"
-    for key, (want, tolerance) in case.approx.items():
+    for key, (low, high) in case.within.items():
         got = values[key]
-        assert got is not None and abs(got - want) <= tolerance, f"{case.name}: {key[0]} = {got}, truth {want}"
+        assert got is not None and low <= got <= high, f"{case.name}: {key[0]} = {got}, truth {low}-{high}"
 
 
 def test_the_matrix_has_every_shape_the_issue_asks_for() -> None:

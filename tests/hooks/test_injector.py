@@ -90,8 +90,9 @@ async def test_timeout_with_hang_closes_after_it() -> None:
     with taddons.context(injector):
         flow = chat_flow()
         start = time.monotonic()
-        await injector.request(flow)
-    assert 0.09 < time.monotonic() - start < 0.3
+        await asyncio.wait_for(injector.request(flow), 5)  # a hang that never ends fails here
+    # It closes after its 100 ms, not before; the upper bound leaves room for a loaded machine.
+    assert 0.09 < time.monotonic() - start < 1.0
     assert flow.metadata["brownout"]["outcome"] == "timeout" and flow.error is not None
 
 

@@ -237,7 +237,8 @@ async def test_switching_a_scenario_off_starts_the_recovery_clock() -> None:
         rig.respond(ok)
     count = sample(rig.state, "brownout_client_recovery_seconds_count", scenario="s", provider="openai")
     assert count == 1
-    assert 0.2 <= (sample(rig.state, "brownout_client_recovery_seconds_sum", scenario="s", provider="openai") or 0) < 1
+    # 0.25 s of the flows' clocks and the test's own run time, which a loaded machine stretches.
+    assert 0.2 <= (sample(rig.state, "brownout_client_recovery_seconds_sum", scenario="s", provider="openai") or 0) < 2
 
 
 async def test_a_timeline_phase_end_starts_the_recovery_clock() -> None:
@@ -269,7 +270,8 @@ async def test_a_timeline_phase_end_starts_the_recovery_clock() -> None:
         answer(ok, 200, ok.request.timestamp_start + 0.1)
         rig.respond(ok)
     seconds = sample(rig.state, "brownout_client_recovery_seconds_sum", scenario="replay", provider="openai")
-    assert seconds is not None and 0.7 <= seconds < 1.5  # 0.5 s before the tick, plus 0.25 s
+    # 0.5 s before the tick, plus 0.25 s, plus the test's own run time (room for a loaded machine)
+    assert seconds is not None and 0.7 <= seconds < 2.5
 
 
 async def test_a_client_that_leaves_after_usage_missing_broke_it_is_not_an_abandonment() -> None:

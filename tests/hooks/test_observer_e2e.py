@@ -86,7 +86,11 @@ async def test_openai_python_obeys_retry_after_ms(rig: RigFactory) -> None:
     mean_delay = await r.prom.value(
         f"brownout_client_retry_delay_seconds_sum{{{labels}}} / brownout_client_retry_delay_seconds_count{{{labels}}}"
     )
-    assert mean_delay is not None and 0.69 <= mean_delay <= 0.9
+    # Each retry at least 0.7 s after its 429 (no violation). Ignoring retry-after-ms, the SDK's
+    # own backoff would be 0.375-0.5 s, then 0.75-1 s: the first retry a violation, the mean
+    # 0.56-0.75. The upper bound leaves a loaded machine half a second a retry, and still fails
+    # an SDK that sleeps its backoff on top of retry-after-ms (a mean of 1.26 s at least).
+    assert mean_delay is not None and 0.69 <= mean_delay <= 1.2
     assert await r.prom.value(f"brownout_client_retry_after_violations_total{{{labels}}}") == 0
     assert await r.prom.value(f"brownout_client_nonretryable_retries_total{{{labels}}}") == 0
     # The third failure is not retried: the logical request closes after the retry window.
@@ -154,7 +158,8 @@ async def test_a_client_timeout_is_an_abandonment_with_its_wait(rig: RigFactory)
     abandoned = await r.prom.wait_for(f"brownout_client_abandoned_total{{{labels}}}", lambda v: v == 1)
     assert abandoned == 1
     waited = await r.prom.value(f"brownout_client_abandon_wait_seconds_sum{{{labels}}}")
-    assert waited is not None and 0.95 <= waited <= 1.5
+    # The client's one-second timeout, as the proxy hears the hang-up: room above for a loaded machine.
+    assert waited is not None and 0.95 <= waited <= 2.5
     declared = 'provider="openai",client="openai-python"'
     assert await r.prom.value(f"brownout_client_abandon_declared_timeout_seconds_sum{{{declared}}}") == 1.0
     assert await r.prom.value(f"brownout_client_abandon_declared_timeout_seconds_count{{{declared}}}") == 1

@@ -34,7 +34,7 @@ async def test_a_client_that_leaves_during_a_latency_hold_ends_it(start_proxy: S
     with pytest.raises(openai.APITimeoutError):
         await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
     left = time.monotonic()
-    while value(proxy, "brownout_inflight_requests", provider="openai") and time.monotonic() - left < 2:
+    while value(proxy, "brownout_inflight_requests", provider="openai") and time.monotonic() - left < 5:
         await asyncio.sleep(0.05)
     assert value(proxy, "brownout_inflight_requests", provider="openai") == 0  # not after 30 s
     assert value(proxy, "brownout_requests_total", **CHAT, code="abandoned") == 1

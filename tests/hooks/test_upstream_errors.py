@@ -27,7 +27,7 @@ async def test_the_sdks_get_brownouts_502_at_once(start_proxy: StartProxy, caplo
             started = time.monotonic()
             with pytest.raises(openai.InternalServerError) as raised:
                 await gpt.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.0  # at once: not after the 10 s connect timeout
         error = raised.value
         assert error.status_code == 502
         assert error.response.headers["x-brownout"] == "upstream-error"

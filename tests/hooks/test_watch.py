@@ -96,7 +96,7 @@ async def test_a_configmap_volume_update_is_applied(tmp_path: Path) -> None:
         state = proxy.state
 
         async def until(holds: Callable[[], bool], what: str) -> None:
-            deadline = time.monotonic() + 3
+            deadline = time.monotonic() + 5
             while not holds():
                 assert time.monotonic() < deadline, what
                 await asyncio.sleep(0.05)
