@@ -78,6 +78,10 @@ SPOILS_ANSWER = (
     )
     | BAD_ANSWER
 )
+# What a content fault changed that a client may stop reading at: a bad answer, or a usage object
+# taken out (the anthropic stream helper raises on it). Leaving then is a reaction to the fault,
+# not an abandonment, and what the attempt failed on is the fault.
+CLIENT_STOPS_AT = BAD_ANSWER | {Outcome.USAGE_MISSING}
 # A fault that never acted on the answer (armed, or could not apply to it).
 IDLE = frozenset({Outcome.NONE, Outcome.ARMED, Outcome.NOT_APPLIED})
 

@@ -28,6 +28,7 @@ from brownout.classify.request import plain_headers
 from brownout.engine.flows import FlowState
 from brownout.engine.state import Brownout
 from brownout.engine.state import ScenarioSwitch
+from brownout.faults.outcome import CLIENT_STOPS_AT
 from brownout.faults.outcome import IDLE
 from brownout.faults.outcome import SPOILS_ANSWER
 from brownout.faults.outcome import Outcome
@@ -210,7 +211,7 @@ class ClientObserver:
 
     def _client_left(self, watched: _Watched, at: float) -> None:
         here = watched.here
-        if here.outcome in SPOILS_ANSWER or here.outcome == Outcome.USAGE_MISSING:
+        if here.outcome in SPOILS_ANSWER or here.outcome in CLIENT_STOPS_AT:
             # It stopped reading after the fault broke the answer (an SDK raising on a corrupt
             # event, or the anthropic stream helper on a missing usage object, closes the
             # stream): a reaction to the fault, not a timeout.

@@ -7,6 +7,7 @@ of a retry that may follow out ("" when the client got a usable answer).
 from __future__ import annotations
 
 from brownout.faults.outcome import BAD_ANSWER
+from brownout.faults.outcome import CLIENT_STOPS_AT
 from brownout.faults.outcome import IDLE
 from brownout.faults.outcome import NO_ANSWER
 from brownout.faults.outcome import SPOILS_ANSWER
@@ -31,7 +32,7 @@ def failure_of_error(outcome: Outcome, fault: str, response_status: int | None, 
     """An attempt that ended in a transport error rather than an answer."""
     if outcome in NO_ANSWER:
         return str(outcome)
-    if outcome in BAD_ANSWER or outcome == Outcome.USAGE_MISSING:
+    if outcome in CLIENT_STOPS_AT:
         # The client stopped reading an answer the content fault had already changed: it reacted
         # to the fault (an SDK helper raising on a missing usage object, an app stopping at a
         # finish reason), so what it got is the fault, not a body that broke off.
