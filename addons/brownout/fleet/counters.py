@@ -21,9 +21,7 @@ from collections.abc import Awaitable
 from typing import cast
 
 from brownout.fleet.fallbacks import Fallbacks
-from brownout.fleet.link import LinkDown
 from brownout.fleet.link import RedisLink
-from brownout.fleet.link import Refused
 
 # Seconds a count is kept after its last touch: longer than any pause within one rehearsal.
 TTL = 3600
@@ -99,10 +97,7 @@ class RedisCounts:
 
     async def carry(self, count: str, carried: int) -> bool:
         # Not a request: a failure here is no fallback to count (the counts stay to carry later).
-        if not self.link.up:
-            return False
-        try:
-            await self.link.call(self._command(count, -1, carried))
-        except (LinkDown, Refused):
-            return False
-        return True
+        answer = await self.fallbacks.run(
+            self.link, "counters", lambda: self._command(count, -1, carried), counted=False
+        )
+        return answer is not None

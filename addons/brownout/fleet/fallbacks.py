@@ -39,20 +39,22 @@ class Fallbacks:
         for kind in KINDS:
             self.counter.labels(shared=kind)  # exported at 0 from the start, so a rate works
 
-    async def run(self, link: RedisLink, kind: SharedKind, command: Callable[[], Awaitable[T]]) -> T | None:
-        """The command's answer from the fleet's Redis; None (counted) when Redis is out of reach
-        or refuses it.
+    async def run(
+        self, link: RedisLink, kind: SharedKind, command: Callable[[], Awaitable[T]], counted: bool = True
+    ) -> T | None:
+        """The command's answer from the fleet's Redis; None (counted, unless `counted` is False:
+        the command served no request) when Redis is out of reach or refuses it.
 
         A link known to be down is not tried: the request goes on at once with the local state,
         and the link's own background task finds out when Redis is back."""
-        if not link.up:
+        if link.up:
+            try:
+                return await link.call(command())
+            except (LinkDown, Refused):
+                pass
+        if counted:
             self.count(kind)
-            return None
-        try:
-            return await link.call(command())
-        except (LinkDown, Refused):
-            self.count(kind)
-            return None
+        return None
 
     def count(self, kind: SharedKind) -> None:
         self.counter.labels(shared=kind).inc()
