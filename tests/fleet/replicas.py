@@ -2,11 +2,14 @@
 real redis-server, as separate brownout processes would have.
 
 Use it as a fixture: `from fleet.replicas import replica_links  # noqa: F401`, then take
-`replica_links` (three started links, all up) as an argument.
+`replica_links` (three started links, all up) as an argument; `timed_link` is one such link with
+production's command timeout, for a test that measures it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,12 +27,30 @@ FAST = Timeouts(connect=0.5, command=2.0, heartbeat=0.1, backoff_first=0.05, bac
 REPLICAS = 3
 
 
-@pytest.fixture
-async def replica_links(redis_server: RedisServer) -> AsyncIterator[list[RedisLink]]:  # noqa: F811
-    links = [RedisLink(redis_server.url, prefix="fleet", timeouts=FAST) for _ in range(REPLICAS)]
+@contextlib.asynccontextmanager
+async def started(
+    url: str, count: int, timeouts: Timeouts = FAST, prefix: str = "fleet"
+) -> AsyncIterator[list[RedisLink]]:
+    """`count` links to the Redis at `url`, started and all up; closed on the way out."""
+    links = [RedisLink(url, prefix=prefix, timeouts=timeouts) for _ in range(count)]
     for link in links:
         await link.start()
-    await until(lambda: all(link.up for link in links))
-    yield links
-    for link in links:
-        await link.close()
+    try:
+        await until(lambda: all(link.up for link in links))
+        yield links
+    finally:
+        for link in links:
+            await link.close()
+
+
+@pytest.fixture
+async def replica_links(redis_server: RedisServer) -> AsyncIterator[list[RedisLink]]:  # noqa: F811
+    async with started(redis_server.url, REPLICAS) as links:
+        yield links
+
+
+@pytest.fixture
+async def timed_link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:  # noqa: F811
+    """One link with production's command timeout, for a test that measures that timeout."""
+    async with started(redis_server.url, 1, dataclasses.replace(FAST, command=Timeouts().command)) as (link,):
+        yield link

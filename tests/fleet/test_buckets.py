@@ -25,6 +25,7 @@ from brownout.fleet.fallbacks import Fallbacks
 from brownout.fleet.link import RedisLink
 from brownout.providers.base import Reply
 from fleet.replicas import replica_links  # noqa: F401 (a fixture)
+from fleet.replicas import timed_link  # noqa: F401 (a fixture)
 from fleet.replicas import until
 from property_budget import budget
 from redis_server import RedisServer
@@ -256,10 +257,11 @@ async def test_with_redis_down_each_replica_enforces_its_own_limit_and_counts_it
 
 
 async def test_a_redis_that_hangs_costs_one_short_wait_and_never_stalls_the_loop(
-    one_replica: tuple[RedisLink, Fallbacks, RedisBuckets],
+    timed_link: RedisLink,  # noqa: F811
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    link, fallbacks, buckets = one_replica
+    link, fallbacks = timed_link, Fallbacks()
+    buckets = RedisBuckets(link, fallbacks)
     limits = BucketLimits(rpm=600, tpm=None, burst=10)
     loop = asyncio.get_running_loop()
     ticks: list[float] = []

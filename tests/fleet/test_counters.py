@@ -16,9 +16,9 @@ from brownout.fleet.counters import RedisCounts
 from brownout.fleet.fallbacks import Fallbacks
 from brownout.fleet.link import RedisLink
 from brownout.scenario.compile import parse_scenario
-from fleet.replicas import FAST
 from fleet.replicas import REPLICAS
 from fleet.replicas import replica_links  # noqa: F401 (a fixture)
+from fleet.replicas import started
 from fleet.replicas import until
 from property_budget import budget
 from redis_server import RedisServer
@@ -210,11 +210,7 @@ def test_any_spread_of_concurrent_requests_fires_as_one_replica_alone_would(
 
 async def fire_all(url: str, spread: list[int], times: int, every: int) -> None:
     prefix = f"prop{next(EXAMPLES)}"
-    links = [RedisLink(url, prefix=prefix, timeouts=FAST) for _ in range(REPLICAS)]
-    for link in links:
-        await link.start()
-    try:
-        await until(lambda: all(link.up for link in links))
+    async with started(url, REPLICAS, prefix=prefix) as links:
         for text, expected in (
             (f"rules:\n  - times: {times}\n    fault: {{type: error, status: 500}}\n", min(len(spread), times)),
             (f"rules:\n  - every: {every}\n    fault: {{type: error, status: 500}}\n", len(spread) // every),
@@ -222,9 +218,6 @@ async def fire_all(url: str, spread: list[int], times: int, every: int) -> None:
             engines = fleet_of(links, text)
             results = await asyncio.gather(*(fired(engines[replica]) for replica in spread))
             assert sum(results) == expected, text
-    finally:
-        for link in links:
-            await link.close()
 
 
 async def test_a_scenario_switched_off_while_its_count_is_awaited_leaves_the_others_in_play(
