@@ -190,18 +190,23 @@ class Fleet:
         return None
 
     async def until_all(
-        self, check: Callable[[Replica], Awaitable[bool]], within: float, pause: float = 0.02
+        self,
+        check: Callable[[Replica], Awaitable[bool]],
+        within: float,
+        pause: float = 0.02,
+        of: list[Replica] | None = None,
     ) -> dict[int, float]:
-        """Seconds until `check` first held on each replica, polled every `pause`; a replica where
-        it never held within `within` is missing from the answer.
+        """Seconds until `check` first held on each replica (of `of`, else of the fleet), polled
+        every `pause`; a replica where it never held within `within` is missing from the answer.
 
         A replica's figure is taken at the start of the round of checks that first saw it hold, not
         at its end: what is measured is when the state was in force, not how long three processes
         on a busy machine took to answer that round (the answer may only have been decided in it)."""
+        replicas = self.replicas if of is None else of
         started = time.monotonic()
         held: dict[int, float] = {}
-        while len(held) < len(self.replicas) and time.monotonic() - started < within:
-            pending = [r for r in self.replicas if r.index not in held]
+        while len(held) < len(replicas) and time.monotonic() - started < within:
+            pending = [r for r in replicas if r.index not in held]
             round_start = time.monotonic() - started
             results = await asyncio.gather(*(check(r) for r in pending))
             for replica, ok in zip(pending, results, strict=True):
@@ -354,10 +359,7 @@ async def test_a_timeline_is_in_the_same_phase_on_every_replica(fleet: Fleet) ->
     await asyncio.sleep(1.0)
     await late.start()
     # Its state is read from the fleet in the background after /healthz answers: wait for it.
-    deadline = time.monotonic() + 5.0
-    while not await _has(fleet, late, "fleet-timeline"):
-        assert time.monotonic() < deadline, logs(fleet)
-        await asyncio.sleep(0.05)
+    assert await fleet.until_all(lambda r: _has(fleet, r, "fleet-timeline"), within=5.0, of=[late]), logs(fleet)
 
     async def position(replica: Replica) -> tuple[str, float, float, float]:
         """The replica's phase, its seconds in it, and when (on this clock) the request was sent
@@ -406,10 +408,10 @@ async def test_a_killed_replica_comes_back_with_the_current_state(fleet: Fleet) 
 
     # /healthz answers before the replica has read the fleet's state back: the link comes up and
     # the state is read (the upload parsed) in the background once mitmproxy runs.
-    deadline = time.monotonic() + 5.0
-    while (active := await fleet.active(victim)) != {"fleet-uploaded"} and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert active == {"fleet-uploaded"}, logs(fleet)
+    async def caught_up(replica: Replica) -> bool:
+        return await fleet.active(replica) == {"fleet-uploaded"}
+
+    assert await fleet.until_all(caught_up, within=5.0, of=[victim]), f"{await fleet.active(victim)}\n{logs(fleet)}"
     assert await fleet.chat(victim, "uploaded") == 418
     assert await fleet.chat(victim, "down") == 200
     names = {entry["name"] for entry in await fleet.admin(victim, "GET", "/api/scenarios")}
