@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
+from collections.abc import Callable
 
 import aiohttp
 import openai
@@ -58,6 +60,15 @@ async def metric(http: aiohttp.ClientSession, proxy: RunningProxy, name: str) ->
 WAIT = 5.0  # seconds a wait for the fleet gives up after: a deadline, not what is measured
 
 
+async def until_read[T](read: Callable[[], Awaitable[T]], want: T, what: str, seconds: float = WAIT) -> None:
+    """Poll `read` until it gives `want`; fail with what it gave last after `seconds`."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while (got := await read()) != want:
+        assert loop.time() - started < seconds, f"{what}: still {got!r}, not {want!r}, after {seconds} s"
+        await asyncio.sleep(0.02)
+
+
 async def until_status(proxy: RunningProxy, status: int, seconds: float = WAIT) -> float:
     """Poll chat calls (one client) until one answers `status`; the seconds from the call to the
     start of that request: it was in force by then, or at the latest while that request was handled."""
@@ -73,11 +84,8 @@ async def until_status(proxy: RunningProxy, status: int, seconds: float = WAIT) 
 
 
 async def until_metric(http: aiohttp.ClientSession, proxy: RunningProxy, name: str, value: float) -> None:
-    for _ in range(300):
-        if await metric(http, proxy, name) == value:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{name} never {value}")
+    # Twice WAIT: a link coming up waits out its reconnect backoff, and each poll is a scrape.
+    await until_read(lambda: metric(http, proxy, name), value, name, seconds=2 * WAIT)
 
 
 async def two_replicas(start_proxy: StartProxy, url: str) -> tuple[RunningProxy, RunningProxy]:
@@ -109,16 +117,13 @@ async def outage_on_two_replicas(
 
 async def until_active(proxy: RunningProxy, names: list[str], seconds: float = WAIT) -> None:
     """Wait until the replica's admin API says these scenarios are on."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     async with aiohttp.ClientSession() as http:
-        while True:
+
+        async def active() -> list[str]:
             async with http.get(f"{proxy.admin_url}/api/status") as response:
-                active = [a["name"] for a in (await response.json())["active"]]
-            if active == names:
-                return
-            assert loop.time() - started < seconds, f"still {active}, not {names}, after {seconds} s"
-            await asyncio.sleep(0.02)
+                return [a["name"] for a in (await response.json())["active"]]
+
+        await until_read(active, names, "active scenarios", seconds)
 
 
 async def assert_served_at_once(proxy: RunningProxy, status: int, requests: int = 10) -> None:
@@ -220,11 +225,10 @@ async def test_a_replica_whose_redis_is_down_at_start_serves_and_joins_when_it_c
 
 
 async def until_shared(link: RedisLink, name: str, seconds: float = WAIT) -> None:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while not await link.call(link.client.hexists(link.key("active"), name)):
-        assert loop.time() - started < seconds, f"{name} not shared after {seconds} s"
-        await asyncio.sleep(0.02)
+    async def shared() -> bool:
+        return bool(await link.call(link.client.hexists(link.key("active"), name)))
+
+    await until_read(shared, True, f"{name} shared", seconds)
 
 
 async def test_without_redis_a_replica_is_alone_and_has_no_fleet_metrics(start_proxy: StartProxy) -> None:
